@@ -1,0 +1,52 @@
+"""ibl-xvideo: IBL raw behaviour videos as lazy, frame-exact xarray/Dask arrays.
+
+Examples
+--------
+>>> from ibl_xvideo import open_camera  # doctest: +SKIP
+>>> cam = open_camera(eid, 'body', one=one)  # doctest: +SKIP
+>>> cam.sel(time=1000, method='nearest').values  # doctest: +SKIP
+"""
+
+from . import errors
+from .camera import open_camera, open_session, video_meta
+from .decode import clear_caches, read_frames
+from .errors import XVideoError
+from .index import get_index
+from .sources import VIDEO_LABELS
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "open_camera",
+    "open_session",
+    "video_meta",
+    "read_frames",
+    "get_index",
+    "clear_caches",
+    "VIDEO_LABELS",
+    "XVideoError",
+    "errors",
+    "show_versions",
+    "__version__",
+]
+
+
+def show_versions() -> str:
+    """Versions of ibl-xvideo and the libraries it decodes and computes with."""
+    import importlib.metadata as md
+    import platform
+
+    lines = [f"ibl-xvideo: {__version__}", f"python: {platform.python_version()}"]
+    for dist in ("av", "numpy", "xarray", "dask", "distributed", "zarr", "one-api", "imageio",
+                 "imageio-ffmpeg", "opencv-python-headless", "tqdm"):
+        try:
+            lines.append(f"{dist}: {md.version(dist)}")
+        except md.PackageNotFoundError:
+            lines.append(f"{dist}: not installed")
+    try:
+        import av
+
+        lines.append("ffmpeg (PyAV): " + ".".join(map(str, av.library_versions["libavcodec"])) + " (libavcodec)")
+    except Exception:  # pragma: no cover
+        pass
+    return "\n".join(lines)

@@ -1,0 +1,370 @@
+"""Open camera videos as lazy ``xarray.DataArray`` objects with dims ``(time, y, x)``.
+
+The array is backed by :class:`VideoBackendArray`, an xarray ``BackendArray`` whose
+reads turn any key into the keyframe groups to decode plus a NumPy post-index
+(:func:`ibl_xvideo.decode.read_frames`). With ``chunks`` it is wrapped in Dask
+with chunks that are frame ranges starting at keyframes; slicing a chunk reads
+only the frames asked for.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
+
+from .decode import PIXEL_MODES, read_frames
+from .errors import InvalidTimestampsError, TimestampsMismatchError, XVideoError
+from .index import VideoIndex, get_index
+from .sources import VIDEO_LABELS, Resolved, assert_valid_label, resolve
+
+__all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "plan_chunks"]
+
+#: Target size of one Dask chunk for ``chunks='auto'`` (whole keyframe groups are merged up to it).
+AUTO_CHUNK_BYTES = 128 * 2**20
+
+
+class VideoBackendArray(BackendArray):
+    """Lazy, picklable ``(time, y, x)`` uint8 view of a video's first ``length`` frames.
+
+    Holds only plain data (the index and options), never an open file: every read
+    opens (or reuses) a decoder owned by the calling thread.
+    """
+
+    def __init__(self, index: VideoIndex, length: int | None = None, pixels: str = "ibllib",
+                 threads: int = 1):
+        self.index = index
+        self.length = index.length if length is None else int(length)
+        self.pixels = pixels
+        self.threads = threads
+        self.shape = (self.length, index.height, index.width)
+        self.dtype = np.dtype(np.uint8)
+
+    def __dask_tokenize__(self):
+        return ("ibl_xvideo.VideoBackendArray", self.index.token, self.length, self.pixels)
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.OUTER, self._raw_getitem
+        )
+
+    def _raw_getitem(self, key: tuple) -> np.ndarray:
+        tkey, ykey, xkey = key
+        scalar = isinstance(tkey, (int, np.integer))
+        frames = np.arange(self.length)[tkey]
+        frames = np.atleast_1d(frames)
+        ysl, ypost = _as_slice(ykey, self.shape[1])
+        xsl, xpost = _as_slice(xkey, self.shape[2])
+        out = read_frames(self.index, frames, y=ysl, x=xsl, pixels=self.pixels, threads=self.threads)
+        if ypost is not None:
+            out = out[:, ypost]
+        if xpost is not None:
+            out = out[:, :, xpost]
+        if scalar:
+            out = out[0]
+        if isinstance(ykey, (int, np.integer)):
+            out = out[..., 0, :] if not scalar else out[0]
+        if isinstance(xkey, (int, np.integer)):
+            out = out[..., 0]
+        return out
+
+
+def _as_slice(key, n: int):
+    """A y/x key as (slice to crop at decode time, NumPy post-index or None)."""
+    if isinstance(key, slice):
+        return key, None
+    if isinstance(key, (int, np.integer)):
+        k = int(key) % n
+        return slice(k, k + 1), None
+    arr = np.asarray(key)
+    if arr.dtype == bool:
+        arr = np.flatnonzero(arr)
+    arr = np.where(arr < 0, arr + n, arr)
+    if arr.size == 0:
+        return slice(0, 0), None
+    lo, hi = int(arr.min()), int(arr.max()) + 1
+    return slice(lo, hi), arr - lo
+
+
+def plan_chunks(index: VideoIndex, length: int, chunks: Any = "auto") -> tuple[int, ...]:
+    """Chunk sizes along time.
+
+    ``'auto'``: whole keyframe groups merged up to :data:`AUTO_CHUNK_BYTES`, so every
+    chunk starts at a keyframe and decodes on its own. An int: that many frames per
+    chunk (chunks not starting at a keyframe decode from the keyframe before them).
+    A tuple: explicit sizes summing to the length.
+    """
+    if length == 0:
+        return (0,)
+    if chunks == "auto":
+        starts = index.key_frames[index.key_frames < length]
+        bounds = np.r_[starts, length]
+        frame_bytes = index.width * index.height
+        out, acc = [], 0
+        for size in np.diff(bounds):
+            size = int(size)
+            if acc and (acc + size) * frame_bytes > AUTO_CHUNK_BYTES:
+                out.append(acc)
+                acc = 0
+            acc += size
+        out.append(acc)
+        return tuple(out)
+    if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
+        if chunks <= 0:
+            raise ValueError(f"chunks must be positive, got {chunks}")
+        full, rest = divmod(length, int(chunks))
+        return (int(chunks),) * full + ((rest,) if rest else ())
+    sizes = tuple(int(c) for c in chunks)
+    if sum(sizes) != length or any(c <= 0 for c in sizes):
+        raise ValueError(f"chunk sizes {sizes} must be positive and sum to {length}")
+    return sizes
+
+
+def _validate_times(times: np.ndarray, where: str) -> None:
+    if np.isnan(times).any():
+        n = int(np.isnan(times).sum())
+        raise InvalidTimestampsError(
+            f"{where}: {n} of {times.size} timestamps are NaN. Pass validate_times=False to "
+            "open it anyway (time-based .sel will not work), or timestamps=False to use frame/fps."
+        )
+    d = np.diff(times)
+    if (d <= 0).any():
+        i = int(np.flatnonzero(d <= 0)[0])
+        raise InvalidTimestampsError(
+            f"{where}: timestamps are not strictly increasing (t[{i}]={times[i]!r}, "
+            f"t[{i + 1}]={times[i + 1]!r}). Pass validate_times=False to open it anyway."
+        )
+
+
+def _align_times(times, n_frames: int, policy: str, where: str):
+    """Reconcile timestamps with frames; returns (times, number of frames kept)."""
+    n_ts = times.size
+    if n_ts == n_frames:
+        return times, n_frames
+    if policy == "raise":
+        raise TimestampsMismatchError(
+            f"{where}: {n_ts} timestamps but {n_frames} frames in the video. Open with "
+            "on_mismatch='truncate' (keep the first min(both)) or 'pad' (keep every frame, "
+            "extrapolate missing timestamps), or timestamps=False."
+        )
+    if policy == "truncate":
+        n = min(n_ts, n_frames)
+        return times[:n], n
+    if policy == "pad":
+        if n_ts > n_frames:
+            return times[:n_frames], n_frames
+        if n_ts >= 2:
+            dt = float(np.median(np.diff(times)))
+            extra = times[-1] + dt * np.arange(1, n_frames - n_ts + 1)
+        else:
+            raise TimestampsMismatchError(f"{where}: cannot pad from {n_ts} timestamp(s).")
+        return np.r_[times, extra], n_frames
+    raise ValueError(f"on_mismatch must be 'raise', 'truncate' or 'pad', got {policy!r}")
+
+
+def _attrs(res: Resolved, index: VideoIndex, pixels: str) -> dict:
+    return {
+        "eid": res.eid or "",
+        "label": res.label or "",
+        "fps": index.fps,
+        "width": index.width,
+        "height": index.height,
+        "length": index.length,
+        "duration": index.length / index.fps if index.fps else 0.0,
+        "size": index.size,
+        "source": res.location,
+        "codec": index.codec,
+        "pix_fmt": index.pix_fmt,
+        "pixels": pixels,
+        "session_path": str(res.session_path or ""),
+    }
+
+
+def open_camera(
+    source: Any,
+    label: str | None = None,
+    *,
+    one=None,
+    chunks: Any = "auto",
+    cache=None,
+    pixels: Literal["ibllib", "luma"] = "ibllib",
+    timestamps: Any = None,
+    on_mismatch: Literal["raise", "truncate", "pad"] = "raise",
+    validate_times: bool = True,
+    threads: int = 1,
+) -> xr.DataArray:
+    """Open one camera's video as a lazy ``(time, y, x)`` uint8 DataArray.
+
+    Parameters
+    ----------
+    source : str, uuid.UUID or PathLike
+        An eid (with ``one``), a session path, or an mp4 file.
+    label : str, optional
+        ``'left'``, ``'right'``, ``'body'`` or ``'belly'``; may be omitted when the file
+        name carries it.
+    one : one.api.One, optional
+        ONE instance used to resolve eids and load the camera timestamps.
+    chunks : 'auto', int, tuple or None
+        Dask chunks along time. ``'auto'``: whole keyframe groups merged up to 128 MiB.
+        None: no Dask; the array stays lazily indexed and each read decodes just
+        what it needs.
+    cache : zarr store, optional
+        Not available yet (Zarr caching is being built); must be None.
+    pixels : {'ibllib', 'luma'}
+        ``'ibllib'``: the values ibllib/OpenCV give (BGR channel 0), ``'luma'``: the
+        range-expanded luma (``ffmpeg -pix_fmt gray``). See :mod:`ibl_xvideo.decode`.
+    timestamps : None, False, array-like or PathLike
+        None: the session's ``alf/_ibl_<label>Camera.times.npy``; False: ignore them
+        (``time = frame / fps``); or the timestamps to use.
+    on_mismatch : {'raise', 'truncate', 'pad'}
+        What to do when the timestamps and frames differ in number; recorded in the
+        ``timestamps_policy`` attribute.
+    validate_times : bool
+        Raise :class:`~ibl_xvideo.errors.InvalidTimestampsError` on NaN or
+        non-increasing timestamps (default).
+    threads : int
+        Decoder threads per read (1 suits parallel Dask tasks).
+
+    Returns
+    -------
+    xarray.DataArray
+        Named ``'<label>Camera'``, dims ``('time', 'y', 'x')``, coords ``time`` (s) and
+        ``frame``, with the video metadata in ``attrs``.
+
+    Examples
+    --------
+    >>> from one.api import One
+    >>> one = One(cache_dir=ibl_xvideo.demo.demo_cache_dir())  # doctest: +SKIP
+    >>> cam = open_camera('4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a', 'body', one=one)  # doctest: +SKIP
+    >>> frame = cam.sel(time=1000, method='nearest').values  # doctest: +SKIP
+    """
+    if cache is not None:
+        raise NotImplementedError(
+            "open_camera(cache=...) is not available yet; export with a Zarr store "
+            "once ibl_xvideo.to_zarr lands, or use cache=None."
+        )
+    if pixels not in PIXEL_MODES:
+        raise ValueError(f"pixels must be one of {PIXEL_MODES}, got {pixels!r}")
+    res = resolve(source, label, one=one, timestamps=timestamps)
+    index = get_index(res.location)
+    where = f"{res.label or ''} camera of {res.eid or res.location}"
+    n = index.length
+    attrs = _attrs(res, index, pixels)
+    if res.times is not None:
+        times = res.times
+        attrs["n_timestamps"] = int(times.size)
+        times, n = _align_times(times, n, on_mismatch, where)
+        if validate_times:
+            _validate_times(times, where)
+        attrs["timestamps_policy"] = on_mismatch
+    else:
+        fps = index.fps or 1.0
+        times = np.arange(n) / fps
+        attrs["n_timestamps"] = 0
+        attrs["timestamps_policy"] = "frame/fps"
+    attrs["timestamps"] = res.times_origin
+    backend = VideoBackendArray(index, n, pixels, threads)
+    var = xr.Variable(("time", "y", "x"), indexing.LazilyIndexedArray(backend))
+    name = f"{res.label}Camera" if res.label else "camera"
+    da = xr.DataArray(
+        var,
+        coords={"time": ("time", times.astype(np.float64)), "frame": ("time", np.arange(n, dtype=np.int64))},
+        name=name,
+        attrs=attrs,
+    )
+    da.time.attrs["units"] = "s"
+    preferred = plan_chunks(index, n, "auto")
+    da.encoding["preferred_chunks"] = {"time": preferred}
+    if chunks is not None:
+        sizes = plan_chunks(index, n, chunks)
+        da = da.chunk(
+            {"time": sizes, "y": -1, "x": -1},
+            name_prefix=f"{name}-",
+            token=f"{index.token}-{pixels}-{n}-{hash(sizes) & 0xFFFFFFFF:x}",
+        )
+        da = da.assign_coords(frame=("time", np.arange(n, dtype=np.int64)))
+    return da
+
+
+def open_session(eid, *, one=None, labels=None, **kwargs) -> xr.DataTree:
+    """Open every camera of a session as a DataTree with one node per label.
+
+    Parameters
+    ----------
+    eid : str, uuid.UUID or PathLike
+        Session eid (with ``one``) or session path.
+    one : one.api.One, optional
+        ONE instance.
+    labels : sequence of str, optional
+        Cameras to open; default: every camera whose video the session has.
+    **kwargs
+        Passed to :func:`open_camera`.
+
+    Returns
+    -------
+    xarray.DataTree
+        Children named after the labels, each holding a ``'<label>Camera'`` variable.
+    """
+    from .sources import _cameras_in, is_eid
+    from pathlib import Path
+
+    if labels is None:
+        if is_eid(eid):
+            if one is None:
+                raise XVideoError(f"Opening eid {eid} needs a ONE instance: pass one=ONE().")
+            sp = one.eid2path(str(eid))
+            from .errors import SessionNotFoundError
+
+            if sp is None:
+                raise SessionNotFoundError(f"Session {eid} is not in the ONE cache at {one.cache_dir}.")
+        else:
+            sp = Path(eid)
+        labels = [lb for lb in VIDEO_LABELS if lb in _cameras_in(Path(sp))]
+    labels = assert_valid_label(list(labels))
+    nodes = {}
+    for lb in labels:
+        cam = open_camera(eid, lb, one=one, **kwargs)
+        nodes[f"/{lb}"] = cam.to_dataset()
+    tree = xr.DataTree.from_dict(nodes)
+    tree.attrs["eid"] = str(eid)
+    return tree
+
+
+def video_meta(source, label: str | None = None, *, one=None) -> dict:
+    """Metadata of a camera video, with ibllib's keys and ours.
+
+    Returns
+    -------
+    dict
+        ibllib's ``length`` (frames), ``fps`` (int, truncated as ibllib),
+        ``width``, ``height``, ``duration`` (``datetime.timedelta``), ``size`` (bytes);
+        plus ``fps_exact``, ``duration_s``, ``codec``, ``pix_fmt``, ``color_range``,
+        ``n_keyframes``, ``start_time``, ``path``, ``label``, ``eid``.
+    """
+    res = resolve(source, label, one=one, timestamps=False)
+    index = get_index(res.location)
+    fps = index.fps
+    return {
+        "length": index.length,
+        "fps": int(fps),
+        "width": index.width,
+        "height": index.height,
+        "duration": datetime.timedelta(seconds=index.length / fps) if fps else 0,
+        "size": index.size,
+        "fps_exact": fps,
+        "duration_s": index.length / fps if fps else 0.0,
+        "codec": index.codec,
+        "pix_fmt": index.pix_fmt,
+        "color_range": index.color_range,
+        "n_keyframes": int(index.key_frames.size),
+        "start_time": index.start_time,
+        "path": res.location,
+        "label": res.label,
+        "eid": res.eid,
+    }

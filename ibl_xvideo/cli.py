@@ -1,0 +1,100 @@
+"""The ``ibl-xvideo`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["main"]
+
+
+def _one(cache: str | None):
+    if cache is None:
+        return None
+    from one.api import One
+
+    return One(cache_dir=cache, mode="local")
+
+
+def _add_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="eid (with --one-cache), session folder or mp4 file")
+    p.add_argument("label", nargs="?", default=None, help="camera: left, right, body or belly")
+    p.add_argument("--one-cache", default=None, help="ONE cache folder (needed for eids)")
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, args.root)
+    return 0
+
+
+def _cmd_meta(args) -> int:
+    from . import video_meta
+
+    meta = video_meta(args.source, args.label, one=_one(args.one_cache))
+    meta = {k: (str(v) if not isinstance(v, (int, float, str, type(None))) else v) for k, v in meta.items()}
+    print(json.dumps(meta, indent=2))
+    return 0
+
+
+def _cmd_frame(args) -> int:
+    import imageio.v3 as iio
+
+    from . import open_camera
+
+    cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None,
+                      timestamps=False if args.index is not None else None)
+    sel = cam.isel(time=args.index) if args.index is not None else cam.sel(time=args.time, method="nearest")
+    iio.imwrite(args.out, sel.values)
+    print(f"frame {int(sel.frame)} (t={float(sel.time):.4f} s) -> {args.out}")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from . import show_versions
+
+    print(show_versions())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    from . import __version__
+    from .errors import XVideoError
+
+    parser = argparse.ArgumentParser(prog="ibl-xvideo", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ibl-xvideo {__version__}")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("demo", help="build the offline demo session and run the walkthrough")
+    p.add_argument("--out", default="demo_frame.png", help="PNG of the frame at t=1000 s")
+    p.add_argument("--root", default=None, help="where to build the demo ONE cache")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("meta", help="print a video's metadata as JSON")
+    _add_source(p)
+    p.set_defaults(func=_cmd_meta)
+
+    p = sub.add_parser("frame", help="save one frame as PNG")
+    _add_source(p)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--time", type=float, help="session time in s (nearest frame)")
+    g.add_argument("--index", type=int, help="frame index")
+    p.add_argument("-o", "--out", default="frame.png")
+    p.set_defaults(func=_cmd_frame)
+
+    p = sub.add_parser("info", help="versions of ibl-xvideo and its decoding stack")
+    p.set_defaults(func=_cmd_info)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except XVideoError as exc:
+        print(f"ibl-xvideo: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Drop-in twins of ``ibllib.io.video`` functions, running on the ibl-xvideo engine.
+
+Same signatures and return types as ibllib, with these deliberate differences:
+
+* frames are decoded by PyAV (exact frame identity by pts, one decode per keyframe
+  group) instead of OpenCV seeks; pixel values equal OpenCV's BGR output;
+* progress is a tqdm bar (``quiet=True`` hides it), not ``sys.stdout`` writes;
+* a frame that cannot be decoded raises :class:`~ibl_xvideo.errors.DecodeError`
+  instead of being left as zeros (or None) with a printed message;
+* ``url_from_eid`` and streaming (http URLs) are not supported yet for frames.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .decode import read_frames
+from .errors import RemoteError, VideoNotFoundError
+from .index import get_index
+from .sources import VIDEO_LABELS, assert_valid_label, is_eid, label_from_path
+
+__all__ = ["url_from_eid", "get_video_frame", "get_video_frames_preload", "get_video_meta",
+           "label_from_path", "assert_valid_label", "VIDEO_LABELS"]
+
+
+def _local(video_path) -> str:
+    s = str(video_path)
+    if re.match(r"^https?://", s):
+        raise RemoteError("Streaming URLs is not supported yet: download the video and pass its path.")
+    return s
+
+
+def _bgr(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[..., None], 3, axis=-1)
+
+
+def get_video_frame(video_path, frame_number):
+    """Return frame ``frame_number`` (0-based) as BGR uint8 ``(h, w, 3)``, as ibllib.
+
+    The three channels all hold OpenCV's channel 0 (the camera is monochrome).
+    Unlike ibllib, a frame that cannot be read raises instead of returning None.
+    """
+    index = get_index(_local(video_path))
+    return _bgr(read_frames(index, [frame_number])[0])
+
+
+def get_video_frames_preload(vid, frame_numbers=None, mask=Ellipsis, as_list=False, func=lambda x: x,
+                             quiet=False):
+    """Load many frames at once, as ibllib's function of the same name.
+
+    Parameters
+    ----------
+    vid : str or PathLike
+        Video file.
+    frame_numbers : list or numpy.ndarray, optional
+        0-based frame indices (any order); default: every frame.
+    mask : numpy.s_ slice
+        Applied to each ``(h, w, 3)`` BGR frame, e.g. ``np.s_[:, :, 0]`` (the IBL QC uses it).
+        Spatial slices are applied at decode time, so memory holds only the crop.
+    as_list : bool
+        Return a list of frames instead of one array.
+    func : callable
+        Applied to each masked frame.
+    quiet : bool
+        Hide the progress bar.
+
+    Returns
+    -------
+    numpy.ndarray or list
+        ``(n, ...)`` uint8 array (as ibllib, always uint8) or list of frames.
+    """
+    from tqdm.auto import tqdm
+
+    if mask is not Ellipsis and not isinstance(mask, (tuple, slice, int)):
+        raise ValueError("mask must be a numpy.s_ slice expression, not a boolean array")
+    index = get_index(_local(vid))
+    idx = np.arange(index.length) if frame_numbers is None else np.asarray(frame_numbers, dtype=np.int64)
+    ysl = xsl = slice(None)
+    rest = mask
+    if isinstance(mask, tuple) and Ellipsis not in mask and len(mask) >= 2 \
+            and all(isinstance(m, slice) for m in mask[:2]):
+        ysl, xsl, rest = mask[0], mask[1], (slice(None), slice(None)) + mask[2:]
+    # one channel of a grey camera: every BGR channel holds the same values
+    one_channel = isinstance(rest, tuple) and len(rest) == 3 and isinstance(rest[2], (int, np.integer)) \
+        and rest[:2] == (slice(None), slice(None))
+    results = [None] * idx.size
+    # decode in blocks of one keyframe group so the bar moves; each group is decoded once
+    groups = index.group_of(idx)
+    order = np.argsort(groups, kind="stable")
+    parts = np.split(order, np.flatnonzero(np.diff(groups[order])) + 1) if idx.size else []
+    with tqdm(total=idx.size, desc="loading frames", unit="frame", disable=quiet, leave=False) as bar:
+        for part in parts:
+            crop = read_frames(index, idx[part], y=ysl, x=xsl)
+            for k, frame in zip(part, crop):
+                results[k] = func(frame if one_channel else _bgr(frame)[rest])
+            bar.update(part.size)
+    if as_list:
+        return results
+    if not results:
+        return np.zeros((0,), np.uint8)
+    return np.stack([np.asarray(r) for r in results]).astype(np.uint8, copy=False)
+
+
+def get_video_meta(video_path, one=None):
+    """Return ibllib's video metadata Bunch: length, fps (int), width, height, duration, size."""
+    from iblutil.util import Bunch
+
+    index = get_index(_local(video_path))
+    fps = int(index.fps)
+    return Bunch(
+        length=index.length,
+        fps=fps,
+        width=index.width,
+        height=index.height,
+        duration=datetime.timedelta(seconds=index.length / fps) if fps else 0,
+        size=Path(video_path).stat().st_size,
+    )
+
+
+def url_from_eid(eid, label=None, one=None):
+    """Return the video URL(s) of a session, as ibllib's ``url_from_eid``.
+
+    Parameters
+    ----------
+    eid : str or uuid.UUID
+        Session eid.
+    label : str or sequence of str, optional
+        Camera label(s); default: all.
+    one : one.api.One
+        ONE instance (required).
+
+    Returns
+    -------
+    str or dict
+        For a string label, its URL; else a ``{label: url}`` dict (None where missing).
+    """
+    valid = np.isin(label, VIDEO_LABELS).all() if label is not None else True
+    if not valid:
+        raise ValueError("labels must be one of %s" % ", ".join(VIDEO_LABELS))
+    if one is None:
+        raise VideoNotFoundError("url_from_eid needs a ONE instance: pass one=ONE().")
+    if not is_eid(eid):
+        raise ValueError(f"{eid!r} is not an eid")
+    wanted = [label] if isinstance(label, str) else (label or VIDEO_LABELS)
+    rx = re.compile(r"^_iblrig_([a-z]+)(?=Camera.raw.mp4$)")
+    urls = {}
+    if not getattr(one, "offline", True) and hasattr(one, "get_details"):
+        det = one.get_details(str(eid), full=True)
+        for d in det.get("data_dataset_session_related", []):
+            m = rx.match(d.get("name", ""))
+            if d.get("dataset_type") == "_iblrig_Camera.raw" and m and m.group(1) in wanted:
+                urls[m.group(1)] = d["data_url"]
+    else:
+        session_path = one.eid2path(str(eid))
+        for ds in one.list_datasets(str(eid)):
+            m = rx.match(Path(ds).name)
+            if m and m.group(1) in wanted:
+                url = one.path2url(session_path / ds)
+                urls[m.group(1)] = url
+    if isinstance(label, str):
+        if label not in urls:
+            raise VideoNotFoundError(f"Session {eid} has no {label} camera video.")
+        return urls[label]
+    out = dict.fromkeys(label) if label else {}
+    out.update(urls)
+    return out

@@ -1,0 +1,190 @@
+"""The built-in offline demo: a synthetic IBL session in a local ONE cache.
+
+``build_demo()`` writes, once, a ONE cache holding session
+``4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a`` at ``hoferlab/Subjects/SWC_043/2020-09-21/001``
+with body, left and right cameras: rig-like synthetic videos encoded the IBL way
+(libx264 ``-preset slow -crf 29``), ``alf/_ibl_<label>Camera.times.npy`` with a
+session-clock offset and jitter, and the rig's ``frameData.bin`` files.
+``run_demo()`` then walks through IBL's "Loading Raw Video Data" page on our API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from .index import cache_dir
+from .synth import make_video
+
+__all__ = ["DEMO_EID", "DEMO_SESSION", "DEMO_CAMERAS", "demo_cache_dir", "build_demo", "run_demo",
+           "make_one_cache", "write_camera_session_files", "camera_times"]
+
+DEMO_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
+DEMO_SESSION = "hoferlab/Subjects/SWC_043/2020-09-21/001"
+#: label -> (width, height, fps, seconds of video); the body camera covers t = 1000 s.
+DEMO_CAMERAS = {
+    "body": (640, 512, 30, 1000.0),
+    "left": (1280, 1024, 60, 20.0),
+    "right": (640, 512, 150, 8.0),
+}
+#: Session-clock time of the first camera frame (the cameras start before the task).
+DEMO_T0 = 12.5
+_DEMO_VERSION = 1
+
+
+def demo_cache_dir() -> Path:
+    """Folder of the demo ONE cache (``$IBL_XVIDEO_DEMO_DIR`` or inside :func:`cache_dir`)."""
+    return Path(os.environ.get("IBL_XVIDEO_DEMO_DIR") or cache_dir() / "demo_one_cache")
+
+
+def camera_times(n: int, fps: float, t0: float = DEMO_T0, jitter: float = 2e-4, seed: int = 0) -> np.ndarray:
+    """Realistic camera timestamps: offset ``t0``, period ``1/fps``, Gaussian jitter (s)."""
+    rng = np.random.default_rng(seed)
+    t = t0 + np.arange(n) / fps + rng.normal(0, jitter, n)
+    # jitter never reorders frames
+    return np.maximum.accumulate(t + np.arange(n) * 1e-9)
+
+
+def _frame_data(times: np.ndarray, pin4: np.ndarray) -> np.ndarray:
+    """The rig's ``frameData.bin`` rows: Bonsai ticks, PointGrey stamp, counter, GPIO."""
+    n = times.size
+    ticks = 637361000000000000 + np.round(times * 1e7).astype(np.int64)  # 100 ns since year 1
+    sec = np.floor(times).astype(np.int64)
+    cyc = np.floor((times - sec) * 8000).astype(np.int64)
+    pgts = ((sec % 128) << 25) | (cyc << 12)
+    counter = 3_000_000 + np.arange(n, dtype=np.int64)
+    gpio = np.where(pin4, 1 << 28, 0).astype(np.int64)
+    return np.c_[ticks, pgts, counter, gpio].astype(np.float64)
+
+
+def write_camera_session_files(session_path: Path, label: str, times: np.ndarray, seed: int = 0) -> None:
+    """Write ``alf/_ibl_<label>Camera.times.npy`` and ``raw_video_data/..frameData.bin``."""
+    (session_path / "alf").mkdir(parents=True, exist_ok=True)
+    (session_path / "raw_video_data").mkdir(parents=True, exist_ok=True)
+    np.save(session_path / "alf" / f"_ibl_{label}Camera.times.npy", times)
+    rng = np.random.default_rng(seed)
+    pin4 = np.zeros(times.size, bool)
+    for start in rng.choice(max(times.size - 10, 1), size=max(times.size // 300, 1), replace=False):
+        pin4[start:start + 5] = True  # audio TTL pulses seen by the camera's GPIO
+    _frame_data(times, pin4).tofile(session_path / "raw_video_data" / f"_iblrig_{label}Camera.frameData.bin")
+
+
+def make_one_cache(root: Path, eids: dict[str, str] | None = None) -> Path:
+    """Write ONE's ``sessions.pqt`` / ``datasets.pqt`` for every session under ``root``.
+
+    Parameters
+    ----------
+    root : Path
+        Cache root holding ``lab/Subjects/subject/date/number`` session folders.
+    eids : dict, optional
+        Session folder (relative, e.g. ``'hoferlab/Subjects/SWC_043/2020-09-21/001'``) to
+        the eid it must have; others keep ONE's random uuids. Dataset ids are uuid5s of
+        ``eid/rel_path`` so that they are reproducible.
+
+    Returns
+    -------
+    Path
+        ``root``.
+    """
+    import pandas as pd
+    from iblutil.io import parquet
+    from one.alf.cache import make_parquet_db
+
+    import warnings
+
+    root = Path(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn_ses, fn_ds = make_parquet_db(root, hash_ids=True)
+    ses, meta = parquet.load(fn_ses)
+    ds, meta_ds = parquet.load(fn_ds)
+    eids = {k.replace("\\", "/"): v for k, v in (eids or {}).items()}
+    mapping = {}
+    for eid, row in ses.iterrows():
+        key = "/".join([row["lab"], "Subjects", row["subject"], str(row["date"]), f"{int(row['number']):03d}"]) \
+            if row["lab"] else "/".join([row["subject"], str(row["date"]), f"{int(row['number']):03d}"])
+        mapping[str(eid)] = eids.get(key, str(eid))
+    ses.index = ses.index.map(lambda e: mapping[str(e)])
+    ses.index.name = "id"
+    new_idx = [(mapping[str(e)], str(uuid.uuid5(uuid.UUID(mapping[str(e)]), r))) for (e, _), r in
+               zip(ds.index, ds["rel_path"])]
+    ds.index = pd.MultiIndex.from_tuples(new_idx, names=ds.index.names)
+    parquet.save(fn_ses, ses, meta)
+    parquet.save(fn_ds, ds, meta_ds)
+    return root
+
+
+def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, progress: bool = True) -> Path:
+    """Build the offline demo ONE cache once (about two minutes on two cores); return its root."""
+    root = Path(root) if root is not None else demo_cache_dir()
+    marker = root / "ibl_xvideo_demo.json"
+    if marker.exists() and not force:
+        try:
+            if json.loads(marker.read_text()).get("version") == _DEMO_VERSION:
+                return root
+        except ValueError:
+            pass
+    if root.exists():
+        shutil.rmtree(root)
+    session = root / DEMO_SESSION
+    work = root.with_name(root.name + ".building")
+    shutil.rmtree(work, ignore_errors=True)
+    wsession = work / DEMO_SESSION
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(DEMO_CAMERAS), desc="building demo session", unit="camera", disable=not progress)
+    t = time.perf_counter()
+    for k, (label, (w, h, fps, seconds)) in enumerate(DEMO_CAMERAS.items()):
+        bar.set_postfix_str(f"{label} {w}x{h}@{fps}Hz")
+        n = int(round(seconds * fps))
+        make_video(wsession / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4", n, width=w, height=h,
+                   fps=fps, seed=k)
+        write_camera_session_files(wsession, label, camera_times(n, fps, seed=k), seed=k)
+        bar.update()
+    bar.close()
+    make_one_cache(work, {DEMO_SESSION: DEMO_EID})
+    (work / "ibl_xvideo_demo.json").write_text(json.dumps(
+        {"version": _DEMO_VERSION, "eid": DEMO_EID, "build_seconds": round(time.perf_counter() - t, 1)}))
+    work.rename(root)
+    return root
+
+
+def run_demo(out: str | os.PathLike = "demo_frame.png", root: str | os.PathLike | None = None) -> dict:
+    """Walk through IBL's "Loading Raw Video Data" on the demo session; return what it found."""
+    import imageio.v3 as iio
+    from one.api import One
+
+    from . import open_camera, video_meta
+
+    root = build_demo(root)
+    one = One(cache_dir=root, mode="local")
+    eid, label = DEMO_EID, "body"
+    print(f"ONE cache: {root}\nsession {eid} -> {one.eid2path(eid)}")
+
+    t = time.perf_counter()
+    cam = open_camera(eid, label, one=one)
+    print(f"\nopen_camera(eid, {label!r}) in {1000 * (time.perf_counter() - t):.0f} ms:\n{cam}\n")
+
+    t = time.perf_counter()
+    frame = cam.sel(time=1000, method="nearest")
+    img = frame.values
+    print(f"frame nearest t=1000 s: frame #{int(frame.frame)} at t={float(frame.time):.4f} s, "
+          f"shape {img.shape}, mean grey {img.mean():.1f} ({1000 * (time.perf_counter() - t):.0f} ms)")
+
+    t = time.perf_counter()
+    first10 = cam.isel(time=slice(0, 10)).values
+    print(f"first 10 frames: {first10.shape} {first10.dtype} ({1000 * (time.perf_counter() - t):.0f} ms)")
+
+    meta = video_meta(eid, label, one=one)
+    print("video_meta:", {k: meta[k] for k in ("length", "fps", "width", "height", "duration", "size")})
+
+    iio.imwrite(out, img)
+    print(f"saved the frame at t=1000 s to {out}")
+    return {"frame": int(frame.frame), "time": float(frame.time), "meta": meta, "png": str(out),
+            "first10": first10.shape}

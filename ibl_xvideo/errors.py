@@ -1,0 +1,61 @@
+"""Typed errors raised by ibl-xvideo.
+
+Every error derives from :class:`XVideoError`, so ``except XVideoError`` catches
+anything this library raises on purpose. Each message names the file, URL or
+session it concerns and says what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "XVideoError",
+    "InvalidLabelError",
+    "SessionNotFoundError",
+    "VideoNotFoundError",
+    "TimestampsNotFoundError",
+    "TimestampsMismatchError",
+    "InvalidTimestampsError",
+    "CorruptVideoError",
+    "DecodeError",
+    "RemoteError",
+]
+
+
+class XVideoError(Exception):
+    """Base class of every error raised by ibl-xvideo."""
+
+
+class InvalidLabelError(XVideoError, ValueError):
+    """A camera label is not one of ``VIDEO_LABELS`` (``left, right, body, belly``)."""
+
+
+class SessionNotFoundError(XVideoError, LookupError):
+    """The eid or session path is not known to the ONE instance or the disk."""
+
+
+class VideoNotFoundError(XVideoError, FileNotFoundError):
+    """The session has no raw video for the requested camera."""
+
+
+class TimestampsNotFoundError(XVideoError, FileNotFoundError):
+    """The camera timestamps (``alf/_ibl_<label>Camera.times.npy``) are missing."""
+
+
+class TimestampsMismatchError(XVideoError, ValueError):
+    """The number of timestamps differs from the number of frames in the video."""
+
+
+class InvalidTimestampsError(XVideoError, ValueError):
+    """The timestamps contain NaNs or are not strictly increasing."""
+
+
+class CorruptVideoError(XVideoError, OSError):
+    """The file is not a readable video (empty, truncated, not a video, no video stream)."""
+
+
+class DecodeError(CorruptVideoError):
+    """Decoding did not produce the expected frames (missing, shifted or unreadable)."""
+
+
+class RemoteError(XVideoError, OSError):
+    """A remote (HTTP) source failed; the URL is given without credentials."""

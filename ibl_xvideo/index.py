@@ -1,0 +1,281 @@
+"""Probe a video and build its frame index without decoding.
+
+The index holds the stream facts (codec, pixel format, size, frame rate, time base)
+and, for every frame in presentation order, its presentation timestamp (pts), plus
+the keyframe table: which frame each keyframe is and the decode timestamp to seek to.
+It is built by demuxing packets (no decoding) and cached on disk, keyed by the file's
+identity (path, size, modification time), so that reopening a video costs
+milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CorruptVideoError
+
+__all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
+
+_log = logging.getLogger(__name__)
+
+#: Bump when the index layout or semantics change: old cache files are then ignored.
+INDEX_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Directory holding ibl-xvideo's caches (``$IBL_XVIDEO_CACHE_DIR`` or ``~/.cache/ibl_xvideo``)."""
+    env = os.environ.get("IBL_XVIDEO_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ibl_xvideo"
+
+
+@dataclass(frozen=True, eq=False)
+class VideoIndex:
+    """Facts about one video stream and its frames, in presentation order.
+
+    Attributes
+    ----------
+    path : str
+        Location of the file the index was built from.
+    size, mtime_ns : int
+        File identity at indexing time.
+    codec, pix_fmt : str
+        Codec name (``'h264'``) and decoder pixel format (``'yuv420p'``, ``'gray'``).
+    color_range : int
+        FFmpeg colour range (0 unspecified, 1 limited, 2 full).
+    width, height : int
+        Frame size in pixels.
+    fps : float
+        Average frame rate reported by the container.
+    time_base : tuple of int
+        ``(numerator, denominator)`` of the stream time base (s per pts tick).
+    frame_pts : numpy.ndarray
+        int64 pts of frame ``i`` (sorted, unique).
+    key_frames : numpy.ndarray
+        int64 index of the frame each keyframe presents (sorted, first is 0).
+    key_dts : numpy.ndarray
+        int64 decode timestamp of each keyframe packet: the seek target.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    codec: str
+    pix_fmt: str
+    color_range: int
+    width: int
+    height: int
+    fps: float
+    time_base: tuple[int, int]
+    frame_pts: np.ndarray
+    key_frames: np.ndarray
+    key_dts: np.ndarray
+
+    @property
+    def length(self) -> int:
+        """Number of frames."""
+        return int(self.frame_pts.size)
+
+    @property
+    def start_time(self) -> float:
+        """Presentation time of frame 0 in seconds (stream clock)."""
+        num, den = self.time_base
+        return float(self.frame_pts[0] * num / den) if self.length else 0.0
+
+    @property
+    def token(self) -> str:
+        """Short string identifying the file version this index describes."""
+        return _key(self.path, self.size, self.mtime_ns)
+
+    def group_of(self, frames: np.ndarray) -> np.ndarray:
+        """Index of the keyframe group holding each frame."""
+        return np.searchsorted(self.key_frames, frames, side="right") - 1
+
+    def facts(self) -> dict:
+        """The scalar facts as a JSON-friendly dict."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in ("frame_pts", "key_frames", "key_dts"):
+            out.pop(name)
+        out["time_base"] = list(self.time_base)
+        return out
+
+
+def _key(path: str, size: int, mtime_ns: int) -> str:
+    raw = f"{os.path.abspath(path)}|{size}|{mtime_ns}|v{INDEX_VERSION}"
+    return hashlib.sha1(raw.encode()).hexdigest()[:20]
+
+
+def _open_container(path: str):
+    import av
+
+    try:
+        container = av.open(path, mode="r", metadata_errors="ignore")
+    except (av.FFmpegError, UnicodeDecodeError) as exc:  # pragma: no branch
+        raise CorruptVideoError(
+            f"{path} cannot be opened as a video ({exc}). The file may be truncated, "
+            "empty or not a video: re-download it (for ONE: one.load_dataset(..., "
+            "download_only=True)) or check the path."
+        ) from exc
+    if not container.streams.video:
+        container.close()
+        raise CorruptVideoError(f"{path} holds no video stream: check that it is a camera video.")
+    return container
+
+
+def build_index(path: str | os.PathLike) -> VideoIndex:
+    """Demux every packet of a local video (no decoding) and build its index.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A local video file.
+
+    Returns
+    -------
+    VideoIndex
+
+    Raises
+    ------
+    CorruptVideoError
+        If the file cannot be opened, has no video stream, no frames, or ends before
+        the frames its container announces (truncated download).
+    """
+    import av
+
+    path = str(path)
+    st = os.stat(path)
+    if st.st_size == 0:
+        raise CorruptVideoError(f"{path} is an empty (0-byte) file: re-download it.")
+    container = _open_container(path)
+    try:
+        stream = container.streams.video[0]
+        cc = stream.codec_context
+        announced = sum(1 for e in stream.index_entries if not e.is_discard) if hasattr(
+            stream, "index_entries") else 0
+        pts, dts, key = [], [], []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                p = packet.pts if packet.pts is not None else packet.dts
+                if p is None:
+                    raise CorruptVideoError(f"{path}: a packet has no timestamp; remux the file.")
+                pts.append(p)
+                dts.append(packet.dts if packet.dts is not None else p)
+                key.append(packet.is_keyframe)
+        except av.FFmpegError as exc:
+            raise CorruptVideoError(f"{path}: reading packets failed ({exc}); the file is damaged.") from exc
+        if not pts:
+            raise CorruptVideoError(f"{path} contains no video frames.")
+        if announced and len(pts) < announced:
+            raise CorruptVideoError(
+                f"{path} is truncated: its index announces {announced} frames but only "
+                f"{len(pts)} could be read. Re-download the file."
+            )
+        pts_a = np.asarray(pts, dtype=np.int64)
+        dts_a = np.asarray(dts, dtype=np.int64)
+        key_a = np.asarray(key, dtype=bool)
+        order = np.argsort(pts_a, kind="stable")
+        frame_pts = pts_a[order]
+        if np.any(np.diff(frame_pts) <= 0):
+            raise CorruptVideoError(f"{path}: two frames share a presentation timestamp; remux the file.")
+        kpts = pts_a[key_a]
+        kdts = dts_a[key_a]
+        korder = np.argsort(kpts)
+        key_frames = np.searchsorted(frame_pts, kpts[korder])
+        key_dts = kdts[korder]
+        if key_frames.size == 0 or key_frames[0] != 0:
+            # frames before the first keyframe cannot be decoded on their own: treat
+            # the start of the file as a (seek-to-start) group
+            key_frames = np.r_[0, key_frames]
+            key_dts = np.r_[dts_a.min(), key_dts]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(0)
+        tb = stream.time_base
+        fmt = cc.format.name if cc.format is not None else (cc.pix_fmt or "")
+        return VideoIndex(
+            path=path,
+            size=int(st.st_size),
+            mtime_ns=int(st.st_mtime_ns),
+            codec=cc.name,
+            pix_fmt=fmt,
+            color_range=int(cc.color_range or 0),
+            width=int(cc.width),
+            height=int(cc.height),
+            fps=float(rate),
+            time_base=(int(tb.numerator), int(tb.denominator)),
+            frame_pts=frame_pts,
+            key_frames=key_frames.astype(np.int64),
+            key_dts=key_dts.astype(np.int64),
+        )
+    finally:
+        container.close()
+
+
+def _save(index: VideoIndex, file: Path) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fid:
+        np.savez(
+            fid,
+            facts=np.frombuffer(json.dumps(index.facts()).encode(), dtype=np.uint8),
+            frame_pts=index.frame_pts,
+            key_frames=index.key_frames,
+            key_dts=index.key_dts,
+        )
+    os.replace(tmp, file)  # atomic: a reader never sees a half-written index
+
+
+def _load(file: Path) -> VideoIndex:
+    with np.load(file) as z:
+        facts = json.loads(z["facts"].tobytes().decode())
+        facts["time_base"] = tuple(facts["time_base"])
+        return VideoIndex(
+            **facts, frame_pts=z["frame_pts"], key_frames=z["key_frames"], key_dts=z["key_dts"]
+        )
+
+
+def get_index(path: str | os.PathLike, *, use_cache: bool = True) -> VideoIndex:
+    """Return the index of a local video, from the on-disk cache when it is current.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A local video file.
+    use_cache : bool
+        Read and write the index cache in :func:`cache_dir` (default True).
+
+    Returns
+    -------
+    VideoIndex
+    """
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        from .errors import VideoNotFoundError
+
+        raise VideoNotFoundError(f"Video file {path} does not exist.") from exc
+    file = cache_dir() / "index" / f"{_key(path, st.st_size, st.st_mtime_ns)}.npz"
+    if use_cache and file.exists():
+        try:
+            return _load(file)
+        except Exception as exc:  # a damaged cache file is rebuilt, never trusted
+            _log.warning("Ignoring unreadable index cache %s (%s)", file, exc)
+    index = build_index(path)
+    if use_cache:
+        try:
+            _save(index, file)
+        except OSError as exc:
+            _log.debug("Could not write index cache %s: %s", file, exc)
+    return index

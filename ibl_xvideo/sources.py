@@ -1,0 +1,300 @@
+"""Find a camera's video file, label, session and timestamps from what the user gives.
+
+A source is an eid (str or UUID, resolved through a ``one.api.One`` instance), a
+session path, a path to an ``.mp4`` file, or an http(s) URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import (
+    InvalidLabelError,
+    RemoteError,
+    SessionNotFoundError,
+    TimestampsNotFoundError,
+    VideoNotFoundError,
+    XVideoError,
+)
+
+__all__ = [
+    "VIDEO_LABELS",
+    "label_from_path",
+    "assert_valid_label",
+    "is_eid",
+    "Resolved",
+    "resolve",
+    "video_file_name",
+    "times_file_name",
+]
+
+VIDEO_LABELS = ("left", "right", "body", "belly")
+
+_log = logging.getLogger(__name__)
+
+
+def video_file_name(label: str) -> str:
+    """ALF name of a camera's raw video (``_iblrig_<label>Camera.raw.mp4``)."""
+    return f"_iblrig_{label}Camera.raw.mp4"
+
+
+def times_file_name(label: str) -> str:
+    """ALF name of a camera's timestamps (``_ibl_<label>Camera.times.npy``)."""
+    return f"_ibl_{label}Camera.times.npy"
+
+
+def label_from_path(x) -> str | None:
+    """Return the camera label in a file name or URL (``'body'`` for ``_iblrig_bodyCamera.raw.mp4``).
+
+    Same rule as ibllib: the first lower-case word between an underscore and
+    ``Camera``; None when there is none.
+
+    Examples
+    --------
+    >>> label_from_path('/data/raw_video_data/_iblrig_leftCamera.raw.mp4')
+    'left'
+    """
+    m = re.search(r"(?<=_)([a-z]+)(?=Camera)", str(x))
+    return m.group(0) if m else None
+
+
+def assert_valid_label(label):
+    """Return the lower-cased label, or a tuple of them for an iterable.
+
+    Raises
+    ------
+    InvalidLabelError
+        (a ValueError) for a string that is not one of ``VIDEO_LABELS``.
+    TypeError
+        For anything that is neither a string nor an iterable of strings (as ibllib).
+    """
+    if not isinstance(label, str):
+        try:
+            return tuple(map(assert_valid_label, label))
+        except TypeError as exc:
+            raise TypeError("label must be string or iterable of strings") from exc
+    if label.lower() not in VIDEO_LABELS:
+        raise InvalidLabelError(f"camera must be one of ({', '.join(VIDEO_LABELS)})")
+    return label.lower()
+
+
+def is_eid(x) -> bool:
+    """True for a UUID object or a string holding a UUID."""
+    if isinstance(x, uuid.UUID):
+        return True
+    if isinstance(x, str):
+        try:
+            uuid.UUID(x)
+            return len(x.replace("-", "")) == 32
+        except ValueError:
+            return False
+    return False
+
+
+@dataclass
+class Resolved:
+    """Where a camera's data are: video location, label, session and timestamps."""
+
+    location: str
+    label: str | None
+    eid: str | None = None
+    session_path: Path | None = None
+    times: np.ndarray | None = None
+    times_origin: str = "none"
+
+
+def _quiet_load(one, eid, name, collection):
+    """``one.load_dataset`` without the local-mode revision / hash chatter."""
+    from one.alf.exceptions import ALFObjectNotFound
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logger = logging.getLogger("one")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            return one.load_dataset(eid, name, collection=collection)
+        except ALFObjectNotFound:
+            return None
+        finally:
+            logger.setLevel(level)
+
+
+def _times_from_session(session_path: Path, label: str) -> np.ndarray | None:
+    files = sorted((session_path / "alf").glob(f"_ibl_{label}Camera.times*.npy"))
+    return np.load(files[0]).reshape(-1) if files else None
+
+
+def _find_video(session_path: Path, label: str) -> Path | None:
+    files = sorted((session_path / "raw_video_data").glob(f"_iblrig_{label}Camera.raw*.mp4"))
+    return files[0] if files else None
+
+
+def _cameras_in(session_path: Path) -> list[str]:
+    return sorted({label_from_path(p.name) for p in (session_path / "raw_video_data").glob(
+        "_iblrig_*Camera.raw*.mp4")} - {None})
+
+
+def _load_times(user_times, found: np.ndarray | None, where: str, label: str):
+    """Apply the user's ``timestamps=`` choice; return (times or None, origin)."""
+    if user_times is False:
+        return None, "none"
+    if user_times is None:
+        if found is None:
+            return None, "none"
+        return np.asarray(found, dtype=np.float64).reshape(-1), "alf"
+    if isinstance(user_times, (str, Path)):
+        p = Path(user_times)
+        if not p.exists():
+            raise TimestampsNotFoundError(f"Timestamps file {p} does not exist.")
+        return np.load(p).astype(np.float64).reshape(-1), str(p)
+    return np.asarray(user_times, dtype=np.float64).reshape(-1), "user"
+
+
+def resolve(
+    source: Any,
+    label: str | None = None,
+    *,
+    one=None,
+    timestamps: Any = None,
+    require_times: bool = False,
+) -> Resolved:
+    """Resolve a source (eid, session path, mp4 path) to a :class:`Resolved`.
+
+    Parameters
+    ----------
+    source : str, uuid.UUID or PathLike
+        An eid, a session path, an mp4 file or an http(s) URL.
+    label : str, optional
+        Camera label; may be omitted when the file name carries it.
+    one : one.api.One, optional
+        ONE instance used for eids (required for them) and to look up a session's eid.
+    timestamps : None, False, array-like or PathLike
+        None: the session's ``alf/_ibl_<label>Camera.times.npy`` when found; False: no
+        timestamps; an array or an ``.npy`` path: these timestamps.
+    require_times : bool
+        Raise :class:`TimestampsNotFoundError` when no timestamps are found.
+    """
+    if label is not None:
+        label = assert_valid_label(label)
+    if isinstance(source, str) and re.match(r"^https?://", source):
+        raise RemoteError(
+            f"Streaming from {_strip_auth(source)} is not supported yet: download the file "
+            "(one.load_dataset(eid, '_iblrig_<label>Camera.raw.mp4', download_only=True)) "
+            "and open the local copy."
+        )
+    if is_eid(source):
+        res = _resolve_eid(str(source), label, one, timestamps)
+    else:
+        path = Path(source).expanduser()
+        if path.is_dir():
+            res = _resolve_session(path, label, one, timestamps)
+        elif path.exists():
+            res = _resolve_file(path, label, one, timestamps)
+        else:
+            raise VideoNotFoundError(
+                f"{source!r} is neither an eid, an existing session folder nor an existing "
+                "video file: check the path (or pass an eid with one=One(...))."
+            )
+    if require_times and res.times is None:
+        raise TimestampsNotFoundError(
+            f"No timestamps for the {res.label} camera of {res.eid or res.location}: expected "
+            f"alf/{times_file_name(res.label)}; pass timestamps=... or timestamps=False."
+        )
+    return res
+
+
+def _strip_auth(url: str) -> str:
+    return re.sub(r"^(https?://)[^/@]*@", r"\1", url)
+
+
+def _resolve_eid(eid: str, label, one, timestamps) -> Resolved:
+    if one is None:
+        raise XVideoError(
+            f"Opening eid {eid} needs a ONE instance: pass one=ONE() (or "
+            "one=One(cache_dir=...) for a local cache)."
+        )
+    if label is None:
+        raise InvalidLabelError(f"Give the camera label for eid {eid}: one of {VIDEO_LABELS}.")
+    session_path = one.eid2path(eid)
+    if session_path is None:
+        raise SessionNotFoundError(
+            f"Session {eid} is not in the ONE cache at {one.cache_dir}: check the eid "
+            "(one.search(...)) or refresh the cache."
+        )
+    session_path = Path(session_path)
+    video = _find_video(session_path, label)
+    if video is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            listed = one.list_datasets(eid, collection="raw_video_data",
+                                       filename=f"_iblrig_{label}Camera.raw*.mp4")
+        if len(listed):
+            raise VideoNotFoundError(
+                f"Session {eid} has a {label} camera video ({listed[0]}) but no local copy at "
+                f"{session_path}: download it with one.load_dataset(eid, "
+                f"'{video_file_name(label)}', download_only=True)."
+            )
+        have = _cameras_in(session_path)
+        raise VideoNotFoundError(
+            f"Session {eid} ({session_path}) has no {label} camera video; cameras found: "
+            f"{', '.join(have) or 'none'}."
+        )
+    found = None
+    if timestamps is None:
+        found = _quiet_load(one, eid, times_file_name(label), "alf")
+        if found is None:
+            found = _times_from_session(session_path, label)
+    times, origin = _load_times(timestamps, found, str(session_path), label)
+    return Resolved(str(video), label, eid, session_path, times, origin)
+
+
+def _eid_of(session_path: Path, one) -> str | None:
+    if one is None:
+        return None
+    try:
+        eid = one.path2eid(session_path)
+    except Exception:  # an unknown path is not an error here
+        return None
+    return str(eid) if eid else None
+
+
+def _resolve_session(session_path: Path, label, one, timestamps) -> Resolved:
+    if label is None:
+        raise InvalidLabelError(
+            f"Give the camera label for session {session_path}: one of {VIDEO_LABELS} "
+            f"(found: {', '.join(_cameras_in(session_path)) or 'none'})."
+        )
+    video = _find_video(session_path, label)
+    if video is None:
+        have = _cameras_in(session_path)
+        raise VideoNotFoundError(
+            f"Session {session_path} has no raw_video_data/{video_file_name(label)}; cameras "
+            f"found: {', '.join(have) or 'none'}."
+        )
+    found = _times_from_session(session_path, label) if timestamps is None else None
+    times, origin = _load_times(timestamps, found, str(session_path), label)
+    return Resolved(str(video), label, _eid_of(session_path, one), session_path, times, origin)
+
+
+def _resolve_file(path: Path, label, one, timestamps) -> Resolved:
+    if label is None:
+        found_label = label_from_path(path.name)
+        label = found_label if found_label in VIDEO_LABELS else None
+    session_path = None
+    found = None
+    if path.parent.name == "raw_video_data":
+        session_path = path.parent.parent
+        if label and timestamps is None:
+            found = _times_from_session(session_path, label)
+    times, origin = _load_times(timestamps, found, str(path), label or "")
+    eid = _eid_of(session_path, one) if session_path is not None else None
+    return Resolved(str(path), label, eid, session_path, times, origin)

@@ -1,0 +1,117 @@
+"""Session-scoped fixtures: tiny IBL-encoded videos, their reference decodes, a ONE cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ibl_xvideo.synth import make_video, read_frame_number
+
+SESSION_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
+SESSION_REL = "hoferlab/Subjects/SWC_043/2020-09-21/001"
+OTHER_EID = "0c3d1e3a-1111-4b1e-9a44-5d4b2f3a9c01"
+OTHER_REL = "hoferlab/Subjects/SWC_043/2020-09-22/001"
+
+# name -> make_video keyword arguments (all 320x256 unless stated)
+VIDEO_KINDS = {
+    # x264 defaults: B-frames, keyframe every 60 frames
+    "bframes": dict(n_frames=300, width=320, height=256, fps=30, gop=60),
+    # monochrome (4:0:0) H.264
+    "mono": dict(n_frames=200, width=320, height=256, fps=60, gop=50, pix_fmt="gray"),
+    # presentation starts at 2.5 s
+    "offset": dict(n_frames=150, width=320, height=256, fps=30, gop=40, start_time=2.5),
+    # one keyframe interval longer than any chunk size used in the tests
+    "longgop": dict(n_frames=400, width=320, height=256, fps=150, gop=250),
+    # chroma varying in 127..129, as some rigs produce
+    "chroma": dict(n_frames=120, width=320, height=256, fps=30, gop=30, chroma_jitter=True),
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Keep the index cache of the test run away from the user's."""
+    d = tmp_path_factory.mktemp("xvideo_cache")
+    old = os.environ.get("IBL_XVIDEO_CACHE_DIR")
+    os.environ["IBL_XVIDEO_CACHE_DIR"] = str(d)
+    yield d
+    if old is None:
+        os.environ.pop("IBL_XVIDEO_CACHE_DIR", None)
+    else:
+        os.environ["IBL_XVIDEO_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def video_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("videos")
+
+
+@pytest.fixture(scope="session")
+def videos(video_dir):
+    """name -> Path of each test video (encoded once per test session)."""
+    out = {}
+    for name, kw in VIDEO_KINDS.items():
+        kw = dict(kw)
+        n = kw.pop("n_frames")
+        out[name] = make_video(video_dir / f"{name}.mp4", n, **kw)
+    return out
+
+
+def opencv_sequential(path) -> np.ndarray:
+    """Full sequential decode with OpenCV, BGR channel 0: what ibllib reads."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame[:, :, 0].copy())
+    cap.release()
+    return np.stack(frames)
+
+
+@pytest.fixture(scope="session")
+def reference(videos):
+    """name -> (n, h, w) uint8 full sequential decode by OpenCV (channel 0)."""
+    return {name: opencv_sequential(p) for name, p in videos.items()}
+
+
+def checksums(frames: np.ndarray) -> list[str]:
+    return [hashlib.sha1(np.ascontiguousarray(f).tobytes()).hexdigest()[:16] for f in frames]
+
+
+def frame_numbers(frames: np.ndarray) -> list[int]:
+    return [read_frame_number(f) for f in frames]
+
+
+@pytest.fixture(scope="session")
+def one_cache(tmp_path_factory):
+    """A real ONE cache with two sessions: SESSION (body, left) and OTHER (body only)."""
+    from ibl_xvideo.demo import camera_times, make_one_cache, write_camera_session_files
+
+    root = tmp_path_factory.mktemp("one_cache")
+    cams = {"body": (320, 256, 30, 90), "left": (320, 256, 60, 120)}
+    for rel, labels in ((SESSION_REL, ("body", "left")), (OTHER_REL, ("body",))):
+        sp = root / rel
+        for k, label in enumerate(labels):
+            w, h, fps, n = cams[label]
+            make_video(sp / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4", n, width=w, height=h,
+                       fps=fps, gop=30, seed=k)
+            write_camera_session_files(sp, label, camera_times(n, fps, seed=k), seed=k)
+    # OTHER: body times one short (a count mismatch)
+    t = np.load(root / OTHER_REL / "alf" / "_ibl_bodyCamera.times.npy")
+    np.save(root / OTHER_REL / "alf" / "_ibl_bodyCamera.times.npy", t[:-1])
+    make_one_cache(root, {SESSION_REL: SESSION_EID, OTHER_REL: OTHER_EID})
+    return Path(root)
+
+
+@pytest.fixture(scope="session")
+def one(one_cache):
+    from one.api import One
+
+    return One(cache_dir=one_cache, mode="local")

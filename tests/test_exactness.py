@@ -1,0 +1,138 @@
+"""Frame exactness: frame i of our array is frame i of a full sequential decode, for every access."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import ibl_xvideo
+from ibl_xvideo.decode import clear_caches, iter_frames
+from ibl_xvideo.index import get_index
+
+from .conftest import VIDEO_KINDS, checksums, frame_numbers
+
+
+@pytest.fixture(scope="module")
+def sequential(videos):
+    """name -> our own full sequential decode (one pass, no seeks)."""
+    out = {}
+    for name, p in videos.items():
+        index = get_index(p)
+        out[name] = np.stack([f for _, f in iter_frames(index)])
+    return out
+
+
+def test_sequential_decode_is_every_frame_in_order(videos, sequential):
+    for name, frames in sequential.items():
+        n = VIDEO_KINDS[name]["n_frames"]
+        assert frames.shape[0] == n, name
+        assert frame_numbers(frames) == list(range(n)), name
+
+
+def _patterns(n: int, fps: float, t0: float):
+    rng = np.random.default_rng(42)
+    times = t0 + np.arange(n) / fps
+    return {
+        "scalar_first": dict(isel=0),
+        "scalar_mid": dict(isel=n // 2),
+        "scalar_last": dict(isel=n - 1),
+        "scalar_negative": dict(isel=-3),
+        "slice": dict(isel=slice(5, 77)),
+        "slice_step": dict(isel=slice(3, n, 7)),
+        "slice_negative_step": dict(isel=slice(n - 2, 10, -9)),
+        "reverse_all": dict(isel=slice(None, None, -1)),
+        "fancy_unsorted_repeats": dict(isel=rng.integers(0, n, 40)),
+        "fancy_sorted_sparse": dict(isel=np.linspace(0, n - 1, 9).astype(int)),
+        "sel_nearest_many": dict(sel=times[rng.integers(0, n, 25)] + 0.3 / fps),
+        "sel_scalar_nearest": dict(sel=float(times[n // 3]) - 0.2 / fps),
+    }
+
+
+@pytest.mark.parametrize("chunks", [None, "auto", 7, 40])
+@pytest.mark.parametrize("name", list(VIDEO_KINDS))
+def test_every_access_pattern_is_exact(videos, sequential, name, chunks):
+    clear_caches()
+    ref = sequential[name]
+    n = ref.shape[0]
+    cam = ibl_xvideo.open_camera(videos[name], chunks=chunks)
+    assert cam.shape == ref.shape
+    fps = cam.attrs["fps"]
+    for pname, pat in _patterns(n, fps, float(cam.time[0])).items():
+        if "isel" in pat:
+            sub = cam.isel(time=pat["isel"])
+            expect_idx = np.arange(n)[pat["isel"]]
+        else:
+            sub = cam.sel(time=pat["sel"], method="nearest")
+            expect_idx = np.abs(np.subtract.outer(np.atleast_1d(pat["sel"]), cam.time.values)).argmin(1)
+            expect_idx = expect_idx if np.ndim(pat["sel"]) else expect_idx[0]
+        got = np.asarray(sub.values)
+        expect = ref[expect_idx]
+        assert got.shape == expect.shape, (name, chunks, pname)
+        assert np.array_equal(np.atleast_1d(sub.frame.values), np.atleast_1d(expect_idx)), (name, pname)
+        g3, e3 = got.reshape((-1,) + ref.shape[1:]), expect.reshape((-1,) + ref.shape[1:])
+        assert checksums(g3) == checksums(e3), (name, chunks, pname)
+
+
+@pytest.mark.parametrize("chunks", [None, "auto", 7])
+def test_crops_are_exact(videos, sequential, chunks):
+    ref = sequential["bframes"]
+    cam = ibl_xvideo.open_camera(videos["bframes"], chunks=chunks)
+    cases = [
+        dict(time=slice(10, 90), y=slice(20, 100), x=slice(200, 310)),
+        dict(time=[250, 3, 3, 120], y=slice(None, None, 3), x=slice(5, 300, 2)),
+        dict(time=42, y=[7, 1, 100], x=slice(0, 40)),
+        dict(time=slice(None, None, -25), y=17, x=[0, 319, 5]),
+    ]
+    for case in cases:
+        got = cam.isel(**case).values
+        expect = ref[np.arange(ref.shape[0])[case["time"]]]
+        expect = expect[..., case["y"], :] if not isinstance(case["time"], int) else expect[case["y"], :]
+        expect = expect[..., case["x"]]
+        assert got.shape == expect.shape, case
+        assert np.array_equal(got, expect), case
+
+
+def test_full_array_chunked_compute_is_exact(videos, sequential):
+    for name in ("bframes", "longgop"):
+        cam = ibl_xvideo.open_camera(videos[name], chunks=7)
+        got = cam.data.compute(scheduler="threads", num_workers=2)
+        assert checksums(got) == checksums(sequential[name])
+
+
+def test_auto_chunks_start_at_keyframes(videos):
+    index = get_index(videos["bframes"])
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    starts = np.r_[0, np.cumsum(cam.chunks[0])[:-1]]
+    assert set(starts) <= set(index.key_frames.tolist())
+    assert sum(cam.chunks[0]) == index.length
+
+
+def test_offset_video_keeps_frame_identity(videos, sequential):
+    index = get_index(videos["offset"])
+    assert index.start_time == pytest.approx(2.5, abs=1e-3)
+    cam = ibl_xvideo.open_camera(videos["offset"], chunks=None)
+    # without timestamps time = frame / fps, independent of the container start time
+    assert float(cam.time[0]) == 0.0
+    assert frame_numbers(cam.isel(time=[0, 1, 149]).values) == [0, 1, 149]
+
+
+def test_warm_and_cached_reads_match_cold(videos, sequential):
+    clear_caches()
+    ref = sequential["longgop"]
+    cam = ibl_xvideo.open_camera(videos["longgop"], chunks=None)
+    order = [200, 201, 150, 249, 260, 259, 10, 399, 398, 0]
+    for i in order:  # mixes cache hits, live-decoder continuation and seeks
+        assert np.array_equal(cam.isel(time=i).values, ref[i]), i
+
+
+def test_xarray_engine(videos, sequential):
+    ds = xr.open_dataset(videos["bframes"], engine="ibl_xvideo")
+    var = ds["camera"]
+    assert var.dims == ("time", "y", "x")
+    assert np.array_equal(var.isel(time=[4, 2]).values, sequential["bframes"][[4, 2]])
+    ds2 = xr.open_dataset(videos["bframes"], engine="ibl_xvideo", chunks={})
+    starts = np.r_[0, np.cumsum(ds2["camera"].chunks[0])[:-1]]
+    assert set(starts) <= set(get_index(videos["bframes"]).key_frames.tolist())
+    da = xr.open_dataarray(videos["mono"], engine="ibl_xvideo")
+    assert da.shape == sequential["mono"].shape
