@@ -204,12 +204,19 @@ def resolve(
                 f"{source!r} is neither an eid, an existing session folder nor an existing "
                 "video file: check the path (or pass an eid with one=One(...))."
             )
+    # a session's camera is expected to have its ALF timestamps; a bare file is not
+    require_times = require_times or (timestamps is None and res.session_path is not None
+                                      and not _is_file_source(source))
     if require_times and res.times is None:
         raise TimestampsNotFoundError(
             f"No timestamps for the {res.label} camera of {res.eid or res.location}: expected "
             f"alf/{times_file_name(res.label)}; pass timestamps=... or timestamps=False."
         )
     return res
+
+
+def _is_file_source(source) -> bool:
+    return not is_eid(source) and Path(source).expanduser().is_file()
 
 
 def _strip_auth(url: str) -> str:

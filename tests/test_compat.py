@@ -1,0 +1,78 @@
+"""ibl_xvideo.compat: ibllib.io.video's functions on our engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ibl_xvideo import compat
+from ibl_xvideo.errors import InvalidLabelError, VideoNotFoundError
+
+from .conftest import SESSION_EID, frame_numbers
+
+
+def test_get_video_frame(videos, reference):
+    f = compat.get_video_frame(videos["bframes"], 123)
+    assert f.shape == (256, 320, 3) and f.dtype == np.uint8
+    assert np.array_equal(f[:, :, 0], reference["bframes"][123])
+    assert np.array_equal(f[:, :, 0], f[:, :, 2])
+
+
+def test_get_video_frames_preload_qc_style(videos, reference):
+    n = reference["bframes"].shape[0]
+    idx = np.linspace(100, n - 100, 20).astype(int)
+    frames = compat.get_video_frames_preload(videos["bframes"], idx, mask=np.s_[:, :, 0], quiet=True)
+    assert frames.shape == (20, 256, 320) and frames.dtype == np.uint8
+    assert np.array_equal(frames, reference["bframes"][idx])
+    assert frame_numbers(frames) == idx.tolist()
+
+
+def test_get_video_frames_preload_options(videos, reference):
+    ref = reference["mono"]
+    idx = [50, 3, 3, 199]
+    full = compat.get_video_frames_preload(videos["mono"], idx, quiet=True)
+    assert full.shape == (4, 256, 320, 3)
+    assert np.array_equal(full[..., 1], ref[idx])
+    crop = compat.get_video_frames_preload(videos["mono"], idx, mask=np.s_[10:50, 100:, 0], quiet=True)
+    assert np.array_equal(crop, ref[idx][:, 10:50, 100:])
+    lst = compat.get_video_frames_preload(videos["mono"], idx, as_list=True, func=np.mean,
+                                          mask=np.s_[:, :, 0], quiet=True)
+    assert isinstance(lst, list) and lst == pytest.approx([ref[i].mean() for i in idx])
+    every = compat.get_video_frames_preload(videos["mono"], mask=np.s_[:, :, 0], quiet=True)
+    assert np.array_equal(every, ref)
+    with pytest.raises(ValueError):
+        compat.get_video_frames_preload(videos["mono"], idx, mask=np.ones((256, 320, 3), bool), quiet=True)
+
+
+def test_progress_bar_is_tqdm(videos, capsys):
+    compat.get_video_frames_preload(videos["mono"], [1, 2, 3], mask=np.s_[:, :, 0])
+    err = capsys.readouterr().err
+    assert "loading frames" in err
+
+
+def test_get_video_meta(videos):
+    meta = compat.get_video_meta(videos["bframes"])
+    assert set(meta) == {"length", "fps", "width", "height", "duration", "size"}
+    assert (meta.length, meta.fps, meta.width, meta.height) == (300, 30, 320, 256)
+
+
+def test_labels():
+    assert compat.label_from_path("/x/raw_video_data/_iblrig_leftCamera.raw.mp4") == "left"
+    assert compat.label_from_path("nothing.mp4") is None
+    assert compat.assert_valid_label("LEFT") == "left"
+    assert compat.assert_valid_label(["body", "Right"]) == ("body", "right")
+    with pytest.raises(ValueError, match="camera must be one of"):
+        compat.assert_valid_label("tail")
+    with pytest.raises(InvalidLabelError):
+        compat.assert_valid_label("tail")
+    for bad in (5, None):
+        with pytest.raises(TypeError):
+            compat.assert_valid_label(bad)
+
+
+def test_url_from_eid_local_one(one):
+    # a purely local One has no web client: as in ibllib, path2url cannot make URLs
+    with pytest.raises(ValueError):
+        compat.url_from_eid(SESSION_EID, "tail", one=one)
+    with pytest.raises((AssertionError, VideoNotFoundError)):
+        compat.url_from_eid(SESSION_EID, "body", one=one)

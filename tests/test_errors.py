@@ -1,0 +1,137 @@
+"""Bad input gets a typed error that names the file or eid and says what to do."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+import ibl_xvideo
+from ibl_xvideo import errors
+
+from .conftest import OTHER_EID, SESSION_EID, SESSION_REL
+
+
+def test_every_error_derives_from_the_base():
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.XVideoError)
+
+
+def test_unknown_label(one):
+    with pytest.raises(errors.InvalidLabelError, match="left, right, body, belly"):
+        ibl_xvideo.open_camera(SESSION_EID, "tail", one=one)
+
+
+def test_unknown_eid(one):
+    eid = "11111111-2222-4333-8444-555555555555"
+    with pytest.raises(errors.SessionNotFoundError, match=eid):
+        ibl_xvideo.open_camera(eid, "body", one=one)
+
+
+def test_eid_needs_one():
+    with pytest.raises(errors.XVideoError, match="one="):
+        ibl_xvideo.open_camera(SESSION_EID, "body")
+
+
+def test_session_without_that_camera(one):
+    with pytest.raises(errors.VideoNotFoundError, match=rf"{OTHER_EID}.*no left camera.*body"):
+        ibl_xvideo.open_camera(OTHER_EID, "left", one=one)
+
+
+def test_missing_timestamps(one_cache, tmp_path):
+    sp = tmp_path / "subj" / "2020-01-01" / "001"
+    shutil.copytree(one_cache / SESSION_REL / "raw_video_data", sp / "raw_video_data")
+    with pytest.raises(errors.TimestampsNotFoundError, match=r"_ibl_bodyCamera\.times\.npy"):
+        ibl_xvideo.open_camera(sp, "body")
+    cam = ibl_xvideo.open_camera(sp, "body", timestamps=False)  # the documented way out
+    assert cam.attrs["timestamps_policy"] == "frame/fps"
+
+
+def test_count_mismatch_raises_with_both_counts(one):
+    with pytest.raises(errors.TimestampsMismatchError, match=r"89 timestamps but 90 frames"):
+        ibl_xvideo.open_camera(OTHER_EID, "body", one=one)
+
+
+def test_count_mismatch_truncate_and_pad(one):
+    cam = ibl_xvideo.open_camera(OTHER_EID, "body", one=one, on_mismatch="truncate")
+    assert cam.sizes["time"] == 89 and cam.attrs["timestamps_policy"] == "truncate"
+    assert cam.attrs["n_timestamps"] == 89 and cam.attrs["length"] == 90
+    cam = ibl_xvideo.open_camera(OTHER_EID, "body", one=one, on_mismatch="pad")
+    assert cam.sizes["time"] == 90 and cam.attrs["timestamps_policy"] == "pad"
+    t = cam.time.values
+    assert np.all(np.diff(t) > 0)
+    assert t[-1] - t[-2] == pytest.approx(np.median(np.diff(t[:-1])))
+    cam.isel(time=-1).values  # the padded time still maps to the last real frame
+
+
+@pytest.mark.parametrize("bad", ["nan", "backwards"])
+def test_invalid_timestamps(videos, bad):
+    t = np.arange(300) / 30.0
+    if bad == "nan":
+        t[17] = np.nan
+    else:
+        t[[40, 41]] = t[[41, 40]]
+    with pytest.raises(errors.InvalidTimestampsError, match="validate_times=False"):
+        ibl_xvideo.open_camera(videos["bframes"], timestamps=t)
+    cam = ibl_xvideo.open_camera(videos["bframes"], timestamps=t, validate_times=False)
+    assert cam.sizes["time"] == 300
+
+
+def test_not_a_video(tmp_path):
+    f = tmp_path / "_iblrig_bodyCamera.raw.mp4"
+    f.write_text("this is not a video\n" * 100)
+    with pytest.raises(errors.CorruptVideoError, match=str(f)):
+        ibl_xvideo.open_camera(f)
+
+
+def test_zero_byte_file(tmp_path):
+    f = tmp_path / "_iblrig_bodyCamera.raw.mp4"
+    f.touch()
+    with pytest.raises(errors.CorruptVideoError, match="0-byte"):
+        ibl_xvideo.open_camera(f)
+
+
+def test_truncated_mp4(videos, tmp_path):
+    data = videos["bframes"].read_bytes()
+    f = tmp_path / "truncated.mp4"
+    f.write_bytes(data[: len(data) * 6 // 10])  # index (moov) at the end is lost
+    with pytest.raises(errors.CorruptVideoError, match="truncated.mp4"):
+        ibl_xvideo.open_camera(f)
+
+
+def test_truncated_faststart_mp4(videos, tmp_path):
+    fast = tmp_path / "fast.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(videos["bframes"]),
+                    "-c", "copy", "-movflags", "+faststart", str(fast)], check=True)
+    data = fast.read_bytes()
+    f = tmp_path / "fast_truncated.mp4"
+    f.write_bytes(data[: len(data) * 6 // 10])  # index intact, frames missing
+    with pytest.raises(errors.CorruptVideoError, match="truncated"):
+        ibl_xvideo.open_camera(f)
+
+
+def test_missing_file_and_bad_source(tmp_path):
+    with pytest.raises(errors.VideoNotFoundError, match="nope.mp4"):
+        ibl_xvideo.open_camera(tmp_path / "nope.mp4")
+
+
+def test_frame_out_of_range(videos):
+    index = ibl_xvideo.get_index(videos["bframes"])
+    with pytest.raises(IndexError, match="out of range"):
+        ibl_xvideo.read_frames(index, [300])
+
+
+def test_bad_options(videos):
+    with pytest.raises(ValueError, match="pixels"):
+        ibl_xvideo.open_camera(videos["bframes"], pixels="rgb")
+    with pytest.raises(ValueError, match="on_mismatch"):
+        ibl_xvideo.open_camera(videos["bframes"], timestamps=np.arange(10.0), on_mismatch="zeros")
+
+
+def test_url_not_supported_yet():
+    with pytest.raises(errors.RemoteError) as info:
+        ibl_xvideo.open_camera("https://user:secret@example.org/_iblrig_bodyCamera.raw.mp4")
+    assert "secret" not in str(info.value)

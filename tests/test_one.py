@@ -1,0 +1,103 @@
+"""Opening cameras through a real one.api.One on a local cache, session paths and files."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import ibl_xvideo
+from ibl_xvideo.decode import iter_frames
+from ibl_xvideo.index import get_index
+
+from .conftest import SESSION_EID, SESSION_REL, frame_numbers
+
+
+def test_open_camera_by_eid(one, one_cache):
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    times = np.load(one_cache / SESSION_REL / "alf" / "_ibl_bodyCamera.times.npy")
+    assert cam.name == "bodyCamera"
+    assert cam.dims == ("time", "y", "x") and cam.dtype == np.uint8
+    np.testing.assert_array_equal(cam.time.values, times)
+    np.testing.assert_array_equal(cam.frame.values, np.arange(times.size))
+    for key, value in dict(eid=SESSION_EID, label="body", width=320, height=256, length=90,
+                           timestamps="alf", timestamps_policy="raise").items():
+        assert cam.attrs[key] == value, key
+    assert cam.attrs["fps"] == pytest.approx(30)
+    assert cam.attrs["duration"] == pytest.approx(3.0)
+    assert cam.attrs["size"] == (one_cache / SESSION_REL / "raw_video_data" /
+                                 "_iblrig_bodyCamera.raw.mp4").stat().st_size
+    # the frame at a session time is the one whose timestamp is nearest
+    t = times[61] + 0.004
+    frame = cam.sel(time=t, method="nearest")
+    assert int(frame.frame) == 61
+    assert frame_numbers(frame.values[None]) == [61]
+
+
+def test_uuid_object_and_session_path_and_file(one, one_cache):
+    import uuid
+
+    a = ibl_xvideo.open_camera(uuid.UUID(SESSION_EID), "left", one=one, chunks=None)
+    b = ibl_xvideo.open_camera(one_cache / SESSION_REL, "left", one=one, chunks=None)
+    c = ibl_xvideo.open_camera(one_cache / SESSION_REL / "raw_video_data" / "_iblrig_leftCamera.raw.mp4")
+    assert b.attrs["eid"] == SESSION_EID
+    assert c.attrs["label"] == "left" and c.name == "leftCamera"
+    for x in (b, c):
+        np.testing.assert_array_equal(a.time.values, x.time.values)
+    idx = [0, 77, 119]
+    assert np.array_equal(a.isel(time=idx).values, c.isel(time=idx).values)
+
+
+def test_open_session_datatree(one):
+    tree = ibl_xvideo.open_session(SESSION_EID, one=one)
+    assert isinstance(tree, xr.DataTree)
+    assert set(tree.children) == {"body", "left"}
+    body = tree["body"]["bodyCamera"]
+    assert body.sizes["time"] == 90 and tree["left"]["leftCamera"].sizes["time"] == 120
+    assert frame_numbers(body.isel(time=[5]).values) == [5]
+    tree = ibl_xvideo.open_session(SESSION_EID, one=one, labels=["left"])
+    assert set(tree.children) == {"left"}
+
+
+def test_video_meta_has_ibllib_keys(one, one_cache, videos):
+    import cv2
+
+    meta = ibl_xvideo.video_meta(SESSION_EID, "body", one=one)
+    path = one_cache / SESSION_REL / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4"
+    cap = cv2.VideoCapture(str(path))
+    assert meta["length"] == int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 90
+    assert meta["fps"] == int(cap.get(cv2.CAP_PROP_FPS)) == 30
+    assert (meta["width"], meta["height"]) == (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                                               int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    assert meta["duration"] == datetime.timedelta(seconds=3)
+    assert meta["size"] == path.stat().st_size
+    assert meta["eid"] == SESSION_EID and meta["codec"] == "h264"
+
+
+def test_index_cache_makes_reopen_cheap(videos, _isolated_cache):
+    import time
+
+    path = videos["bframes"]
+    get_index(path)  # warm
+    files = list((_isolated_cache / "index").glob("*.npz"))
+    assert files, "the index is cached on disk"
+    t = time.perf_counter()
+    a = get_index(path)
+    assert time.perf_counter() - t < 5  # sanity only; speed is measured in benchmarks/
+    b = get_index(path, use_cache=False)
+    np.testing.assert_array_equal(a.frame_pts, b.frame_pts)
+    np.testing.assert_array_equal(a.key_frames, b.key_frames)
+    assert a.facts() == b.facts()
+
+
+def test_stale_index_cache_is_not_used(tmp_path, videos):
+    import shutil
+
+    p = tmp_path / "v.mp4"
+    shutil.copy(videos["bframes"], p)
+    assert get_index(p).length == 300
+    shutil.copy(videos["offset"], p)  # same path, new content (size and mtime change)
+    assert get_index(p).length == 150
+    assert [i for i, _ in iter_frames(get_index(p), 0, 3)] == [0, 1, 2]
