@@ -33,7 +33,7 @@ import numpy as np
 from .errors import DecodeError
 from .index import VideoIndex, _open_container
 
-__all__ = ["read_frames", "iter_frames", "PIXEL_MODES", "clear_caches"]
+__all__ = ["read_frames", "iter_frames", "PIXEL_MODES", "clear_caches", "STATS"]
 
 PIXEL_MODES = ("ibllib", "luma")
 PixelMode = Literal["ibllib", "luma"]
@@ -84,18 +84,31 @@ def _neutral_chroma(frame) -> bool:
     return True
 
 
-def _convert(frame, mode: str, ysl: slice, xsl: slice, color_range: int) -> np.ndarray:
-    """One decoded frame to a (h, w) uint8 array, cropped; always a fresh array."""
+def _convert(frame, mode: str, ysl: slice, xsl: slice, color_range: int,
+             out: np.ndarray | None = None) -> np.ndarray:
+    """One decoded frame to a (h, w) uint8 array, cropped; written to ``out`` if given.
+
+    Without ``out`` the result is always a fresh array (never a view of the frame).
+    """
     fmt = frame.format.name
     planar = fmt in _YUV_PLANAR
     if fmt in _GRAY or (planar and (mode == "luma" or _neutral_chroma(frame))):
         y = _plane(frame, 0, frame.height, frame.width)[ysl, xsl]
         lut = _lut(fmt, color_range, mode, frame.width)
-        return y.copy() if lut is None else np.take(lut, y)
+        if out is None:
+            return y.copy() if lut is None else np.take(lut, y)
+        if lut is None:
+            out[...] = y
+        else:
+            np.take(lut, y, out=out)
+        return out
     fmt_out = "gray" if mode == "luma" else "bgr24"
     arr = frame.to_ndarray(format=fmt_out)
     arr = arr if arr.ndim == 2 else arr[:, :, 0]
-    return np.ascontiguousarray(arr[ysl, xsl])
+    if out is None:
+        return np.ascontiguousarray(arr[ysl, xsl])
+    out[...] = arr[ysl, xsl]
+    return out
 
 
 # ----------------------------------------------------------------- decoder state
@@ -123,14 +136,49 @@ class _Decoder:
             pass
 
     def seek_group(self, g: int) -> None:
-        self.container.seek(int(self.index.key_dts[g]), stream=self.stream, backward=True,
+        STATS.add(seeks=1)
+        self.container.seek(_seek_target(self.index, g), stream=self.stream, backward=True,
                             any_frame=False)
         self.frames = self.container.decode(self.stream)
         self.last = -1
 
 
+def _seek_target(index: VideoIndex, g: int) -> int:
+    """Timestamp to seek to for keyframe group ``g``: the keyframe's pts.
+
+    Demuxers index keyframes by pts (mov/mp4 with edit lists) or dts; the keyframe's
+    pts is at or after its dts and before the next keyframe's dts, so a backward seek
+    to it lands on this keyframe either way (checked after decoding by pts).
+    """
+    return int(index.frame_pts[index.key_frames[g]])
+
+
 _local = threading.local()
 _MAX_OPEN = 4
+
+
+class DecodeStats:
+    """Process-wide counters of decoder work (seeks and frames decoded), for tests and tuning."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the counters."""
+        with self._lock:
+            self.seeks = 0
+            self.frames = 0
+
+    def add(self, seeks: int = 0, frames: int = 0) -> None:
+        """Count work done."""
+        with self._lock:
+            self.seeks += seeks
+            self.frames += frames
+
+
+#: Counters of the work done by :func:`read_frames` in this process.
+STATS = DecodeStats()
 
 
 def _decoder(index: VideoIndex, threads: int) -> _Decoder:
@@ -249,6 +297,7 @@ def _decode_group(
                         "(damaged stream)."
                     )
                 dec.last = i
+                STATS.add(frames=1)
                 if keep is not None:
                     keep(i, frame)
                 while j < wanted.size and wanted[j] == i:
@@ -354,7 +403,7 @@ def read_frames(
             else:
 
                 def sink(j, frame, pos=pos):
-                    out[pos[j]] = _convert(frame, pixels, y, x, cr)
+                    _convert(frame, pixels, y, x, cr, out=out[pos[j]])
 
                 _decode_group(index, int(g), wanted, sink, threads, None)
     return out[inverse]
@@ -374,7 +423,7 @@ def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
             stream.codec_context.thread_count = threads
         g = int(index.group_of(np.array([start]))[0])
         if g > 0:
-            container.seek(int(index.key_dts[g]), stream=stream, backward=True, any_frame=False)
+            container.seek(_seek_target(index, g), stream=stream, backward=True, any_frame=False)
         expect = None
         for frame in container.decode(stream):
             i = int(np.searchsorted(index.frame_pts, frame.pts))

@@ -30,7 +30,7 @@ DEMO_SESSION = "hoferlab/Subjects/SWC_043/2020-09-21/001"
 #: label -> (width, height, fps, seconds of video); the body camera covers t = 1000 s.
 DEMO_CAMERAS = {
     "body": (640, 512, 30, 1000.0),
-    "left": (1280, 1024, 60, 20.0),
+    "left": (1280, 1024, 60, 10.0),
     "right": (640, 512, 150, 8.0),
 }
 #: Session-clock time of the first camera frame (the cameras start before the task).

@@ -47,7 +47,7 @@ class _Painter:
         self.h, self.w = height, width
         self.base = _scene(height, width, seed)
         rng = np.random.default_rng(seed + 1)
-        self.noise = rng.normal(0, 2.0, (8, height, width)).astype(np.float32)
+        self.noise = rng.normal(0, 1.0, (8, height, width)).astype(np.float32)
         self.block = _block(width)
         r = max(6, min(height, width) // 14)
         yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
@@ -56,11 +56,13 @@ class _Painter:
 
     def __call__(self, i: int) -> np.ndarray:
         img = self.base + self.noise[i % 8]
-        # a paw moving on a Lissajous path, plus a slow global flicker
+        # a paw moving on a Lissajous path, and a blinking LED in a corner
         cy = int(self.h * (0.55 + 0.25 * np.sin(i / 23.0))) - self.r
         cx = int(self.w * (0.5 + 0.35 * np.sin(i / 37.0 + 1))) - self.r
         img[cy:cy + self.paw.shape[0], cx:cx + self.paw.shape[1]] += self.paw
-        img += 3 * np.sin(i / 50.0)
+        if (i // 16) % 2:
+            led = self.block * 2
+            img[self.h - 2 * led:self.h - led, self.w - 2 * led:self.w - led] += 90
         out = np.clip(img, 0, 255).astype(np.uint8)
         b = self.block
         for k in range(BITS):

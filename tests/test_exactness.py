@@ -136,3 +136,28 @@ def test_xarray_engine(videos, sequential):
     assert set(starts) <= set(get_index(videos["bframes"]).key_frames.tolist())
     da = xr.open_dataarray(videos["mono"], engine="ibl_xvideo")
     assert da.shape == sequential["mono"].shape
+
+
+def test_each_keyframe_group_is_decoded_once(videos):
+    from ibl_xvideo.decode import STATS
+
+    index = get_index(videos["bframes"])  # keyframes every 60 frames
+    clear_caches()
+    STATS.reset()
+    wanted = [65, 61, 100, 65, 99, 130, 170]  # groups 60-119 (x5) and 120-179 (x2)
+    got = ibl_xvideo.read_frames(index, wanted)
+    assert frame_numbers(got) == wanted
+    assert STATS.seeks == 2
+    assert STATS.frames == (100 - 60 + 1) + (170 - 120 + 1)  # only each group's prefix
+
+
+def test_lazy_isel_plans_per_group(videos):
+    from ibl_xvideo.decode import STATS
+
+    clear_caches()
+    cam = ibl_xvideo.open_camera(videos["longgop"], chunks=None)  # one 250-frame group, then 150
+    STATS.reset()
+    sub = cam.isel(time=[10, 5, 249, 260])
+    assert frame_numbers(sub.values) == [10, 5, 249, 260]
+    # frame 260 is reached by decoding on from 249: cheaper than seeking to keyframe 250
+    assert STATS.seeks == 1 and STATS.frames == 250 + 11

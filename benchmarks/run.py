@@ -1,0 +1,215 @@
+"""ibl-xvideo benchmarks: ratios against peers measured in the same process.
+
+Run ``python benchmarks/run.py`` (``--minutes`` sets the length of the generated
+640x512 @ 30 Hz IBL-encoded video; 10 by default, built once and cached).
+
+Peers: the ``ffmpeg -f rawvideo -pix_fmt gray`` pipe (the decode limit of the
+shipped ffmpeg binary, all cores) and OpenCV used the way ibllib uses it
+(sequential ``cap.read()`` keeping channel 0; ``CAP_PROP_POS_FRAMES`` seeks for
+sparse frames, as ``get_video_frames_preload``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import ibl_xvideo
+from ibl_xvideo import compat
+from ibl_xvideo.decode import clear_caches
+from ibl_xvideo.index import cache_dir, get_index
+from ibl_xvideo.synth import make_video
+
+
+def bench_video(minutes: float, fps: int = 30) -> Path:
+    """The benchmark video (640x512, libx264 slow crf 29), generated once and cached."""
+    n = int(round(minutes * 60 * fps))
+    path = cache_dir() / "bench" / f"body_{n}f.mp4"
+    if not path.exists():
+        t = time.perf_counter()
+        print(f"encoding {n} frames to {path} ...", file=sys.stderr, flush=True)
+        make_video(path, n, width=640, height=512, fps=fps)
+        print(f"  done in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return path
+
+
+def _timed(fn, repeat: int = 1):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def scan_ffmpeg_pipe(path, h: int, w: int) -> np.ndarray:
+    """Per-frame max from the ffmpeg gray pipe."""
+    import imageio_ffmpeg
+
+    proc = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(path),
+                             "-f", "rawvideo", "-pix_fmt", "gray", "-"], stdout=subprocess.PIPE)
+    size, out = h * w, []
+    while True:
+        buf = proc.stdout.read(size)
+        if len(buf) < size:
+            break
+        out.append(np.frombuffer(buf, np.uint8).max())
+    proc.wait()
+    return np.array(out)
+
+
+def scan_opencv(path) -> np.ndarray:
+    """Per-frame max of channel 0, reading sequentially with OpenCV as ibllib does."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(frame[:, :, 0].max())
+    cap.release()
+    return np.array(out)
+
+
+def scan_ours(path, workers: int = 2) -> np.ndarray:
+    """Per-frame max over the lazy DataArray, Dask threads, keyframe-aligned chunks."""
+    cam = ibl_xvideo.open_camera(path, timestamps=False)
+    return cam.max(("y", "x")).compute(scheduler="threads", num_workers=workers).values
+
+
+def samples_opencv(path, idx) -> np.ndarray:
+    """ibllib's get_video_frames_preload(path, idx, mask=np.s_[:, :, 0]) logic, on OpenCV."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = np.zeros((len(idx), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                       int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))), np.uint8)
+    prev = None
+    for k, i in enumerate(idx):
+        if prev is None or i != prev + 1:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(i))
+        ok, frame = cap.read()
+        if ok:
+            frames[k] = frame[:, :, 0]
+        prev = i
+    cap.release()
+    return frames
+
+
+def peak_rss_of_scan(path) -> float:
+    """Peak RSS (MiB) of a fresh process doing a full scan."""
+    code = ("import resource, sys; sys.path.insert(0, %r); from benchmarks.run import scan_ours; "
+            "scan_ours(%r); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+            % (str(Path(__file__).resolve().parents[1]), str(path)))
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def run(minutes: float = 10.0, rss: bool = True) -> dict:
+    """Run every benchmark and return the measurements."""
+    path = bench_video(minutes)
+    short = bench_video(minutes / 4)
+    t_index, index = _timed(lambda: get_index(path, use_cache=False))
+    get_index(path)  # cache it
+    n, h, w = index.length, index.height, index.width
+    res = {"video": str(path), "frames": n, "size_MB": round(path.stat().st_size / 2**20, 1),
+           "index_build_s": round(t_index, 3)}
+
+    # full scan
+    t_pipe, m_pipe = _timed(lambda: scan_ffmpeg_pipe(path, h, w))
+    t_cv, m_cv = _timed(lambda: scan_opencv(path))
+    t_ours, m_ours = _timed(lambda: scan_ours(path))
+    assert m_pipe.size == m_cv.size == m_ours.size == n
+    res.update(scan_fps_ours=n / t_ours, scan_fps_ffmpeg_pipe=n / t_pipe, scan_fps_opencv=n / t_cv,
+               scan_vs_pipe=t_pipe / t_ours, scan_vs_opencv=t_cv / t_ours,
+               scan_max_diff_vs_opencv=int(np.abs(m_ours.astype(int) - m_cv).max()))
+
+    # 100 QC samples, as CameraQC picks them
+    idx = np.linspace(100, n - 100, 100).astype(int)
+    t_cvs, f_cv = _timed(lambda: samples_opencv(path, idx))
+    clear_caches()
+    t_qs, f_ours = _timed(lambda: compat.get_video_frames_preload(path, idx, mask=np.s_[:, :, 0], quiet=True))
+    seq = ibl_xvideo.read_frames(index, idx)  # our frames (exact by pts)
+    res.update(qc100_s_ours=t_qs, qc100_s_opencv=t_cvs, qc100_speedup=t_cvs / t_qs,
+               qc100_opencv_frames_differing=int(sum(not np.array_equal(a, b) for a, b in zip(f_cv, seq))))
+
+    # one random frame: cold (fresh decoders and frame cache), then warm in the same group
+    rng = np.random.default_rng(0)
+    cold, warm_back, warm_fwd = [], [], []
+    for i in rng.integers(300, n - 300, 5):
+        clear_caches()
+        cam = ibl_xvideo.open_camera(path, chunks=None, timestamps=False)
+        g0 = index.key_frames[index.group_of(np.array([i]))[0]]
+        t, _ = _timed(lambda: cam.isel(time=int(i)).values)
+        cold.append(t)
+        t, _ = _timed(lambda: cam.isel(time=int(max(g0, i - 3))).values)
+        warm_back.append(t)
+        t, _ = _timed(lambda: cam.isel(time=int(i + 1)).values)
+        warm_fwd.append(t)
+    res.update(frame_cold_ms=1000 * statistics.median(cold), frame_warm_same_group_ms=1000 * statistics.median(
+        warm_back), frame_warm_next_ms=1000 * statistics.median(warm_fwd))
+
+    # reopen with the index cached
+    reopen = [_timed(lambda: ibl_xvideo.open_camera(path, timestamps=False))[0] for _ in range(5)]
+    res["reopen_ms"] = 1000 * statistics.median(reopen)
+
+    if rss:
+        res["scan_peak_rss_MiB_short"] = peak_rss_of_scan(short)
+        res["scan_peak_rss_MiB_long"] = peak_rss_of_scan(path)
+        res["short_frames"] = get_index(short).length
+    return res
+
+
+def report(res: dict) -> str:
+    """A plain-text table of the results."""
+    rows = [
+        ("video", f"{res['frames']} frames 640x512, {res['size_MB']} MB", ""),
+        ("index build (demux, no decode)", f"{res['index_build_s']:.2f} s", ""),
+        ("full scan, ours (2 Dask threads)", f"{res['scan_fps_ours']:.0f} frames/s", ""),
+        ("  vs ffmpeg gray pipe", f"{res['scan_fps_ffmpeg_pipe']:.0f} frames/s", f"{res['scan_vs_pipe']:.2f}x"),
+        ("  vs OpenCV sequential (ibllib)", f"{res['scan_fps_opencv']:.0f} frames/s", f"{res['scan_vs_opencv']:.2f}x"),
+        ("100 QC samples, ours", f"{res['qc100_s_ours']:.2f} s", ""),
+        ("  vs OpenCV seek per frame", f"{res['qc100_s_opencv']:.2f} s", f"{res['qc100_speedup']:.2f}x"),
+        ("  OpenCV frames != exact frame", f"{res['qc100_opencv_frames_differing']} / 100", ""),
+        ("one random frame, cold", f"{res['frame_cold_ms']:.1f} ms", ""),
+        ("  earlier frame, same group", f"{res['frame_warm_same_group_ms']:.2f} ms", ""),
+        ("  next frame", f"{res['frame_warm_next_ms']:.2f} ms", ""),
+        ("reopen (index cached)", f"{res['reopen_ms']:.1f} ms", ""),
+    ]
+    if "scan_peak_rss_MiB_long" in res:
+        rows += [
+            (f"scan peak RSS, {res['short_frames']} frames", f"{res['scan_peak_rss_MiB_short']:.0f} MiB", ""),
+            (f"scan peak RSS, {res['frames']} frames", f"{res['scan_peak_rss_MiB_long']:.0f} MiB",
+             f"{res['scan_peak_rss_MiB_long'] / res['scan_peak_rss_MiB_short']:.2f}x"),
+        ]
+    width = max(len(r[0]) for r in rows) + 2
+    return "\n".join(f"{a:<{width}}{b:<28}{c}" for a, b, c in rows)
+
+
+def main(argv=None) -> int:
+    """Command line entry."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    res = run(args.minutes, rss=not args.no_rss)
+    print(report(res))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Graphs hold only picklable plain data and run on a real dask.distributed cluster."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import ibl_xvideo
+
+from .conftest import SESSION_EID
+
+
+def test_pickle_round_trip(videos):
+    cam = ibl_xvideo.open_camera(videos["bframes"], chunks=40)
+    again = pickle.loads(pickle.dumps(cam))
+    assert again.data.name == cam.data.name  # deterministic graph names
+    assert np.array_equal(again.isel(time=[7, 250]).values, cam.isel(time=[7, 250]).values)
+    lazy = ibl_xvideo.open_camera(videos["bframes"], chunks=None)
+    assert np.array_equal(pickle.loads(pickle.dumps(lazy)).isel(time=3).values, lazy.isel(time=3).values)
+
+
+def test_same_source_same_graph_name(videos):
+    a = ibl_xvideo.open_camera(videos["mono"])
+    b = ibl_xvideo.open_camera(videos["mono"])
+    c = ibl_xvideo.open_camera(videos["mono"], pixels="luma")
+    assert a.data.name == b.data.name != c.data.name
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, host="127.0.0.1")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_cluster_reduction_equals_local(client, videos, one):
+    cam = ibl_xvideo.open_camera(videos["longgop"], chunks=50)
+    local = cam.mean(("y", "x")).compute(scheduler="sync").values
+    remote = client.compute(cam.mean(("y", "x")).data).result()
+    np.testing.assert_array_equal(local, remote)
+    # an eid-opened camera carries everything its tasks need, too
+    body = ibl_xvideo.open_camera(SESSION_EID, "body", one=one, chunks=20)
+    got = client.compute(body.isel(time=slice(None, None, 3)).max(("y", "x")).data).result()
+    np.testing.assert_array_equal(got, body.isel(time=slice(None, None, 3)).max(("y", "x")).values)
+    workers = client.run(lambda: __import__("os").getpid())
+    assert len(set(workers.values())) == 2
