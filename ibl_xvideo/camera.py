@@ -37,12 +37,16 @@ class VideoBackendArray(BackendArray):
     opens (or reuses) a decoder owned by the calling thread.
     """
 
+    #: Requests of at most this many frames remember every frame decoded on the way.
+    INTERACTIVE = 16
+
     def __init__(self, index: VideoIndex, length: int | None = None, pixels: str = "ibllib",
-                 threads: int = 1):
+                 threads: int = 1, workers: int = 1):
         self.index = index
         self.length = index.length if length is None else int(length)
         self.pixels = pixels
         self.threads = threads
+        self.workers = workers
         self.shape = (self.length, index.height, index.width)
         self.dtype = np.dtype(np.uint8)
 
@@ -61,7 +65,8 @@ class VideoBackendArray(BackendArray):
         frames = np.atleast_1d(frames)
         ysl, ypost = _as_slice(ykey, self.shape[1])
         xsl, xpost = _as_slice(xkey, self.shape[2])
-        out = read_frames(self.index, frames, y=ysl, x=xsl, pixels=self.pixels, threads=self.threads)
+        out = read_frames(self.index, frames, y=ysl, x=xsl, pixels=self.pixels, threads=self.threads,
+                          workers=self.workers, remember=frames.size <= self.INTERACTIVE)
         if ypost is not None:
             out = out[:, ypost]
         if xpost is not None:
@@ -269,7 +274,9 @@ def open_camera(
         attrs["n_timestamps"] = 0
         attrs["timestamps_policy"] = "frame/fps"
     attrs["timestamps"] = res.times_origin
-    backend = VideoBackendArray(index, n, pixels, threads)
+    # without Dask, one read may span many keyframe groups: decode them in parallel
+    workers = 1 if chunks is not None else (os.cpu_count() or 1)
+    backend = VideoBackendArray(index, n, pixels, threads, workers)
     var = xr.Variable(("time", "y", "x"), indexing.LazilyIndexedArray(backend))
     name = f"{res.label}Camera" if res.label else "camera"
     da = xr.DataArray(

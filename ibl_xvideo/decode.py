@@ -70,6 +70,32 @@ def _lut(fmt: str, color_range: int, mode: str, width: int) -> np.ndarray | None
     return lut
 
 
+@functools.lru_cache(maxsize=64)
+def _lut16(lut_bytes: bytes) -> np.ndarray:
+    """65536-entry table applying a 256-entry LUT to two pixels at once (native byte order)."""
+    lut = np.frombuffer(lut_bytes, np.uint8)
+    pair = np.arange(65536, dtype=np.uint32)
+    lo, hi = (pair & 0xFF), (pair >> 8)
+    if np.little_endian:
+        return (lut[lo].astype(np.uint16) | (lut[hi].astype(np.uint16) << 8)).astype(np.uint16)
+    return (lut[hi].astype(np.uint16) | (lut[lo].astype(np.uint16) << 8)).astype(np.uint16)
+
+
+def _apply_lut(lut: np.ndarray | None, src: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``lut[src]`` (or a copy when lut is None), into ``out`` if given."""
+    if out is None:
+        out = np.empty(src.shape, np.uint8)
+    if lut is None:
+        np.copyto(out, src)
+    elif (src.shape[-1] % 2 == 0 and src.strides[-1] == 1 and out.strides[-1] == 1
+          and src.ctypes.data % 2 == 0 and out.ctypes.data % 2 == 0
+          and all(st % 2 == 0 for st in src.strides[:-1] + out.strides[:-1])):
+        np.take(_lut16(lut.tobytes()), src.view(np.uint16), out=out.view(np.uint16))
+    else:
+        np.take(lut, src, out=out)
+    return out
+
+
 def _plane(frame, k: int, rows: int, cols: int) -> np.ndarray:
     p = frame.planes[k]
     return np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:rows, :cols]
@@ -84,26 +110,25 @@ def _neutral_chroma(frame) -> bool:
     return True
 
 
+def _lut_for(frame, mode: str, color_range: int):
+    """(True, lut) when the frame converts by a lookup on its luma plane, else (False, None)."""
+    fmt = frame.format.name
+    if fmt in _GRAY or (fmt in _YUV_PLANAR and (mode == "luma" or _neutral_chroma(frame))):
+        return True, _lut(fmt, color_range, mode, frame.width)
+    return False, None
+
+
 def _convert(frame, mode: str, ysl: slice, xsl: slice, color_range: int,
              out: np.ndarray | None = None) -> np.ndarray:
     """One decoded frame to a (h, w) uint8 array, cropped; written to ``out`` if given.
 
     Without ``out`` the result is always a fresh array (never a view of the frame).
     """
-    fmt = frame.format.name
-    planar = fmt in _YUV_PLANAR
-    if fmt in _GRAY or (planar and (mode == "luma" or _neutral_chroma(frame))):
+    by_lut, lut = _lut_for(frame, mode, color_range)
+    if by_lut:
         y = _plane(frame, 0, frame.height, frame.width)[ysl, xsl]
-        lut = _lut(fmt, color_range, mode, frame.width)
-        if out is None:
-            return y.copy() if lut is None else np.take(lut, y)
-        if lut is None:
-            out[...] = y
-        else:
-            np.take(lut, y, out=out)
-        return out
-    fmt_out = "gray" if mode == "luma" else "bgr24"
-    arr = frame.to_ndarray(format=fmt_out)
+        return _apply_lut(lut, y, out)
+    arr = frame.to_ndarray(format="gray" if mode == "luma" else "bgr24")
     arr = arr if arr.ndim == 2 else arr[:, :, 0]
     if out is None:
         return np.ascontiguousarray(arr[ysl, xsl])
@@ -111,23 +136,39 @@ def _convert(frame, mode: str, ysl: slice, xsl: slice, color_range: int,
     return out
 
 
+def _remember(frame, mode: str, color_range: int):
+    """A cheap cache entry for a frame: its raw luma plane and LUT when possible."""
+    by_lut, lut = _lut_for(frame, mode, color_range)
+    if by_lut:
+        return (lut, _plane(frame, 0, frame.height, frame.width).copy())
+    return (None, _convert(frame, mode, slice(None), slice(None), color_range))
+
+
 # ----------------------------------------------------------------- decoder state
 class _Decoder:
-    """An open container positioned somewhere in the stream; owned by one thread."""
+    """An open container positioned somewhere in the stream; owned by one thread.
+
+    Packets are demuxed here and fed to the decoder one by one, so that frames that
+    are not needed and that no other frame references (non-reference B-frames before
+    the first wanted frame) are skipped instead of decoded.
+    """
 
     def __init__(self, index: VideoIndex, threads: int):
         self.index = index
         self.container = _open_container(index.path)
         self.stream = self.container.streams.video[0]
-        cc = self.stream.codec_context
+        self.cc = self.stream.codec_context
         if threads and threads > 1:
-            cc.thread_type = "FRAME"
-            cc.thread_count = threads
+            self.cc.thread_type = "FRAME"
+            self.cc.thread_count = threads
         else:
-            cc.thread_type = "SLICE"
-            cc.thread_count = 1
+            self.cc.thread_type = "SLICE"
+            self.cc.thread_count = 1
+        # frame threads apply skip settings with a delay: skip only single-threaded
+        self.can_skip = not (threads and threads > 1)
         self.frames = None  # live decode iterator
         self.last = -1  # index of the last frame returned by the iterator
+        self.skip_before = None  # pts below which non-reference frames are skipped
 
     def close(self):
         try:
@@ -135,11 +176,21 @@ class _Decoder:
         except Exception:  # pragma: no cover - closing a broken container
             pass
 
+    def _iter(self):
+        cc, skip = self.cc, "DEFAULT"
+        for packet in self.container.demux(self.stream):
+            if self.can_skip:
+                want = "NONREF" if (self.skip_before is not None and packet.pts is not None
+                                    and packet.pts < self.skip_before) else "DEFAULT"
+                if want != skip:
+                    cc.skip_frame = skip = want
+            yield from self.stream.decode(packet)
+
     def seek_group(self, g: int) -> None:
         STATS.add(seeks=1)
         self.container.seek(_seek_target(self.index, g), stream=self.stream, backward=True,
                             any_frame=False)
-        self.frames = self.container.decode(self.stream)
+        self.frames = self._iter()
         self.last = -1
 
 
@@ -158,7 +209,7 @@ _MAX_OPEN = 4
 
 
 class DecodeStats:
-    """Process-wide counters of decoder work (seeks and frames decoded), for tests and tuning."""
+    """Process-wide counters of decoder work (seeks, frames out of the decoder), for tests and tuning."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -207,7 +258,7 @@ def _drop_decoder(index: VideoIndex, threads: int) -> None:
 
 # ------------------------------------------------------------------ frame cache
 class _FrameCache:
-    """Process-wide LRU of recently decoded full frames (for interactive access)."""
+    """Process-wide LRU of recently decoded frames (raw luma planes), for interactive access."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
@@ -217,22 +268,23 @@ class _FrameCache:
 
     def get(self, key):
         with self.lock:
-            arr = self.data.get(key)
-            if arr is not None:
+            entry = self.data.get(key)
+            if entry is not None:
                 self.data.move_to_end(key)
-            return arr
+            return entry
 
-    def put(self, key, arr: np.ndarray) -> None:
-        if arr.nbytes > self.max_bytes:
+    def put(self, key, entry) -> None:
+        nbytes = entry[1].nbytes
+        if nbytes > self.max_bytes:
             return
         with self.lock:
             if key in self.data:
                 return
-            self.data[key] = arr
-            self.nbytes += arr.nbytes
+            self.data[key] = entry
+            self.nbytes += nbytes
             while self.nbytes > self.max_bytes:
                 _, old = self.data.popitem(last=False)
-                self.nbytes -= old.nbytes
+                self.nbytes -= old[1].nbytes
 
     def clear(self):
         with self.lock:
@@ -241,8 +293,6 @@ class _FrameCache:
 
 
 _CACHE = _FrameCache(int(float(os.environ.get("IBL_XVIDEO_FRAME_CACHE_MB", "256")) * 2**20))
-#: Requests of at most this many frames keep every frame they decode in the cache.
-SPARSE_REQUEST = 16
 
 
 def clear_caches() -> None:
@@ -263,18 +313,22 @@ def _decode_group(
     threads: int,
     keep: Callable[[int, object], None] | None,
 ) -> None:
-    """Decode the frames ``wanted`` (sorted, all in keyframe group ``g``)."""
+    """Decode the frames ``wanted`` (sorted, all in keyframe group ``g``).
+
+    With ``keep`` (remember every decoded frame), no frame is skipped.
+    """
     import av
 
     first = int(wanted[0])
+    pts = index.frame_pts
     dec = _decoder(index, threads)
+    dec.skip_before = None if keep is not None else int(pts[first])
     start = int(index.key_frames[g])
     # continue the live decoder when that is no more work than a seek
     resume = dec.frames is not None and dec.last < first and (first - dec.last) <= (first - start + 1)
     seek_g = g
     if not resume:
         dec.seek_group(seek_g)
-    pts = index.frame_pts
     j = 0
     try:
         while True:
@@ -287,17 +341,18 @@ def _decode_group(
                         f"{index.path}: decoder returned a frame with pts {p} that is not in "
                         "the index; the file changed since it was indexed or is damaged."
                     )
+                STATS.add(frames=1)
                 if not got_first:
                     got_first = True
                     if i > first:
                         break  # landed after the wanted frame: seek further back
-                elif i != dec.last + 1:
+                elif i != dec.last + 1 and not (i <= first and dec.skip_before is not None):
+                    # a gap is only allowed where non-reference frames were skipped on purpose
                     raise DecodeError(
                         f"{index.path}: frames {dec.last + 1}..{i - 1} could not be decoded "
                         "(damaged stream)."
                     )
                 dec.last = i
-                STATS.add(frames=1)
                 if keep is not None:
                     keep(i, frame)
                 while j < wanted.size and wanted[j] == i:
@@ -305,6 +360,8 @@ def _decode_group(
                     j += 1
                 if j == wanted.size:
                     return
+                if i > wanted[j]:
+                    raise DecodeError(f"{index.path}: frame {int(wanted[j])} was not produced by the decoder.")
             else:
                 dec.frames = None
                 raise DecodeError(
@@ -327,6 +384,20 @@ def _decode_group(
         raise
 
 
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool():
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="ibl_xvideo")
+        return _POOL
+
+
 def read_frames(
     index: VideoIndex,
     frames,
@@ -335,12 +406,15 @@ def read_frames(
     x: slice = slice(None),
     pixels: PixelMode = "ibllib",
     threads: int = 1,
+    workers: int = 1,
+    remember: bool = False,
 ) -> np.ndarray:
     """Decode the given frames, cropped, as a ``(len(frames), h, w)`` uint8 array.
 
     Each keyframe group holding a requested frame is decoded once, from its
     keyframe up to the last frame requested in it, whatever the order or
-    repetition of ``frames``.
+    repetition of ``frames``; non-reference frames before the first requested one
+    are skipped.
 
     Parameters
     ----------
@@ -355,6 +429,12 @@ def read_frames(
         Grey value definition; see the module docstring.
     threads : int
         Decoder threads (frame threading); 1 is best when many reads run in parallel.
+    workers : int
+        Keyframe groups decoded in parallel by a thread pool (each with its own
+        decoder); 1 inside Dask tasks, the core count for a standalone read.
+    remember : bool
+        Keep every frame decoded on the way in an in-memory LRU (for interactive
+        viewing: a later request for another frame of the same group is then free).
 
     Returns
     -------
@@ -375,37 +455,38 @@ def read_frames(
     out = np.empty((uniq.size, hh, ww), dtype=np.uint8)
     token = (index.token, pixels)
     todo = np.ones(uniq.size, dtype=bool)
-    for k, i in enumerate(uniq):
-        hit = _CACHE.get((token, int(i)))
-        if hit is not None:
-            out[k] = hit[y, x]
-            todo[k] = False
+    if _CACHE.nbytes:
+        for k, i in enumerate(uniq):
+            hit = _CACHE.get((token, int(i)))
+            if hit is not None:
+                _apply_lut(hit[0], hit[1][y, x], out[k])
+                todo[k] = False
     pending = np.flatnonzero(todo)
-    if pending.size:
-        sparse = pending.size <= SPARSE_REQUEST
-        cr = index.color_range
-        groups = index.group_of(uniq[pending])
-        for g in np.unique(groups):
-            pos = pending[groups == g]
-            wanted = uniq[pos]
-            if sparse:
-                cached: dict[int, np.ndarray] = {}
+    if not pending.size:
+        return out[inverse]
+    cr = index.color_range
+    groups = index.group_of(uniq[pending])
 
-                def keep(i, frame, cached=cached):
-                    full = _convert(frame, pixels, slice(None), slice(None), cr)
-                    cached[i] = full
-                    _CACHE.put((token, i), full)
+    def work(g):
+        pos = pending[groups == g]
+        wanted = uniq[pos]
+        keep = None
+        if remember:
+            def keep(i, frame):
+                _CACHE.put((token, i), _remember(frame, pixels, cr))
 
-                def sink(j, frame, pos=pos, wanted=wanted, cached=cached):
-                    out[pos[j]] = cached[int(wanted[j])][y, x]
+        def sink(j, frame):
+            _convert(frame, pixels, y, x, cr, out=out[pos[j]])
 
-                _decode_group(index, int(g), wanted, sink, threads, keep)
-            else:
+        _decode_group(index, int(g), wanted, sink, threads, keep)
 
-                def sink(j, frame, pos=pos):
-                    _convert(frame, pixels, y, x, cr, out=out[pos[j]])
-
-                _decode_group(index, int(g), wanted, sink, threads, None)
+    todo_groups = np.unique(groups)
+    if workers > 1 and todo_groups.size > 1:
+        for fut in [_pool().submit(work, g) for g in todo_groups]:
+            fut.result()
+    else:
+        for g in todo_groups:
+            work(g)
     return out[inverse]
 
 
@@ -441,4 +522,3 @@ def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
         raise DecodeError(f"{index.path}: the stream ended at frame {expect} of {stop}.")
     finally:
         container.close()
-
