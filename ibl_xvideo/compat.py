@@ -88,19 +88,11 @@ def get_video_frames_preload(vid, frame_numbers=None, mask=Ellipsis, as_list=Fal
     # one channel of a grey camera: every BGR channel holds the same values
     one_channel = isinstance(rest, tuple) and len(rest) == 3 and isinstance(rest[2], (int, np.integer)) \
         and rest[:2] == (slice(None), slice(None))
-    results = [None] * idx.size
-    # decode in batches of keyframe groups (in parallel, each group once) so the bar moves
-    workers = os.cpu_count() or 1
-    groups = index.group_of(idx)
-    order = np.argsort(groups, kind="stable")
-    parts = np.split(order, np.flatnonzero(np.diff(groups[order])) + 1) if idx.size else []
-    batches = [np.concatenate(parts[k:k + 4 * workers]) for k in range(0, len(parts), 4 * workers)]
-    with tqdm(total=idx.size, desc="loading frames", unit="frame", disable=quiet, leave=False) as bar:
-        for batch in batches:
-            crop = read_frames(index, idx[batch], y=ysl, x=xsl, workers=workers)
-            for k, frame in zip(batch, crop):
-                results[k] = func(frame if one_channel else _bgr(frame)[rest])
-            bar.update(batch.size)
+    with tqdm(total=np.unique(idx).size, desc="loading frames", unit="frame", disable=quiet,
+              leave=False) as bar:
+        # every keyframe group decoded once, groups in parallel; the bar moves per group
+        crop = read_frames(index, idx, y=ysl, x=xsl, workers=os.cpu_count() or 1, progress=bar.update)
+    results = [func(frame if one_channel else _bgr(frame)[rest]) for frame in crop]
     if as_list:
         return results
     if not results:

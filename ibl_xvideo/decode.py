@@ -330,6 +330,7 @@ def _decode_group(
     if not resume:
         dec.seek_group(seek_g)
     j = 0
+    decoded = 0
     try:
         while True:
             got_first = dec.last >= 0
@@ -341,7 +342,7 @@ def _decode_group(
                         f"{index.path}: decoder returned a frame with pts {p} that is not in "
                         "the index; the file changed since it was indexed or is damaged."
                     )
-                STATS.add(frames=1)
+                decoded += 1
                 if not got_first:
                     got_first = True
                     if i > first:
@@ -382,6 +383,8 @@ def _decode_group(
     except BaseException:
         _drop_decoder(index, threads)
         raise
+    finally:
+        STATS.add(frames=decoded)
 
 
 _POOL = None
@@ -408,6 +411,7 @@ def read_frames(
     threads: int = 1,
     workers: int = 1,
     remember: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Decode the given frames, cropped, as a ``(len(frames), h, w)`` uint8 array.
 
@@ -435,6 +439,8 @@ def read_frames(
     remember : bool
         Keep every frame decoded on the way in an in-memory LRU (for interactive
         viewing: a later request for another frame of the same group is then free).
+    progress : callable, optional
+        Called with the number of requested (unique) frames done, after each group.
 
     Returns
     -------
@@ -462,6 +468,8 @@ def read_frames(
                 _apply_lut(hit[0], hit[1][y, x], out[k])
                 todo[k] = False
     pending = np.flatnonzero(todo)
+    if progress is not None and pending.size < uniq.size:
+        progress(int(uniq.size - pending.size))
     if not pending.size:
         return out[inverse]
     cr = index.color_range
@@ -479,11 +487,21 @@ def read_frames(
             _convert(frame, pixels, y, x, cr, out=out[pos[j]])
 
         _decode_group(index, int(g), wanted, sink, threads, keep)
+        if progress is not None:
+            progress(int(pos.size))
 
     todo_groups = np.unique(groups)
     if workers > 1 and todo_groups.size > 1:
-        for fut in [_pool().submit(work, g) for g in todo_groups]:
-            fut.result()
+        # longest work first (frames from the keyframe to the last wanted) balances the workers
+        last = np.array([uniq[pending[groups == g]].max() for g in todo_groups])
+        order = np.argsort(-(last - index.key_frames[todo_groups]), kind="stable")
+        futures = [_pool().submit(work, g) for g in todo_groups[order]]
+        try:
+            for fut in futures:
+                fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
     else:
         for g in todo_groups:
             work(g)

@@ -120,13 +120,30 @@ def make_one_cache(root: Path, eids: dict[str, str] | None = None) -> Path:
     return root
 
 
-def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, progress: bool = True) -> Path:
-    """Build the offline demo ONE cache once (about two minutes on two cores); return its root."""
+def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, progress: bool = True,
+               cameras: dict | None = None) -> Path:
+    """Build the offline demo ONE cache once (about 2.5 minutes on two cores); return its root.
+
+    Parameters
+    ----------
+    root : PathLike, optional
+        Where to build it (default :func:`demo_cache_dir`).
+    force : bool
+        Rebuild even if a complete demo is there.
+    progress : bool
+        Show a progress bar.
+    cameras : dict, optional
+        ``label -> (width, height, fps, seconds)``. Default: accept the complete demo
+        found at ``root`` whatever its cameras, else build :data:`DEMO_CAMERAS`.
+    """
     root = Path(root) if root is not None else demo_cache_dir()
+    spec = None if cameras is None else {k: list(v) for k, v in cameras.items()}
+    cameras = DEMO_CAMERAS if cameras is None else cameras
     marker = root / "ibl_xvideo_demo.json"
     if marker.exists() and not force:
         try:
-            if json.loads(marker.read_text()).get("version") == _DEMO_VERSION:
+            done = json.loads(marker.read_text())
+            if done.get("version") == _DEMO_VERSION and spec in (None, done.get("cameras")):
                 return root
         except ValueError:
             pass
@@ -138,9 +155,9 @@ def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, pr
     wsession = work / DEMO_SESSION
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(DEMO_CAMERAS), desc="building demo session", unit="camera", disable=not progress)
+    bar = tqdm(total=len(cameras), desc="building demo session", unit="camera", disable=not progress)
     t = time.perf_counter()
-    for k, (label, (w, h, fps, seconds)) in enumerate(DEMO_CAMERAS.items()):
+    for k, (label, (w, h, fps, seconds)) in enumerate(cameras.items()):
         bar.set_postfix_str(f"{label} {w}x{h}@{fps}Hz")
         n = int(round(seconds * fps))
         make_video(wsession / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4", n, width=w, height=h,
@@ -150,19 +167,21 @@ def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, pr
     bar.close()
     make_one_cache(work, {DEMO_SESSION: DEMO_EID})
     (work / "ibl_xvideo_demo.json").write_text(json.dumps(
-        {"version": _DEMO_VERSION, "eid": DEMO_EID, "build_seconds": round(time.perf_counter() - t, 1)}))
+        {"version": _DEMO_VERSION, "eid": DEMO_EID, "cameras": {k: list(v) for k, v in cameras.items()},
+         "build_seconds": round(time.perf_counter() - t, 1)}))
     work.rename(root)
     return root
 
 
-def run_demo(out: str | os.PathLike = "demo_frame.png", root: str | os.PathLike | None = None) -> dict:
+def run_demo(out: str | os.PathLike = "demo_frame.png", root: str | os.PathLike | None = None,
+             cameras: dict | None = None) -> dict:
     """Walk through IBL's "Loading Raw Video Data" on the demo session; return what it found."""
     import imageio.v3 as iio
     from one.api import One
 
     from . import open_camera, video_meta
 
-    root = build_demo(root)
+    root = build_demo(root, cameras=cameras)
     one = One(cache_dir=root, mode="local")
     eid, label = DEMO_EID, "body"
     print(f"ONE cache: {root}\nsession {eid} -> {one.eid2path(eid)}")

@@ -1,0 +1,74 @@
+"""The command line and the demo machinery (on a small demo session)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ibl_xvideo import open_camera
+from ibl_xvideo.cli import main
+from ibl_xvideo.demo import DEMO_EID, DEMO_SESSION, build_demo, run_demo
+
+from .conftest import SESSION_REL
+
+SMALL = {"body": (320, 256, 30, 4.0), "right": (320, 256, 150, 1.0)}
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    return build_demo(tmp_path_factory.mktemp("demo") / "cache", cameras=SMALL, progress=False)
+
+
+def test_demo_cache_is_a_real_one_cache(small_demo):
+    from one.api import One
+
+    one = One(cache_dir=small_demo, mode="local")
+    assert str(one.eid2path(DEMO_EID)).replace("\\", "/").endswith(DEMO_SESSION)
+    cam = open_camera(DEMO_EID, "body", one=one)
+    t = cam.time.values
+    assert cam.sizes["time"] == 120 and t[0] > 10  # session-clock offset
+    d = np.diff(t)
+    assert np.all(d > 0) and d.std() > 0  # jittered, increasing
+    raw = small_demo / DEMO_SESSION / "raw_video_data" / "_iblrig_bodyCamera.frameData.bin"
+    assert np.fromfile(raw, np.float64).size == 4 * 120
+    assert build_demo(small_demo, cameras=SMALL, progress=False) == small_demo  # cached
+
+
+def test_run_demo_walkthrough(small_demo, tmp_path, capsys):
+    out = run_demo(tmp_path / "f.png", root=small_demo, cameras=SMALL)
+    assert (tmp_path / "f.png").stat().st_size > 1000
+    assert out["first10"] == (10, 256, 320)
+    assert out["frame"] == 119  # t=1000 s is past this short body video: nearest is the last frame
+    assert "video_meta" in capsys.readouterr().out
+
+
+def test_cli_meta_and_frame(one_cache, tmp_path, capsys):
+    session = one_cache / SESSION_REL
+    assert main(["meta", str(session), "body"]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["length"] == 90 and meta["fps"] == 30
+    png = tmp_path / "f.png"
+    assert main(["frame", str(session), "body", "--index", "7", "-o", str(png)]) == 0
+    assert png.stat().st_size > 0 and "frame 7" in capsys.readouterr().out
+    assert main(["frame", str(session), "body", "--time", "14.0", "-o", str(png)]) == 0
+
+
+def test_cli_errors_and_info(tmp_path, capsys):
+    assert main(["meta", str(tmp_path / "missing.mp4")]) == 2
+    assert "missing.mp4" in capsys.readouterr().err
+    assert main(["info"]) == 0
+    assert "av:" in capsys.readouterr().out
+
+
+def test_example_trial_frames_runs(small_demo):
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "trial_frames.py"
+    module = runpy.run_path(str(path))
+    out = module["main"](["--root", str(small_demo)])
+    assert len(out["onset_frames"]) == 40 and np.all(np.diff(out["onset_frames"]) >= 0)
+    assert out["clip"][1:] == (156, 120)  # the small demo is 256x320: crops are clipped
+    assert out["energy"].size == out["clip"][0] - 1 and np.all(out["energy"] > 0)
