@@ -52,6 +52,25 @@ def _cmd_frame(args) -> int:
     return 0
 
 
+def _cmd_qc(args) -> int:
+    import warnings
+
+    from .qc import camera_qc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore" if args.json else "default")
+        res = camera_qc(args.source, args.label, one=_one(args.one_cache), n_samples=args.n_samples,
+                        full=args.full, refs=args.refs, kind=args.kind, progress=not args.json)
+    d = res.to_dict()
+    if args.json:
+        print(json.dumps(d, indent=2))
+    else:
+        print(f"{res.label} camera of {res.eid or args.source}: {d['outcome']}")
+        for k, v in d["metrics"].items():
+            print(f"  {k:<32} {v}")
+    return 0
+
+
 def _cmd_info(args) -> int:
     from . import show_versions
 
@@ -84,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--index", type=int, help="frame index")
     p.add_argument("-o", "--out", default="frame.png")
     p.set_defaults(func=_cmd_frame)
+
+    p = sub.add_parser("qc", help="run the IBL camera QC")
+    _add_source(p)
+    p.add_argument("--full", action="store_true", help="brightness of every frame (one decoding pass)")
+    p.add_argument("--n-samples", type=int, default=100, help="sample frames (default 100, as ibllib)")
+    p.add_argument("--refs", default=None, help="reference frames .npy for position and focus")
+    p.add_argument("--kind", choices=("ephys", "training"), default=None, help="rig type (default: from the session)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_qc)
 
     p = sub.add_parser("info", help="versions of ibl-xvideo and its decoding stack")
     p.set_defaults(func=_cmd_info)

@@ -1,0 +1,31 @@
+"""The IBL camera QC on ibl-xvideo's engine.
+
+``check_<name>`` are pure functions with ibllib's semantics (:mod:`.checks`);
+:func:`camera_qc` loads a session's data, samples frames as ibllib does (or scans
+every frame) and aggregates the outcomes; :mod:`.raw` reads the rig's camera files.
+"""
+
+from .checks import (
+    check_brightness,
+    check_camera_times,
+    check_dropped_frames,
+    check_file_headers,
+    check_focus,
+    check_framerate,
+    check_pin_state,
+    check_position,
+    check_resolution,
+    check_timestamps,
+    check_wheel_alignment,
+    find_face,
+    frame_brightness,
+    overall_outcome,
+)
+from .run import QCResult, camera_qc, load_reference_frames, sample_indices
+
+__all__ = [
+    "camera_qc", "QCResult", "sample_indices", "load_reference_frames", "overall_outcome", "find_face",
+    "frame_brightness", "check_brightness", "check_camera_times", "check_dropped_frames",
+    "check_file_headers", "check_focus", "check_framerate", "check_pin_state", "check_position",
+    "check_resolution", "check_timestamps", "check_wheel_alignment",
+]

@@ -1,0 +1,180 @@
+"""Readers for the raw camera files the IBL rig writes in ``raw_video_data/``.
+
+Formats as ibllib's ``raw_data_loaders`` reads them (IBL_REFERENCE section C):
+``_iblrig_<label>Camera.frameData.bin`` (float64, four values per frame: Bonsai UTC
+ticks, PointGrey timestamp, frame counter, GPIO word), or the older
+``frame_counter.bin``, ``GPIO.bin`` and ``timestamps.ssv`` files. File names are
+matched by glob, so a UUID in the name is tolerated.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import XVideoError
+
+__all__ = ["load_camera_frame_data", "load_camera_ssv_times", "load_camera_frame_count",
+           "load_camera_gpio", "load_embedded_frame_data", "convert_pgts", "uncycle_pgts"]
+
+_log = logging.getLogger(__name__)
+_PIN_BITS = (31, 30, 29, 28)
+
+
+def convert_pgts(t):
+    """PointGrey embedded timestamp (cycle format) to seconds within a 128 s cycle."""
+    t = np.asarray(t, dtype=np.int64)
+    return ((t >> 25) & 0x7F) + ((t >> 12) & 0x1FFF) / 8000
+
+
+def uncycle_pgts(t):
+    """Unwrap the 128 s cycles of converted PointGrey timestamps."""
+    t = np.asarray(t, dtype=np.float64)
+    return t + 128 * np.r_[0, np.cumsum(np.diff(t) < 0)]
+
+
+def _find(session_path, pattern: str) -> Path | None:
+    if session_path is None:
+        return None
+    files = sorted(Path(session_path).joinpath("raw_video_data").glob(pattern))
+    return files[0] if files else None
+
+
+def _gpio_bits(words: np.ndarray) -> np.ndarray:
+    words = np.asarray(words, dtype=np.int64)
+    return np.stack([(words >> b) & 1 for b in _PIN_BITS], axis=1).astype(bool)
+
+
+def load_camera_frame_data(session_path, camera: str, raw: bool = False):
+    """Read ``_iblrig_<camera>Camera.frameData*.bin``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``raw=False``: columns Timestamp (s from the first frame), embeddedTimeStamp
+        (s, unwrapped), embeddedFrameCounter (from 0), embeddedGPIOPinState (bool[4]
+        per frame). ``raw=True``: the four int64 columns unparsed.
+
+    Raises
+    ------
+    XVideoError
+        If the file is missing or does not hold four values per frame.
+    """
+    import pandas as pd
+
+    f = _find(session_path, f"_iblrig_{camera}Camera.frameData*.bin")
+    if f is None:
+        raise XVideoError(f"No raw_video_data/_iblrig_{camera}Camera.frameData.bin in {session_path}")
+    data = np.fromfile(f, dtype=np.float64)
+    if data.size % 4:
+        raise XVideoError(f"{f}: {data.size} values is not four per frame; the file is damaged.")
+    data = data.reshape(-1, 4).astype(np.int64)
+    cols = ["Timestamp", "embeddedTimeStamp", "embeddedFrameCounter", "embeddedGPIOPinState"]
+    if raw:
+        return pd.DataFrame(data, columns=cols)
+    ts = uncycle_pgts(convert_pgts(data[:, 1]))
+    out = pd.DataFrame({
+        "Timestamp": (data[:, 0] - data[0, 0]) / 1e7,
+        "embeddedTimeStamp": ts - ts[0],
+        "embeddedFrameCounter": data[:, 2] - data[0, 2],
+        "embeddedGPIOPinState": list(_gpio_bits(data[:, 3])),
+    })
+    return out
+
+
+def load_camera_ssv_times(session_path, camera: str):
+    """Bonsai and camera timestamps of each frame.
+
+    From ``frameData.bin`` when present (``(Timestamp, embeddedTimeStamp)`` in s),
+    else from ``timestamps.ssv`` (``(datetime64[ns] UTC, unwrapped camera seconds)``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If neither file exists (as ibllib).
+    """
+    if _find(session_path, f"_iblrig_{camera}Camera.frameData*.bin") is not None:
+        fd = load_camera_frame_data(session_path, camera)
+        return fd["Timestamp"].values, fd["embeddedTimeStamp"].values
+    f = _find(session_path, f"_iblrig_{camera.lower()}Camera.timestamps*.ssv")
+    if f is None:
+        raise FileNotFoundError(f"No raw_video_data/_iblrig_{camera}Camera.timestamps.ssv in {session_path}")
+    rows = [line.split() for line in f.read_text().splitlines() if line.strip()]
+    if not rows:
+        return np.array([], dtype="datetime64[ns]"), np.array([])
+    swap = not rows[0][1].lstrip("-").isdigit()
+    dts, cams = [], []
+    for r in rows:
+        d, c = (r[1], r[0]) if swap else (r[0], r[1])
+        dts.append(d)
+        cams.append(int(c))
+    import pandas as pd
+
+    # ISO datetimes with a timezone offset, converted to naive UTC
+    bonsai = pd.to_datetime(pd.Series(dts), utc=True, format="ISO8601").dt.tz_localize(None)
+    bonsai = bonsai.to_numpy(dtype="datetime64[ns]")
+    return bonsai, uncycle_pgts(convert_pgts(np.array(cams, dtype=np.int64)))
+
+
+def load_camera_frame_count(session_path, label: str, raw: bool = True):
+    """Frame counter per frame (None if there is none).
+
+    From ``frameData.bin`` (always zero-based, whatever ``raw``) or
+    ``frame_counter.bin`` (``raw=False`` subtracts the first value).
+    """
+    if session_path is None:
+        return None
+    if _find(session_path, f"_iblrig_{label}Camera.frameData*.bin") is not None:
+        return load_camera_frame_data(session_path, label)["embeddedFrameCounter"].values
+    f = _find(session_path, f"_iblrig_{label}Camera.frame_counter*.bin")
+    if f is None:
+        return None
+    count = np.fromfile(f, dtype=np.float64).astype(int)
+    if count.size == 0:
+        return None
+    return count if raw else count - count[0]
+
+
+def load_camera_gpio(session_path, label: str, as_dicts: bool = False):
+    """GPIO pin states per frame as bool ``(n, 4)``, or per-pin edge dicts.
+
+    ``as_dicts=True`` gives, per pin, ``{'indices', 'polarities'}`` of its changes
+    (a pin high at frame 0 counts as a rising edge at index 0), or None for a pin that
+    never changes; ``[None] * 4`` when no pin is ever set.
+    """
+    if session_path is None:
+        return [None] * 4 if as_dicts else None
+    f = _find(session_path, f"_iblrig_{label}Camera.frameData*.bin")
+    if f is not None:
+        words = load_camera_frame_data(session_path, label, raw=True)["embeddedGPIOPinState"].values
+    else:
+        f = _find(session_path, f"_iblrig_{label}Camera.GPIO*.bin")
+        if f is None:
+            return [None] * 4 if as_dicts else None
+        words = np.fromfile(f, dtype=np.float64).astype(np.uint32)
+    if words.size == 0:
+        return [None] * 4 if as_dicts else None
+    valid = {k << 28 for k in range(16)}
+    if not set(np.unique(words).tolist()) <= valid:
+        _log.warning("%s: unexpected GPIO values", f)
+    gpio = _gpio_bits(words)
+    if not as_dicts:
+        return gpio
+    if not gpio.any():
+        _log.error("%s: no GPIO changes", f)
+        return [None] * 4
+    edges = np.vstack([gpio[:1].astype(int), np.diff(gpio.astype(int), axis=0)])
+    out = []
+    for p in range(4):
+        idx = np.flatnonzero(edges[:, p])
+        out.append({"indices": idx, "polarities": edges[idx, p]} if idx.size else None)
+    return out
+
+
+def load_embedded_frame_data(session_path, label: str, raw: bool = False):
+    """``(frame count, GPIO)`` as ibllib: ``load_camera_frame_count(raw)`` and
+    ``load_camera_gpio(as_dicts=not raw)``."""
+    return (load_camera_frame_count(session_path, label, raw=raw),
+            load_camera_gpio(session_path, label, as_dicts=not raw))

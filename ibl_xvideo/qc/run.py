@@ -1,0 +1,267 @@
+"""``camera_qc``: run the IBL camera QC on a session's video with ibl-xvideo's engine."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from one.alf.spec import QC
+
+from ..decode import read_frames
+from ..errors import XVideoError
+from ..index import cache_dir, get_index
+from ..sources import resolve
+from . import checks
+from .raw import load_camera_ssv_times, load_embedded_frame_data
+
+__all__ = ["QCResult", "camera_qc", "sample_indices", "load_reference_frames", "session_type",
+           "expected_properties"]
+
+_log = logging.getLogger(__name__)
+
+CHECK_NAMES = ("brightness", "camera_times", "dropped_frames", "file_headers", "focus", "framerate",
+               "pin_state", "position", "resolution", "timestamps", "wheel_alignment")
+
+
+@dataclass
+class QCResult:
+    """Outcome and metrics of a camera QC run.
+
+    Attributes
+    ----------
+    outcome : one.alf.spec.QC
+        Worst outcome over the metrics (ibllib's aggregation).
+    metrics : dict
+        ``'_video<Label>_<check>'`` -> QC or ibllib's tuple.
+    label, eid : str
+    measures : xarray.Dataset
+        Frame-level measures: brightness of the sample frames (``frame`` dim), and
+        with ``full=True`` the brightness of every frame (``time`` dim).
+    """
+
+    outcome: QC
+    metrics: dict
+    label: str = ""
+    eid: str = ""
+    measures: xr.Dataset = field(default_factory=xr.Dataset)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly outcome and metrics (QC values by name)."""
+        def conv(v):
+            if isinstance(v, QC):
+                return v.name
+            if isinstance(v, tuple):
+                return [conv(x) for x in v]
+            if isinstance(v, (np.integer, np.floating)):
+                return v.item()
+            return v
+
+        return {"outcome": self.outcome.name, "label": self.label, "eid": self.eid,
+                "metrics": {k: conv(v) for k, v in self.metrics.items()}}
+
+
+def sample_indices(length: int, n_samples: int = 100) -> np.ndarray:
+    """The frames CameraQC samples: ``linspace(100, length - 100, n_samples).astype(int)``.
+
+    ibllib has no guard for videos under 200 frames; here the indices are clipped to
+    the video.
+    """
+    idx = np.linspace(100, length - 100, n_samples).astype(int)
+    return np.clip(idx, 0, max(length - 1, 0))
+
+
+def load_reference_frames(label: str, refs=None):
+    """Reference frames for the position and focus checks, or None.
+
+    Looked for in order: ``refs`` (array or ``.npy`` path); ibllib's package data
+    (``ibllib/qc/reference/frames_<label>.npy``) when ibllib is installed;
+    ``<cache_dir>/reference/frames_<label>.npy``.
+    """
+    if refs is not None:
+        return np.load(refs) if isinstance(refs, (str, os.PathLike)) else np.asarray(refs)
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("ibllib")
+        if spec is not None and spec.origin:
+            f = Path(spec.origin).parent / "qc" / "reference" / f"frames_{label}.npy"
+            if f.exists():
+                return np.load(f)
+    except (ImportError, ValueError):
+        pass
+    f = cache_dir() / "reference" / f"frames_{label}.npy"
+    return np.load(f) if f.exists() else None
+
+
+def session_type(session_path) -> str | None:
+    """'ephys' when the session syncs on an FPGA (nidq), else 'training'; None if unknown.
+
+    From ``_ibl_experiment.description*.yaml`` (``sync: nidq``) when present, else
+    'ephys' if the session has ``raw_ephys_data``, else 'training'.
+    """
+    if session_path is None:
+        return None
+    sp = Path(session_path)
+    desc = _description(sp)
+    if desc is not None:
+        sync = desc.get("sync") or {}
+        return "ephys" if "nidq" in sync else "training"
+    return "ephys" if (sp / "raw_ephys_data").exists() else "training"
+
+
+def _description(sp: Path) -> dict | None:
+    files = sorted(sp.glob("_ibl_experiment.description*.yaml"))
+    if not files:
+        return None
+    import yaml
+
+    with open(files[0]) as fid:
+        return yaml.safe_load(fid) or {}
+
+
+def expected_properties(label: str, kind: str | None, session_path=None) -> dict | None:
+    """Expected fps / width / height of a camera, with the experiment description's override."""
+    exp = dict(checks.EXPECTED.get(kind or "", {}).get(label, {}))
+    desc = _description(Path(session_path)) if session_path is not None else None
+    if desc is not None:
+        cam = ((desc.get("devices") or {}).get("cameras") or {}).get(label)
+        if cam is None:
+            raise XVideoError(f"The experiment description of {session_path} has no {label} camera.")
+        exp.update({k: cam[k] for k in ("fps", "width", "height") if k in cam})
+    return exp or None
+
+
+def camera_qc(
+    source,
+    label: str | None = None,
+    *,
+    one=None,
+    n_samples: int = 100,
+    full: bool = False,
+    refs=None,
+    kind: str | None = None,
+    audio=None,
+    progress: bool = True,
+) -> QCResult:
+    """Run ibllib's camera QC on a video and return its outcome and metrics.
+
+    Parameters
+    ----------
+    source : str, uuid.UUID or PathLike
+        eid (with ``one``), session path or video file.
+    label : str, optional
+        Camera label.
+    one : one.api.One, optional
+        ONE instance for eids.
+    n_samples : int
+        Sample frames for the frame checks (``linspace(100, n - 100, n_samples)``).
+    full : bool
+        Also compute the brightness of every frame in one Dask pass and judge the
+        brightness check on all of them.
+    refs : array or path, optional
+        Reference frames for position and focus (see :func:`load_reference_frames`);
+        without any, those checks are NOT_SET with a warning.
+    kind : {'ephys', 'training'}, optional
+        Rig type for the expected fps and size; default from the session.
+    audio : array, optional
+        Audio TTL front times for the pin-state check (NOT_SET without).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    QCResult
+    """
+    from tqdm.auto import tqdm
+
+    try:
+        res = resolve(source, label, one=one, timestamps=None)
+    except XVideoError as exc:
+        if "imestamps" not in type(exc).__name__:
+            raise
+        res = resolve(source, label, one=one, timestamps=False)
+    label = res.label
+    if label is None:
+        raise XVideoError(f"Give the camera label for {source}.")
+    index = get_index(res.location)
+    length = index.length
+    sp = res.session_path
+    kind = kind or session_type(sp)
+    expected = expected_properties(label, kind, sp)
+    timestamps = res.times
+
+    count = pin_state = None
+    bonsai_times = camera_times = None
+    if sp is not None:
+        count, pin_state = load_embedded_frame_data(sp, label, raw=True)
+        try:
+            bonsai_times, camera_times = load_camera_ssv_times(sp, label)
+        except (FileNotFoundError, XVideoError):
+            pass
+
+    idx = sample_indices(length, n_samples)
+    with tqdm(total=np.unique(idx).size, desc=f"QC samples {label}", unit="frame", disable=not progress,
+              leave=False) as bar:
+        samples = read_frames(index, idx, workers=os.cpu_count() or 1, progress=bar.update)
+    b_samples = checks.frame_brightness(samples, label)
+    measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)})
+    brightness_all = None
+    if full:
+        from ..camera import open_camera
+
+        cam = open_camera(res.location, label, timestamps=False)
+        lazy = checks.frame_brightness(cam, label)
+        if progress:
+            from dask.diagnostics import ProgressBar
+
+            with ProgressBar(minimum=1):
+                brightness_all = lazy.compute()
+        else:
+            brightness_all = lazy.compute()
+        b = brightness_all.rename("brightness").swap_dims(time="frame").drop_vars("time")
+        if timestamps is not None and timestamps.size == length:
+            b = b.assign_coords(time=("frame", timestamps))
+        measures["brightness"] = b
+
+    if timestamps is None:
+        warnings.warn(f"No timestamps for the {label} camera of {res.eid or res.location}: as ibllib, "
+                      "the QC is NOT_SET.", stacklevel=2)
+        return QCResult(QC.NOT_SET, {}, label, res.eid or "", measures)
+    if timestamps.size == 0:
+        return QCResult(QC.CRITICAL, {}, label, res.eid or "", measures)
+
+    ref = load_reference_frames(label, refs)
+    if ref is None:
+        warnings.warn(
+            f"No reference frames for the {label} camera: the position and focus checks are NOT_SET. "
+            "Install ibllib, pass refs=<frames_{label}.npy>, or put that file in "
+            f"{cache_dir() / 'reference'}.", stacklevel=2)
+    if not expected:
+        warnings.warn(f"No expected fps/size for a {kind} rig's {label} camera: file_headers, framerate "
+                      "and resolution are NOT_SET. Pass kind='ephys' or 'training', or describe the camera "
+                      "in _ibl_experiment.description.yaml.", stacklevel=2)
+    exp = expected or {}
+    fps = exp.get("fps")
+    results = {
+        "brightness": checks.check_brightness(samples, label, n_samples=n_samples) if brightness_all is None
+        else checks.check_brightness(label=label, brightness=brightness_all.values),
+        "camera_times": checks.check_camera_times(camera_times, length, bonsai_times),
+        "dropped_frames": checks.check_dropped_frames(count, length),
+        "file_headers": checks.check_file_headers(int(index.fps), fps),
+        "focus": checks.check_focus(samples, label, ref) if ref is not None else QC.NOT_SET,
+        "framerate": checks.check_framerate(timestamps, fps),
+        "pin_state": checks.check_pin_state(pin_state, audio, length),
+        "position": checks.check_position(samples, label, ref) if ref is not None else QC.NOT_SET,
+        "resolution": checks.check_resolution(index.width, index.height, exp.get("width"), exp.get("height")),
+        "timestamps": checks.check_timestamps(timestamps, length),
+        "wheel_alignment": QC.NOT_SET,
+    }
+    prefix = f"_video{label.capitalize()}_"
+    metrics = {prefix + k: results[k] for k in CHECK_NAMES}
+    outcome = checks.overall_outcome(v[0] if isinstance(v, tuple) else v for v in metrics.values())
+    return QCResult(outcome, metrics, label, res.eid or "", measures)

@@ -1,0 +1,99 @@
+"""camera_qc on real sessions of a ONE cache: keys, aggregation, samples, full scans."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from one.alf.spec import QC
+
+import ibl_xvideo
+from ibl_xvideo import qc
+from ibl_xvideo.cli import main
+
+from .conftest import OTHER_EID, SESSION_EID, SESSION_REL, frame_numbers
+
+KEYS = ["brightness", "camera_times", "dropped_frames", "file_headers", "focus", "framerate", "pin_state",
+        "position", "resolution", "timestamps", "wheel_alignment"]
+
+
+def test_sample_indices_as_ibllib():
+    np.testing.assert_array_equal(qc.sample_indices(30000, 100), np.linspace(100, 29900, 100).astype(int))
+    assert qc.sample_indices(90, 5).min() >= 0 and qc.sample_indices(90, 5).max() < 90
+
+
+def test_camera_qc_by_eid(one):
+    with pytest.warns(UserWarning, match="reference frames"):
+        res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=20, progress=False, kind="ephys")
+    assert list(res.metrics) == [f"_videoBody_{k}" for k in KEYS]
+    m = res.metrics
+    # the test videos are 320x256 where ephys expects 640x512: resolution fails
+    assert m["_videoBody_resolution"] == QC.FAIL
+    assert m["_videoBody_file_headers"] == QC.PASS
+    assert m["_videoBody_framerate"][0] == QC.PASS and m["_videoBody_framerate"][1] == pytest.approx(30, abs=0.1)
+    assert m["_videoBody_timestamps"] == QC.PASS
+    assert m["_videoBody_dropped_frames"] == (QC.PASS, 0, 0)
+    assert m["_videoBody_camera_times"] == (QC.PASS, 0)
+    assert m["_videoBody_position"] == QC.NOT_SET and m["_videoBody_focus"] == QC.NOT_SET
+    assert m["_videoBody_pin_state"] == QC.NOT_SET  # no audio TTLs given
+    assert res.outcome == QC.FAIL == qc.overall_outcome(v[0] if isinstance(v, tuple) else v for v in m.values())
+    assert res.measures.sample_brightness.size == 20
+    json.dumps(res.to_dict())
+
+
+def test_camera_qc_samples_are_the_right_frames(one):
+    res = qc.camera_qc(SESSION_EID, "left", one=one, n_samples=7, progress=False, refs=np.zeros((1, 256, 320)))
+    idx = qc.sample_indices(120, 7)
+    np.testing.assert_array_equal(res.measures.sample_frame, idx)
+    cam = ibl_xvideo.open_camera(SESSION_EID, "left", one=one, chunks=None)
+    frames = cam.isel(time=idx).values
+    assert frame_numbers(frames) == idx.tolist()
+    np.testing.assert_allclose(res.measures.sample_brightness, qc.frame_brightness(frames, "left"))
+
+
+def test_full_qc_brightness_over_every_frame(one):
+    res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=10, full=True, progress=False, kind="ephys",
+                       refs=np.zeros((1, 256, 320)))
+    b = res.measures.brightness
+    assert b.sizes["frame"] == 90
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    np.testing.assert_allclose(b.values, qc.frame_brightness(cam, "body").values)
+    assert res.metrics["_videoBody_brightness"] == qc.check_brightness(label="body", brightness=b.values)
+
+
+def test_unknown_rig_type_warns(one):
+    with pytest.warns(UserWarning, match="kind='ephys'"):
+        res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=5, progress=False, refs=np.zeros((1, 256, 320)))
+    assert res.metrics["_videoBody_resolution"] == QC.NOT_SET  # a training rig has no body camera
+
+
+def test_qc_mismatched_timestamps_fail_not_raise(one):
+    res = qc.camera_qc(OTHER_EID, "body", one=one, n_samples=5, progress=False, kind="ephys",
+                       refs=np.zeros((1, 256, 320)))
+    assert res.metrics["_videoBody_timestamps"] == QC.FAIL  # 89 stamps for 90 frames
+
+
+def test_qc_without_timestamps_is_not_set(one_cache, tmp_path):
+    sp = tmp_path / "subj" / "2020-01-01" / "001"
+    shutil.copytree(one_cache / SESSION_REL / "raw_video_data", sp / "raw_video_data")
+    with pytest.warns(UserWarning, match="NOT_SET"):
+        res = qc.camera_qc(sp, "body", n_samples=5, progress=False)
+    assert res.outcome == QC.NOT_SET and res.metrics == {}
+
+
+def test_description_overrides_expected(one_cache, tmp_path):
+    sp = tmp_path / "subj" / "2020-01-01" / "001"
+    shutil.copytree(one_cache / SESSION_REL, sp)
+    (sp / "_ibl_experiment.description.yaml").write_text(
+        "sync:\n  nidq: {}\ndevices:\n  cameras:\n    body: {width: 320, height: 256, fps: 30}\n")
+    res = qc.camera_qc(sp, "body", n_samples=5, progress=False, refs=np.zeros((1, 256, 320)))
+    assert res.metrics["_videoBody_resolution"] == QC.PASS
+
+
+def test_cli_qc_json(one_cache, capsys):
+    code = main(["qc", str(one_cache / SESSION_REL), "body", "--json", "--n-samples", "5", "--kind", "ephys"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metrics"]["_videoBody_resolution"] == "FAIL" and out["outcome"] == "FAIL"
