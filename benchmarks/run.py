@@ -157,6 +157,21 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
     res.update(qc100_s_ours=t_qs, qc100_s_opencv=t_cvs, qc100_speedup=t_cvs / t_qs,
                qc100_opencv_frames_differing=int(sum(not np.array_equal(a, b) for a, b in zip(f_cv, seq))))
 
+    # the camera QC: 100 samples (ibllib's frame loading is the OpenCV seek loop above), and full
+    import warnings
+
+    from ibl_xvideo.qc import camera_qc
+
+    ts = np.arange(n) / 30.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clear_caches()
+        t_qc, _ = _timed(lambda: camera_qc(path, "body", timestamps=ts, kind="ephys", progress=False))
+        t_full, _ = _timed(lambda: camera_qc(path, "body", timestamps=ts, kind="ephys", full=True,
+                                             progress=False))
+    res.update(qc_default_s=t_qc, qc_default_vs_ibllib_loading=t_cvs / t_qc, qc_full_s=t_full,
+               qc_full_fps=n / t_full, qc_full_vs_scan=(n / t_full) / res["scan_fps_ours"])
+
     # one random frame: cold (fresh decoders and frame cache), then warm in the same group
     rng = np.random.default_rng(0)
     cold, warm_back, warm_fwd = [], [], []
@@ -198,6 +213,9 @@ def report(res: dict) -> str:
         ("100 QC samples, ours", f"{res['qc100_s_ours']:.2f} s", ""),
         ("  vs OpenCV seek per frame", f"{res['qc100_s_opencv']:.2f} s", f"{res['qc100_speedup']:.2f}x"),
         ("  OpenCV frames != exact frame", f"{res['qc100_opencv_frames_differing']} / 100", ""),
+        ("camera_qc, 100 samples", f"{res['qc_default_s']:.2f} s",
+         f"{res['qc_default_vs_ibllib_loading']:.2f}x vs ibllib loading"),
+        ("camera_qc(full=True)", f"{res['qc_full_fps']:.0f} frames/s", f"{res['qc_full_vs_scan']:.2f}x of scan"),
         ("one random frame, cold", f"{res['frame_cold_ms']:.1f} ms", ""),
         ("  earlier frame, same group", f"{res['frame_warm_same_group_ms']:.2f} ms", ""),
         ("  next frame", f"{res['frame_warm_next_ms']:.2f} ms", ""),

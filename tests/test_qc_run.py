@@ -24,7 +24,8 @@ def test_sample_indices_as_ibllib():
     assert qc.sample_indices(90, 5).min() >= 0 and qc.sample_indices(90, 5).max() < 90
 
 
-def test_camera_qc_by_eid(one):
+def test_camera_qc_by_eid(one, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ibllib", None)  # as if ibllib were not installed
     with pytest.warns(UserWarning, match="reference frames"):
         res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=20, progress=False, kind="ephys")
     assert list(res.metrics) == [f"_videoBody_{k}" for k in KEYS]

@@ -114,7 +114,11 @@ def highpass_mean(frame: np.ndarray, size: int = 60) -> float:
 
 
 def box_blur(img: np.ndarray, k: int) -> np.ndarray:
-    """``cv2.blur(img, (k, k))``: normalised box filter with reflect-101 border, rounded to uint8."""
+    """``cv2.blur(img, (k, k))``: normalised box filter with reflect-101 border, rounded to uint8.
+
+    Only the focus check's test mode uses it. Identical to OpenCV for odd kernels and
+    for even ones from 6 up; for 2, 4 and 8 OpenCV rounds some pixels differently (by 1).
+    """
     if k <= 1:
         return np.asarray(img, dtype=np.uint8).copy()
     a = np.asarray(img, dtype=np.float64)
@@ -122,4 +126,4 @@ def box_blur(img: np.ndarray, k: int) -> np.ndarray:
     after = k - 1 - before
     p = np.pad(a, ((before, after), (before, after)), mode="reflect")
     s = _window_sums(p, k, k)
-    return np.clip(np.rint(s / (k * k)), 0, 255).astype(np.uint8)
+    return np.clip(np.floor(s / (k * k) + 0.5), 0, 255).astype(np.uint8)

@@ -146,6 +146,7 @@ def camera_qc(
     refs=None,
     kind: str | None = None,
     audio=None,
+    timestamps=None,
     progress: bool = True,
 ) -> QCResult:
     """Run ibllib's camera QC on a video and return its outcome and metrics.
@@ -170,6 +171,8 @@ def camera_qc(
         Rig type for the expected fps and size; default from the session.
     audio : array, optional
         Audio TTL front times for the pin-state check (NOT_SET without).
+    timestamps : array or path, optional
+        Camera timestamps; default the session's ``alf/_ibl_<label>Camera.times.npy``.
     progress : bool
         Show progress bars.
 
@@ -180,7 +183,7 @@ def camera_qc(
     from tqdm.auto import tqdm
 
     try:
-        res = resolve(source, label, one=one, timestamps=None)
+        res = resolve(source, label, one=one, timestamps=timestamps)
     except XVideoError as exc:
         if "imestamps" not in type(exc).__name__:
             raise

@@ -1,0 +1,111 @@
+"""Parity with ibllib's CameraQC: the same inputs give the same outcomes, check by check.
+
+Runs only when ibllib is installed (``pip install ibllib``); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+from one.alf.spec import QC
+
+camera = pytest.importorskip("ibllib.qc.camera")
+
+from ibl_xvideo import qc  # noqa: E402
+from ibl_xvideo.demo import camera_times, make_one_cache, write_camera_session_files  # noqa: E402
+from ibl_xvideo.synth import make_video  # noqa: E402
+
+REL = "cortexlab/Subjects/KS000/2021-01-01/001"
+EID = "aaaaaaaa-1111-4222-8333-444444444444"
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parity_cache")
+    sp = root / REL
+    n = 400
+    make_video(sp / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4", n, width=640, height=512, fps=30, gop=60)
+    write_camera_session_files(sp, "body", camera_times(n, 30))
+    make_one_cache(root, {REL: EID})
+    from one.api import One
+
+    return sp, One(cache_dir=root, mode="local")
+
+
+def _same(a, b):
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        assert isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
+        return all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (QC, str)) or isinstance(b, (QC, str)):
+        return QC.validate(a) == QC.validate(b)
+    return a == pytest.approx(b, rel=1e-6, abs=1e-9)
+
+
+def test_camera_qc_matches_ibllib_run(session):
+    sp, one = session
+    theirs = camera.CameraQC(sp, "body", one=one, n_samples=20, stream=False)
+    logging.disable(logging.CRITICAL)
+    try:
+        theirs.load_video_data()
+        from ibllib.io import raw_data_loaders as raw
+
+        theirs.data["count"], theirs.data["pin_state"] = raw.load_embedded_frame_data(sp, "body", raw=True)
+        theirs.data["bonsai_times"], theirs.data["camera_times"] = raw.load_camera_ssv_times(sp, "body")
+        theirs.data["timestamps"] = np.load(sp / "alf" / "_ibl_bodyCamera.times.npy")
+        theirs._type = "ephys"
+        outcome, metrics = theirs.run()
+    finally:
+        logging.disable(logging.NOTSET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = qc.camera_qc(sp, "body", one=one, n_samples=20, kind="ephys", progress=False)
+    # the frames themselves are identical
+    np.testing.assert_array_equal(qc.sample_indices(400, 20), theirs.frame_samples_idx)
+    assert set(metrics) == set(ours.metrics)
+    for key, value in metrics.items():
+        assert _same(ours.metrics[key], value), (key, ours.metrics[key], value)
+    assert QC.validate(outcome) == ours.outcome
+
+
+def test_test_mode_focus_and_position_match_ibllib(session):
+    sp, one = session
+    theirs = camera.CameraQC(sp, "left", one=one, n_samples=5, stream=False)
+    theirs._type = "ephys"
+    refs = theirs.load_reference_frames("left")
+    assert QC.validate(theirs.check_focus(test=True)) == qc.check_focus(None, "left", refs, test=True)
+    assert QC.validate(theirs.check_focus(test=True, roi=None)) == qc.check_focus(None, "left", refs,
+                                                                                    test=True, roi=None)
+    assert QC.validate(theirs.check_position(test=True)) == qc.check_position(None, "left", refs, test=True)
+    assert QC.validate(theirs.check_position(test=True, pct_thresh=False)) == qc.check_position(
+        None, "left", refs, test=True, pct_thresh=False)
+    # the reference values ibllib's own tests give
+    _, lpc, filt = qc.check_focus(None, "left", refs, test=True, return_measures=True)
+    # (cv2.blur rounds a few pixels of even kernels differently: within 0.05)
+    np.testing.assert_allclose(lpc[:3, 0], [11.82, 12.94, 13.84], atol=0.05)
+    np.testing.assert_allclose(filt[:3], [6.91, 7.2, 7.61], atol=0.05)
+    theirs.data["frame_samples"] = refs
+    theirs.n_samples = 3
+    assert QC.validate(theirs.check_brightness()) == qc.check_brightness(refs, "left", n_samples=3)
+    np.testing.assert_allclose(qc.frame_brightness(refs, "left"), [72.00794903, 70.98228997, 78.25575987])
+
+
+def test_raw_loaders_match_ibllib(session):
+    from ibllib.io import raw_data_loaders as raw
+
+    from ibl_xvideo.qc import raw as ours
+
+    sp, _ = session
+    a = raw.load_camera_frameData(sp, "body")
+    b = ours.load_camera_frame_data(sp, "body")
+    for col in ("Timestamp", "embeddedTimeStamp", "embeddedFrameCounter"):
+        np.testing.assert_allclose(a[col].values, b[col].values)
+    np.testing.assert_array_equal(np.stack(a["embeddedGPIOPinState"].values), np.stack(b["embeddedGPIOPinState"]))
+    ga, gb = raw.load_camera_gpio(sp, "body", as_dicts=True), ours.load_camera_gpio(sp, "body", as_dicts=True)
+    for pa, pb in zip(ga, gb):
+        assert (pa is None) == (pb is None)
+        if pa is not None:
+            np.testing.assert_array_equal(pa["indices"], pb["indices"])
+            np.testing.assert_array_equal(pa["polarities"], pb["polarities"])
