@@ -90,9 +90,10 @@ def _apply_lut(lut: np.ndarray | None, src: np.ndarray, out: np.ndarray | None) 
     elif (src.shape[-1] % 2 == 0 and src.strides[-1] == 1 and out.strides[-1] == 1
           and src.ctypes.data % 2 == 0 and out.ctypes.data % 2 == 0
           and all(st % 2 == 0 for st in src.strides[:-1] + out.strides[:-1])):
-        np.take(_lut16(lut.tobytes()), src.view(np.uint16), out=out.view(np.uint16))
+        # indices are always in range: 'wrap' skips numpy's bounds check
+        np.take(_lut16(lut.tobytes()), src.view(np.uint16), out=out.view(np.uint16), mode="wrap")
     else:
-        np.take(lut, src, out=out)
+        np.take(lut, src, out=out, mode="wrap")
     return out
 
 
@@ -458,6 +459,8 @@ def read_frames(
     hh = len(range(index.height)[y])
     ww = len(range(index.width)[x])
     uniq, inverse = np.unique(req, return_inverse=True)
+    # sorted, distinct requests (slices, whole chunks) need no reordering copy at the end
+    in_order = uniq.size == req.size and bool(np.array_equal(uniq, req))
     out = np.empty((uniq.size, hh, ww), dtype=np.uint8)
     token = (index.token, pixels)
     todo = np.ones(uniq.size, dtype=bool)
@@ -471,7 +474,7 @@ def read_frames(
     if progress is not None and pending.size < uniq.size:
         progress(int(uniq.size - pending.size))
     if not pending.size:
-        return out[inverse]
+        return out if in_order else out[inverse]
     cr = index.color_range
     groups = index.group_of(uniq[pending])
 
@@ -505,7 +508,7 @@ def read_frames(
     else:
         for g in todo_groups:
             work(g)
-    return out[inverse]
+    return out if in_order else out[inverse]
 
 
 def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
