@@ -62,6 +62,8 @@ def _cmd_qc(args) -> int:
         res = camera_qc(args.source, args.label, one=_one(args.one_cache), n_samples=args.n_samples,
                         full=args.full, refs=args.refs, kind=args.kind, progress=not args.json)
     d = res.to_dict()
+    if args.plot:
+        res.plot(args.plot)
     if args.json:
         print(json.dumps(d, indent=2))
     else:
@@ -109,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="brightness of every frame (one decoding pass)")
     p.add_argument("--n-samples", type=int, default=100, help="sample frames (default 100, as ibllib)")
     p.add_argument("--refs", default=None, help="reference frames .npy for position and focus")
+    p.add_argument("--plot", default=None, help="write the QC report figure to this PNG")
     p.add_argument("--kind", choices=("ephys", "training"), default=None, help="rig type (default: from the session)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_qc)

@@ -98,3 +98,11 @@ def test_cli_qc_json(one_cache, capsys):
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["metrics"]["_videoBody_resolution"] == "FAIL" and out["outcome"] == "FAIL"
+
+
+def test_qc_report_figure(one_cache, tmp_path, capsys):
+    png = tmp_path / "qc.png"
+    code = main(["qc", str(one_cache / SESSION_REL), "body", "--full", "--n-samples", "8", "--kind", "ephys",
+                 "--plot", str(png)])
+    assert code == 0 and png.stat().st_size > 10_000
+    assert "_videoBody_brightness" in capsys.readouterr().out

@@ -40,8 +40,10 @@ class QCResult:
         ``'_video<Label>_<check>'`` -> QC or ibllib's tuple.
     label, eid : str
     measures : xarray.Dataset
-        Frame-level measures: brightness of the sample frames (``frame`` dim), and
-        with ``full=True`` the brightness of every frame (``time`` dim).
+        Frame-level measures: brightness of the sample frames (``sample`` dim), and
+        with ``full=True`` the brightness of every frame (``frame`` dim).
+    samples : numpy.ndarray or None
+        The sample frames the checks used, ``(n_samples, h, w)`` uint8.
     """
 
     outcome: QC
@@ -49,6 +51,13 @@ class QCResult:
     label: str = ""
     eid: str = ""
     measures: xr.Dataset = field(default_factory=xr.Dataset)
+    samples: np.ndarray | None = field(default=None, repr=False)
+
+    def plot(self, out=None, refs=None):
+        """The QC report figure (see :func:`ibl_xvideo.qc.report.plot_qc`)."""
+        from .report import plot_qc
+
+        return plot_qc(self, self.samples, refs, out)
 
     def to_dict(self) -> dict:
         """JSON-friendly outcome and metrics (QC values by name)."""
@@ -234,15 +243,15 @@ def camera_qc(
     if timestamps is None:
         warnings.warn(f"No timestamps for the {label} camera of {res.eid or res.location}: as ibllib, "
                       "the QC is NOT_SET.", stacklevel=2)
-        return QCResult(QC.NOT_SET, {}, label, res.eid or "", measures)
+        return QCResult(QC.NOT_SET, {}, label, res.eid or "", measures, samples)
     if timestamps.size == 0:
-        return QCResult(QC.CRITICAL, {}, label, res.eid or "", measures)
+        return QCResult(QC.CRITICAL, {}, label, res.eid or "", measures, samples)
 
     ref = load_reference_frames(label, refs)
     if ref is None:
         warnings.warn(
             f"No reference frames for the {label} camera: the position and focus checks are NOT_SET. "
-            "Install ibllib, pass refs=<frames_{label}.npy>, or put that file in "
+            f"Install ibllib, pass refs=<frames_{label}.npy>, or put that file in "
             f"{cache_dir() / 'reference'}.", stacklevel=2)
     if not expected:
         warnings.warn(f"No expected fps/size for a {kind} rig's {label} camera: file_headers, framerate "
@@ -267,4 +276,4 @@ def camera_qc(
     prefix = f"_video{label.capitalize()}_"
     metrics = {prefix + k: results[k] for k in CHECK_NAMES}
     outcome = checks.overall_outcome(v[0] if isinstance(v, tuple) else v for v in metrics.values())
-    return QCResult(outcome, metrics, label, res.eid or "", measures)
+    return QCResult(outcome, metrics, label, res.eid or "", measures, samples)
