@@ -13,6 +13,7 @@ from .decode import clear_caches, read_frames
 from .errors import XVideoError
 from .index import get_index
 from .sources import VIDEO_LABELS
+from .store import open_store, to_zarr
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,8 @@ __all__ = [
     "open_session",
     "video_meta",
     "read_frames",
+    "to_zarr",
+    "open_store",
     "get_index",
     "clear_caches",
     "VIDEO_LABELS",

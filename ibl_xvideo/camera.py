@@ -219,8 +219,12 @@ def open_camera(
         Dask chunks along time. ``'auto'``: whole keyframe groups merged up to 128 MiB.
         None: no Dask; the array stays lazily indexed and each read decodes just
         what it needs.
-    cache : zarr store, optional
-        Not available yet (Zarr caching is being built); must be None.
+    cache : str, PathLike or fsspec URL, optional
+        A Zarr store caching the decoded frames: read from it when it holds a complete
+        export of this video (same file size, mtime, frame count and pixel mode);
+        otherwise decode the video and fill it first (resuming a partial fill;
+        replacing a stale one, with a warning). ``attrs['cache']`` says which
+        happened: ``'hit'``, ``'filled'`` or ``'refilled'``.
     pixels : {'ibllib', 'luma'}
         ``'ibllib'``: the values ibllib/OpenCV give (BGR channel 0), ``'luma'``: the
         range-expanded luma (``ffmpeg -pix_fmt gray``). See :mod:`ibl_xvideo.decode`.
@@ -250,10 +254,8 @@ def open_camera(
     >>> frame = cam.sel(time=1000, method='nearest').values  # doctest: +SKIP
     """
     if cache is not None:
-        raise NotImplementedError(
-            "open_camera(cache=...) is not available yet; export with a Zarr store "
-            "once ibl_xvideo.to_zarr lands, or use cache=None."
-        )
+        return _open_cached(source, label, cache, one=one, pixels=pixels, timestamps=timestamps,
+                            on_mismatch=on_mismatch, validate_times=validate_times, threads=threads)
     if pixels not in PIXEL_MODES:
         raise ValueError(f"pixels must be one of {PIXEL_MODES}, got {pixels!r}")
     res = resolve(source, label, one=one, timestamps=timestamps)
@@ -297,6 +299,29 @@ def open_camera(
         )
         da = da.assign_coords(frame=("time", np.arange(n, dtype=np.int64)))
     return da
+
+
+def _open_cached(source, label, cache, **kwargs) -> xr.DataArray:
+    from .store import _identity, open_store, store_status, to_zarr
+
+    cam = open_camera(source, label, chunks="auto", **kwargs)
+    index = get_index(cam.attrs["source"])
+    n = cam.sizes["time"]
+    ident = _identity(index, cam.attrs["pixels"], (0, n), (slice(None), slice(None)))
+    status = store_status(cache)
+    same = status is not None and all(status.get(k) == v for k, v in ident.items())
+    if same and status["complete"]:
+        state = "hit"
+    else:
+        stale = status is not None and not same
+        if stale:
+            warnings.warn(f"The cache {cache} was made from another version of {cam.attrs['source']} "
+                          "(size, mtime or frames differ): rebuilding it.", stacklevel=3)
+        to_zarr(cam, cache, overwrite=stale)
+        state = "refilled" if stale else "filled"
+    out = open_store(cache)
+    out.attrs["cache"] = state
+    return out
 
 
 def open_session(eid, *, one=None, labels=None, **kwargs) -> xr.DataTree:

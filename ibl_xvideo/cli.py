@@ -73,6 +73,17 @@ def _cmd_qc(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from . import open_camera, to_zarr
+
+    cam = open_camera(args.source, args.label, one=_one(args.one_cache),
+                      timestamps=False if args.no_times else None)
+    time = slice(args.start, args.stop) if (args.start is not None or args.stop is not None) else None
+    to_zarr(cam, args.store, time=time, roi=args.roi, overwrite=args.overwrite)
+    print(f"exported {cam.name} to {args.store}")
+    return 0
+
+
 def _cmd_info(args) -> int:
     from . import show_versions
 
@@ -115,6 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kind", choices=("ephys", "training"), default=None, help="rig type (default: from the session)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_qc)
+
+    p = sub.add_parser("export", help="decode frames to a Zarr store (resumable)")
+    _add_source(p)
+    p.add_argument("store", help="Zarr store: a folder or an fsspec URL")
+    p.add_argument("--start", type=float, default=None, help="first session time (s)")
+    p.add_argument("--stop", type=float, default=None, help="last session time (s)")
+    p.add_argument("--roi", default=None, help="region y0:y1,x0:x1")
+    p.add_argument("--overwrite", action="store_true", help="replace a store holding another export")
+    p.add_argument("--no-times", action="store_true", help="ignore the ALF timestamps (time = frame / fps)")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("info", help="versions of ibl-xvideo and its decoding stack")
     p.set_defaults(func=_cmd_info)

@@ -1,0 +1,372 @@
+"""Export decoded frames to Zarr (v3), resumably, and reopen them as a cache.
+
+Layout of a store (a Zarr v3 group):
+
+``<label>Camera``
+    ``(time, y, x)`` uint8, sharded: one shard per frame range decoded by one task
+    (keyframe-aligned when the video's keyframe interval is regular), inner chunks of
+    one frame, so a random frame reads one small compressed chunk.
+``time``, ``frame``
+    Coordinates (float64 s, int64 frame index in the video).
+``_ibl_xvideo/done``
+    One flag per shard, set only after the shard is written: an export that is
+    killed resumes with the shards not flagged, and a store is complete only when
+    every flag is set and the group's ``ibl_xvideo.complete`` attribute is true.
+
+Group attributes hold the camera's attrs and ``ibl_xvideo``: the source identity
+(size, mtime, frame count, pixels, frame range, ROI) that decides whether a cache is
+still valid for a video.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .decode import read_frames
+from .errors import XVideoError
+from .index import VideoIndex, get_index
+
+__all__ = ["to_zarr", "open_store", "store_status", "parse_roi", "DEFAULT_SHARD_FRAMES"]
+
+_log = logging.getLogger(__name__)
+STORE_VERSION = 1
+#: Shard length along time when the video's keyframe interval is irregular.
+DEFAULT_SHARD_FRAMES = 250
+
+
+def parse_roi(roi) -> tuple[slice, slice]:
+    """A region of interest as (y, x) slices: from ``'y0:y1,x0:x1'``, a pair of slices or None."""
+    if roi is None:
+        return slice(None), slice(None)
+    if isinstance(roi, str):
+        try:
+            parts = [p.split(":") for p in roi.split(",")]
+            ys, xs = (slice(*(int(v) if v else None for v in p)) for p in parts)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"roi must look like 'y0:y1,x0:x1', got {roi!r}") from exc
+        return ys, xs
+    ys, xs = roi
+    return ys, xs
+
+
+def _compressors(choice):
+    from zarr.codecs import BloscCodec
+
+    if choice == "auto":
+        # measured on 640x512 IBL-like frames: the fastest of blosc lz4/zstd and zstd
+        # with the best ratio per CPU second (see README)
+        return [BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")]
+    return choice
+
+
+def _identity(index: VideoIndex, pixels: str, frames: tuple[int, int], roi: tuple[slice, slice]) -> dict:
+    ys, xs = roi
+    return {
+        "size": index.size,
+        "mtime_ns": index.mtime_ns,
+        "length": index.length,
+        "last_pts": int(index.frame_pts[-1]),
+        "pixels": pixels,
+        "frames": [int(frames[0]), int(frames[1])],
+        "roi": [[ys.start, ys.stop, ys.step], [xs.start, xs.stop, xs.step]],
+        "version": STORE_VERSION,
+    }
+
+
+def _shard_frames(index: VideoIndex, first: int) -> int:
+    gops = np.diff(index.key_frames)
+    if gops.size and first in set(index.key_frames.tolist()):
+        vals, counts = np.unique(gops, return_counts=True)
+        common = int(vals[np.argmax(counts)])
+        if 16 <= common <= 600:
+            return common
+    return DEFAULT_SHARD_FRAMES
+
+
+def _is_local(store) -> bool:
+    return isinstance(store, (str, os.PathLike)) and "://" not in str(store)
+
+
+class _Lock:
+    """An exclusive lock on a local store: one exporter at a time, stale locks taken over."""
+
+    def __init__(self, store):
+        self.path = Path(store).with_name(Path(store).name + ".lock") if _is_local(store) else None
+        self.held = False
+
+    def __enter__(self):
+        if self.path is None:
+            return self
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    other = json.loads(self.path.read_text() or "{}")
+                except (OSError, ValueError):
+                    other = {}
+                if other.get("host") == me["host"] and not _alive(other.get("pid")):
+                    _log.warning("Removing stale lock %s (pid %s is gone)", self.path, other.get("pid"))
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise XVideoError(
+                    f"{self.path.with_suffix('')} is being written by pid {other.get('pid')} on "
+                    f"{other.get('host')}: wait for it to finish (or remove {self.path} if it died)."
+                ) from None
+            with os.fdopen(fd, "w") as fid:
+                json.dump(me, fid)
+            self.held = True
+            return self
+        raise XVideoError(f"Could not lock {self.path}")
+
+    def __exit__(self, *exc):
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_shard(location: str, index: VideoIndex, name: str, k: int, a: int, b: int, first: int,
+                 ys: slice, xs: slice, pixels: str, storage_options: dict | None) -> int:
+    """Decode store frames [a, b) (video frames first+a..), write them, then flag the shard."""
+    import zarr
+
+    group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+    frames = read_frames(index, np.arange(first + a, first + b), y=ys, x=xs, pixels=pixels)
+    group[name][a:b] = frames
+    group["_ibl_xvideo/done"][k] = True
+    return b - a
+
+
+def store_status(store, storage_options: dict | None = None) -> dict | None:
+    """What a store holds: its ``ibl_xvideo`` attributes plus shards done; None if it is not one."""
+    import zarr
+
+    try:
+        group = zarr.open_group(store, mode="r", storage_options=storage_options)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
+        return None
+    meta = dict(group.attrs.get("ibl_xvideo", {}))
+    if not meta:
+        return None
+    try:
+        done = group["_ibl_xvideo/done"][:]
+    except (KeyError, FileNotFoundError):  # killed while creating the store: nothing written yet
+        return None
+    meta["shards_done"] = int(done.sum())
+    meta["shards"] = int(done.size)
+    meta["complete"] = bool(meta.get("complete")) and bool(done.all())
+    return meta
+
+
+def to_zarr(
+    camera: xr.DataArray,
+    store,
+    *,
+    time=None,
+    roi=None,
+    progress: bool = True,
+    compressors: Any = "auto",
+    shard_frames: int | None = None,
+    overwrite: bool = False,
+    storage_options: dict | None = None,
+):
+    """Write a camera's decoded frames to a Zarr v3 store, resumably; return the store.
+
+    Parameters
+    ----------
+    camera : xarray.DataArray
+        From :func:`ibl_xvideo.open_camera` (any contiguous range of its frames).
+    store : str, PathLike or fsspec URL
+        Destination. An interrupted export to the same store resumes where it stopped.
+    time : slice, optional
+        Session times to keep, e.g. ``slice(100, 200)`` (seconds, inclusive as ``.sel``).
+    roi : str or (slice, slice), optional
+        Region kept, ``'y0:y1,x0:x1'`` or a pair of slices; cropped right after decoding.
+    progress : bool
+        Show a progress bar.
+    compressors : 'auto' or zarr codecs
+        'auto': blosc lz4 with bit shuffling (see the README for the measurements).
+    shard_frames : int, optional
+        Frames per shard (one decoding task each); default the video's keyframe
+        interval when regular, else 250.
+    overwrite : bool
+        Start afresh even if the store holds a (partial) export of the same selection.
+    storage_options : dict, optional
+        fsspec options for URL stores.
+
+    Returns
+    -------
+    The ``store`` argument, ready for :func:`open_store` / ``xr.open_zarr``.
+
+    Raises
+    ------
+    XVideoError
+        If the store holds another video or selection (pass ``overwrite=True``), or
+        another process is writing it.
+    """
+    import zarr
+
+    if time is not None:
+        camera = camera.sel(time=time)
+    frames = np.asarray(camera.frame.values)
+    if frames.size == 0:
+        raise XVideoError("Nothing to export: the time selection is empty.")
+    if np.any(np.diff(frames) != 1):
+        raise XVideoError("to_zarr exports a contiguous range of frames: select with time=slice(...).")
+    source = camera.attrs.get("source")
+    if not source:
+        raise XVideoError("to_zarr needs a camera opened with ibl_xvideo.open_camera (no 'source' attribute).")
+    index = get_index(source)
+    pixels = camera.attrs.get("pixels", "ibllib")
+    ys, xs = parse_roi(roi)
+    first, n = int(frames[0]), int(frames.size)
+    h = len(range(index.height)[ys])
+    w = len(range(index.width)[xs])
+    ident = _identity(index, pixels, (first, first + n), (ys, xs))
+    name = camera.name or "camera"
+    S = int(shard_frames or _shard_frames(index, first))
+    n_shards = -(-n // S)
+    location = os.fspath(store) if isinstance(store, os.PathLike) else store
+
+    with _Lock(location):
+        status = None if overwrite else store_status(location, storage_options)
+        if status is not None:
+            mine = {k: status.get(k) for k in ident}
+            if mine != ident:
+                raise XVideoError(
+                    f"{location} holds another export ({status.get('source', '?')}, frames "
+                    f"{status.get('frames')}); pass overwrite=True to replace it, or use another store."
+                )
+            group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+            if status["complete"]:
+                return store
+        else:
+            if not overwrite:
+                _refuse_foreign(location, storage_options)
+            group = zarr.open_group(location, mode="w", storage_options=storage_options, zarr_format=3)
+            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in camera.attrs.items()}
+            attrs["roi"] = str(roi) if roi is not None else ""
+            group.attrs.update({**attrs, "ibl_xvideo": {**ident, "source": source, "name": name,
+                                                        "shard_frames": S, "complete": False}})
+            group.create_array(name, shape=(n, h, w), dtype="uint8", chunks=(1, h, w), shards=(S, h, w),
+                               compressors=_compressors(compressors), fill_value=0,
+                               dimension_names=("time", "y", "x"))
+            t = group.create_array("time", shape=(n,), dtype="float64", chunks=(n,), dimension_names=("time",))
+            t[:] = camera.time.values
+            t.attrs["units"] = "s"
+            group.create_array("frame", shape=(n,), dtype="int64", chunks=(n,),
+                               dimension_names=("time",))[:] = frames
+            group.create_group("_ibl_xvideo").create_array("done", shape=(n_shards,), dtype="bool",
+                                                           chunks=(1,), fill_value=False)
+        done = group["_ibl_xvideo/done"][:]
+        todo = [k for k in range(n_shards) if not done[k]]
+        _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress)
+        meta = dict(group.attrs["ibl_xvideo"])
+        meta["complete"] = bool(group["_ibl_xvideo/done"][:].all())
+        group.attrs["ibl_xvideo"] = meta
+        if not meta["complete"]:  # pragma: no cover - a task failed without raising
+            raise XVideoError(f"Export to {location} did not complete; run it again to resume.")
+    return store
+
+
+def _refuse_foreign(location, storage_options) -> None:
+    """Raise if ``location`` holds a Zarr store that is not an ibl-xvideo export."""
+    import zarr
+
+    try:
+        node = zarr.open(location, mode="r", storage_options=storage_options)
+    except Exception:  # nothing readable there: a new store
+        return
+    if isinstance(node, zarr.Array) or (
+            "ibl_xvideo" not in node.attrs and (len(list(node.keys())) or dict(node.attrs))):
+        raise XVideoError(f"{location} holds other Zarr data: pass overwrite=True to replace it.")
+
+
+def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress):
+    """Write the shards, on the active dask.distributed client if there is one, else threads."""
+    from tqdm.auto import tqdm
+
+    args = [(location, index, name, k, k * S, min(n, (k + 1) * S), first, ys, xs, pixels, storage_options)
+            for k in todo]
+    bar = tqdm(total=sum(a[5] - a[4] for a in args), desc=f"export {name}", unit="frame",
+               disable=not progress)
+    try:
+        client = None
+        try:
+            from distributed import get_client
+
+            client = get_client()
+        except (ImportError, ValueError):
+            client = None
+        if client is not None:
+            from distributed import as_completed
+
+            index_f = client.scatter(index, broadcast=True)
+            futures = [client.submit(_write_shard, a[0], index_f, *a[2:], pure=False, retries=2) for a in args]
+            for fut in as_completed(futures):
+                bar.update(fut.result())
+        else:
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                futures = [pool.submit(_write_shard, *a) for a in args]
+                try:
+                    for fut in as_completed(futures):
+                        bar.update(fut.result())
+                finally:
+                    for fut in futures:
+                        fut.cancel()
+    finally:
+        bar.close()
+
+
+def open_store(store, storage_options: dict | None = None, chunks: Any = "shards") -> xr.DataArray:
+    """Open a complete export as a lazy DataArray (Dask chunks = shards by default).
+
+    Raises
+    ------
+    XVideoError
+        If the store is not a complete ibl-xvideo export.
+    """
+    status = store_status(store, storage_options)
+    if status is None:
+        raise XVideoError(f"{store} is not an ibl-xvideo Zarr export.")
+    if not status["complete"]:
+        raise XVideoError(
+            f"{store} is a partial export ({status['shards_done']} of {status['shards']} shards): run "
+            "ibl_xvideo.to_zarr again with the same camera and selection to finish it."
+        )
+    if chunks == "shards":
+        chunks = {"time": status["shard_frames"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        # the coordinates are one chunk each: splitting them is fine
+        warnings.filterwarnings("ignore", message=".*separate the stored chunks.*")
+        ds = xr.open_zarr(store, consolidated=False, chunks=chunks, storage_options=storage_options)
+    ds = ds.set_coords("frame")
+    da = ds[status["name"]].assign_coords(frame=("time", ds["frame"].values))
+    da.attrs = {k: v for k, v in ds.attrs.items() if k != "ibl_xvideo"}
+    da.encoding["source"] = str(store)
+    return da

@@ -1,0 +1,213 @@
+"""Zarr export and cache: exactness, resume after kill -9, locking, staleness, a real cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import ibl_xvideo
+from ibl_xvideo import errors
+from ibl_xvideo.cli import main
+from ibl_xvideo.store import store_status
+
+from .conftest import SESSION_EID, SESSION_REL, checksums, frame_numbers
+
+
+def test_export_round_trip(videos, tmp_path):
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    store = tmp_path / "cam.zarr"
+    ibl_xvideo.to_zarr(cam, store, progress=False)
+    out = ibl_xvideo.open_store(store)
+    assert checksums(out.values) == checksums(cam.values)
+    np.testing.assert_array_equal(out.time.values, cam.time.values)
+    np.testing.assert_array_equal(out.frame.values, cam.frame.values)
+    assert out.attrs["fps"] == cam.attrs["fps"] and out.attrs["source"] == cam.attrs["source"]
+    st = store_status(store)
+    assert st["complete"] and st["shards"] == 5 and st["shard_frames"] == 60  # one shard per keyframe group
+    ds = xr.open_zarr(store, consolidated=False)  # a plain Zarr v3 store for any reader
+    assert ds["camera"].dims == ("time", "y", "x")
+
+
+def test_export_selection_and_roi(one, tmp_path):
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    t = cam.time.values
+    store = tmp_path / "sel.zarr"
+    ibl_xvideo.to_zarr(cam, store, time=slice(t[10], t[49]), roi="20:120,100:300", progress=False)
+    out = ibl_xvideo.open_store(store)
+    expect = cam.isel(time=slice(10, 50), y=slice(20, 120), x=slice(100, 300))
+    assert out.shape == (40, 100, 200)
+    assert np.array_equal(out.values, expect.values)
+    np.testing.assert_array_equal(out.frame.values, np.arange(10, 50))
+    assert out.attrs["eid"] == SESSION_EID
+
+
+def test_cache_fill_hit_and_stale(videos, tmp_path):
+    video = tmp_path / "v.mp4"
+    shutil.copy(videos["bframes"], video)
+    store = tmp_path / "cache.zarr"
+    a = ibl_xvideo.open_camera(video, cache=store)
+    assert a.attrs["cache"] == "filled"
+    b = ibl_xvideo.open_camera(video, cache=store)
+    assert b.attrs["cache"] == "hit"
+    assert frame_numbers(b.isel(time=[299, 0]).values) == [299, 0]
+    shutil.copy(videos["offset"], video)  # the source changed under the cache
+    with pytest.warns(UserWarning, match="rebuilding"):
+        c = ibl_xvideo.open_camera(video, cache=store)
+    assert c.attrs["cache"] == "refilled" and c.sizes["time"] == 150
+    assert frame_numbers(c.isel(time=[149]).values) == [149]
+
+
+_KILL_SCRIPT = """
+import sys, time, numpy as np
+import ibl_xvideo, ibl_xvideo.store as st
+real = st.read_frames
+def slow(*a, **k):  # slow each shard down so the parent can kill us mid-export
+    time.sleep(0.3)
+    return real(*a, **k)
+st.read_frames = slow
+cam = ibl_xvideo.open_camera(sys.argv[1])
+ibl_xvideo.to_zarr(cam, sys.argv[2], shard_frames=20, progress=False)
+"""
+
+
+def test_kill_9_then_resume_equals_clean_export(videos, tmp_path):
+    store = tmp_path / "killed.zarr"
+    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(videos["longgop"]), str(store)])
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            st = store_status(store) if (store / "zarr.json").exists() else None
+            if st and st["shards_done"] >= 3:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    st = store_status(store)
+    assert st is not None and 3 <= st["shards_done"] < st["shards"] and not st["complete"]
+    with pytest.raises(errors.XVideoError, match="partial export"):
+        ibl_xvideo.open_store(store)
+    cam = ibl_xvideo.open_camera(videos["longgop"])
+    ibl_xvideo.to_zarr(cam, store, shard_frames=20, progress=False)  # resumes: the dead pid's lock is stale
+    clean = tmp_path / "clean.zarr"
+    ibl_xvideo.to_zarr(cam, clean, shard_frames=20, progress=False)
+    a, b = ibl_xvideo.open_store(store), ibl_xvideo.open_store(clean)
+    assert checksums(a.values) == checksums(b.values) == checksums(cam.values)
+
+
+def test_lock_blocks_a_second_writer(videos, tmp_path):
+    store = tmp_path / "locked.zarr"
+    lock = tmp_path / "locked.zarr.lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        import socket
+
+        lock.write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}))
+        cam = ibl_xvideo.open_camera(videos["mono"])
+        with pytest.raises(errors.XVideoError, match=f"pid {holder.pid}"):
+            ibl_xvideo.to_zarr(cam, store, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    ibl_xvideo.to_zarr(cam, store, progress=False)  # the holder died: its lock is taken over
+    assert store_status(store)["complete"] and not lock.exists()
+
+
+def test_store_of_another_export_is_not_overwritten(videos, tmp_path):
+    store = tmp_path / "s.zarr"
+    ibl_xvideo.to_zarr(ibl_xvideo.open_camera(videos["mono"]), store, progress=False)
+    other = ibl_xvideo.open_camera(videos["bframes"])
+    with pytest.raises(errors.XVideoError, match="overwrite=True"):
+        ibl_xvideo.to_zarr(other, store, progress=False)
+    ibl_xvideo.to_zarr(other, store, overwrite=True, progress=False)
+    assert ibl_xvideo.open_store(store).sizes["time"] == 300
+
+
+def test_foreign_zarr_store_is_not_overwritten(videos, tmp_path):
+    import zarr
+
+    store = tmp_path / "theirs.zarr"
+    zarr.create_array(store, shape=(3,), dtype="int8")
+    with pytest.raises(errors.XVideoError, match="other Zarr data"):
+        ibl_xvideo.to_zarr(ibl_xvideo.open_camera(videos["mono"]), store, progress=False)
+
+
+def test_fsspec_memory_store(videos):
+    cam = ibl_xvideo.open_camera(videos["mono"])
+    ibl_xvideo.to_zarr(cam, "memory://ibl_xvideo_test.zarr", progress=False)
+    out = ibl_xvideo.open_store("memory://ibl_xvideo_test.zarr")
+    assert np.array_equal(out.isel(time=[5, 150]).values, cam.isel(time=[5, 150]).values)
+
+
+def test_cli_export(one_cache, tmp_path, capsys):
+    store = tmp_path / "cli.zarr"
+    assert main(["export", str(one_cache / SESSION_REL), "body", str(store), "--roi", "0:100,0:50",
+                 "--start", "13", "--stop", "14"]) == 0
+    out = ibl_xvideo.open_store(store)
+    assert out.shape[1:] == (100, 50) and 13 <= float(out.time[0]) and float(out.time[-1]) <= 14
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, host="127.0.0.1")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def _slow_shards(delay):
+    import ibl_xvideo.store as st
+    from ibl_xvideo.decode import read_frames
+
+    def slow(*a, **k):
+        time.sleep(delay)
+        return read_frames(*a, **k)
+
+    st.read_frames = slow if delay else read_frames
+
+
+def test_export_on_cluster_survives_a_killed_worker(client, videos, tmp_path):
+    cam = ibl_xvideo.open_camera(videos["longgop"])
+    client.run(_slow_shards, 0.2)  # so that the kill lands mid-export
+    store = tmp_path / "cluster.zarr"
+    import threading
+
+    errors_seen = []
+
+    def run():
+        try:
+            with client.as_current():
+                ibl_xvideo.to_zarr(cam, store, shard_frames=10, progress=False)
+        except Exception as exc:  # reported below
+            errors_seen.append(exc)
+
+    th = threading.Thread(target=run)
+    th.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and not ((store / "zarr.json").exists() and store_status(store)
+                                          and store_status(store)["shards_done"] >= 2):
+        time.sleep(0.02)
+    at_kill = store_status(store)
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    os.kill(victim, signal.SIGKILL)
+    th.join(180)
+    client.run(_slow_shards, 0)
+    assert not errors_seen, errors_seen
+    assert 2 <= at_kill["shards_done"] < at_kill["shards"]
+    out = ibl_xvideo.open_store(store)
+    assert checksums(out.values) == checksums(cam.values)
