@@ -117,13 +117,57 @@ def samples_opencv(path, idx) -> np.ndarray:
     return frames
 
 
+#: Peak RSS of this process in MiB. (Not ru_maxrss: Linux keeps it across exec, so a child
+#: would report its parent's peak.)
+_PEAK = ("[int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0]")
+
+
 def peak_rss_of_scan(path) -> float:
     """Peak RSS (MiB) of a fresh process doing a full scan."""
-    code = ("import resource, sys; sys.path.insert(0, %r); from benchmarks.run import scan_ours; "
-            "scan_ours(%r); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-            % (str(Path(__file__).resolve().parents[1]), str(path)))
+    code = ("import sys; sys.path.insert(0, %r); from benchmarks.run import scan_ours; "
+            "scan_ours(%r); print(%s)" % (str(Path(__file__).resolve().parents[1]), str(path), _PEAK))
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def export_peak_rss(path, store) -> float:
+    """Peak RSS (MiB) of a fresh process exporting the video to Zarr."""
+    code = ("import ibl_xvideo; cam = ibl_xvideo.open_camera(%r, timestamps=False); "
+            "ibl_xvideo.to_zarr(cam, %r, progress=False, overwrite=True); print(%s)"
+            % (str(path), str(store), _PEAK))
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def codec_table(path, n: int = 250) -> list[dict]:
+    """Compression ratio and write speed of Zarr codecs on ``n`` decoded frames."""
+    import shutil
+    import tempfile
+
+    import zarr
+    from zarr.codecs import BloscCodec, ZstdCodec
+
+    index = get_index(path)
+    data = ibl_xvideo.read_frames(index, np.arange(n))
+    options = {
+        "blosc lz4 bitshuffle (default)": [BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")],
+        "blosc zstd-1 bitshuffle": [BloscCodec(cname="zstd", clevel=1, shuffle="bitshuffle")],
+        "blosc zstd-3 no shuffle": [BloscCodec(cname="zstd", clevel=3, shuffle="noshuffle")],
+        "zstd-3": [ZstdCodec(level=3)],
+        "none": None,
+    }
+    rows = []
+    for name, comp in options.items():
+        d = tempfile.mkdtemp()
+        try:
+            a = zarr.create_array(d, shape=data.shape, dtype="uint8", chunks=(1,) + data.shape[1:],
+                                  shards=data.shape, compressors=comp, zarr_format=3)
+            t, _ = _timed(lambda: a.__setitem__(slice(None), data))
+            size = sum(f.stat().st_size for f in Path(d).rglob("*") if f.is_file())
+            rows.append({"codec": name, "ratio": data.nbytes / size, "write_MBps": data.nbytes / t / 1e6})
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    return rows
 
 
 def run(minutes: float = 10.0, rss: bool = True) -> dict:
@@ -188,6 +232,27 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
     res.update(frame_cold_ms=1000 * statistics.median(cold), frame_warm_same_group_ms=1000 * statistics.median(
         warm_back), frame_warm_next_ms=1000 * statistics.median(warm_fwd))
 
+    # Zarr export and random frames from it
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp())
+    store = tmp / "bench.zarr"
+    cam = ibl_xvideo.open_camera(path, timestamps=False)
+    t_exp, _ = _timed(lambda: ibl_xvideo.to_zarr(cam, store, progress=False, overwrite=True))
+    zcam = ibl_xvideo.open_store(store)
+    picks = rng.integers(0, n, 20)
+    z_times = [_timed(lambda: zcam.isel(time=int(i)).values)[0] for i in picks]
+    clear_caches()
+    lazy = ibl_xvideo.open_camera(path, chunks=None, timestamps=False)
+    v_times = [_timed(lambda: lazy.isel(time=int(i)).values)[0] for i in picks]
+    same = all(np.array_equal(zcam.isel(time=int(i)).values, lazy.isel(time=int(i)).values) for i in picks[:5])
+    res.update(export_fps=n / t_exp, export_vs_scan=(n / t_exp) / res["scan_fps_ours"],
+               zarr_frame_ms=1000 * statistics.median(z_times), mp4_frame_ms=1000 * statistics.median(v_times),
+               zarr_vs_mp4=statistics.median(v_times) / statistics.median(z_times), zarr_frames_identical=same,
+               store_ratio=index.length * index.height * index.width / sum(
+                   f.stat().st_size for f in store.rglob("*") if f.is_file()))
+    res["codecs"] = codec_table(path)
+
     # reopen with the index cached
     reopen = [_timed(lambda: ibl_xvideo.open_camera(path, timestamps=False))[0] for _ in range(5)]
     res["reopen_ms"] = 1000 * statistics.median(reopen)
@@ -196,6 +261,11 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
         res["scan_peak_rss_MiB_short"] = peak_rss_of_scan(short)
         res["scan_peak_rss_MiB_long"] = peak_rss_of_scan(path)
         res["short_frames"] = get_index(short).length
+        res["export_peak_rss_MiB_short"] = export_peak_rss(short, tmp / "short.zarr")
+        res["export_peak_rss_MiB_long"] = export_peak_rss(path, tmp / "long.zarr")
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
     return res
 
 
@@ -220,12 +290,22 @@ def report(res: dict) -> str:
         ("  earlier frame, same group", f"{res['frame_warm_same_group_ms']:.2f} ms", ""),
         ("  next frame", f"{res['frame_warm_next_ms']:.2f} ms", ""),
         ("reopen (index cached)", f"{res['reopen_ms']:.1f} ms", ""),
+        ("Zarr export", f"{res['export_fps']:.0f} frames/s", f"{res['export_vs_scan']:.2f}x of scan"),
+        ("  store compression ratio", f"{res['store_ratio']:.1f}x", ""),
+        ("random frame from Zarr", f"{res['zarr_frame_ms']:.2f} ms",
+         f"{res['zarr_vs_mp4']:.1f}x faster than mp4 ({res['mp4_frame_ms']:.1f} ms)"),
+        ("  identical pixels", str(res["zarr_frames_identical"]), ""),
     ]
+    rows += [(f"  codec {c['codec']}", f"ratio {c['ratio']:.2f}", f"{c['write_MBps']:.0f} MB/s")
+             for c in res.get("codecs", [])]
     if "scan_peak_rss_MiB_long" in res:
         rows += [
             (f"scan peak RSS, {res['short_frames']} frames", f"{res['scan_peak_rss_MiB_short']:.0f} MiB", ""),
             (f"scan peak RSS, {res['frames']} frames", f"{res['scan_peak_rss_MiB_long']:.0f} MiB",
              f"{res['scan_peak_rss_MiB_long'] / res['scan_peak_rss_MiB_short']:.2f}x"),
+            (f"export peak RSS, {res['short_frames']} frames", f"{res['export_peak_rss_MiB_short']:.0f} MiB", ""),
+            (f"export peak RSS, {res['frames']} frames", f"{res['export_peak_rss_MiB_long']:.0f} MiB",
+             f"{res['export_peak_rss_MiB_long'] / res['export_peak_rss_MiB_short']:.2f}x"),
         ]
     width = max(len(r[0]) for r in rows) + 2
     return "\n".join(f"{a:<{width}}{b:<28}{c}" for a, b, c in rows)
