@@ -203,13 +203,15 @@ def open_camera(
     on_mismatch: Literal["raise", "truncate", "pad"] = "raise",
     validate_times: bool = True,
     threads: int = 1,
+    auth=None,
 ) -> xr.DataArray:
     """Open one camera's video as a lazy ``(time, y, x)`` uint8 DataArray.
 
     Parameters
     ----------
     source : str, uuid.UUID or PathLike
-        An eid (with ``one``), a session path, or an mp4 file.
+        An eid (with ``one``), a session path, an mp4 file or an http(s) URL (streamed
+        with Range requests: only the index and the frames' keyframe groups are fetched).
     label : str, optional
         ``'left'``, ``'right'``, ``'body'`` or ``'belly'``; may be omitted when the file
         name carries it.
@@ -239,6 +241,9 @@ def open_camera(
         non-increasing timestamps (default).
     threads : int
         Decoder threads per read (1 suits parallel Dask tasks).
+    auth : (str, str), optional
+        Basic-auth credentials for an http(s) URL (default: those in the URL). They
+        travel with the Dask tasks but never appear in attrs, reprs or messages.
 
     Returns
     -------
@@ -255,11 +260,11 @@ def open_camera(
     """
     if cache is not None:
         return _open_cached(source, label, cache, one=one, pixels=pixels, timestamps=timestamps,
-                            on_mismatch=on_mismatch, validate_times=validate_times, threads=threads)
+                            on_mismatch=on_mismatch, validate_times=validate_times, threads=threads, auth=auth)
     if pixels not in PIXEL_MODES:
         raise ValueError(f"pixels must be one of {PIXEL_MODES}, got {pixels!r}")
-    res = resolve(source, label, one=one, timestamps=timestamps)
-    index = get_index(res.location)
+    res = resolve(source, label, one=one, timestamps=timestamps, auth=auth)
+    index = get_index(res.location, auth=res.auth)
     where = f"{res.label or ''} camera of {res.eid or res.location}"
     n = index.length
     attrs = _attrs(res, index, pixels)
@@ -380,7 +385,7 @@ def video_meta(source, label: str | None = None, *, one=None) -> dict:
         ``n_keyframes``, ``start_time``, ``path``, ``label``, ``eid``.
     """
     res = resolve(source, label, one=one, timestamps=False)
-    index = get_index(res.location)
+    index = get_index(res.location, auth=res.auth)
     fps = index.fps
     return {
         "length": index.length,

@@ -156,7 +156,7 @@ class _Decoder:
 
     def __init__(self, index: VideoIndex, threads: int):
         self.index = index
-        self.container = _open_container(index.path)
+        self.container = _open_container(index.path, index.auth, size=index.size, version=index.mtime_ns)
         self.stream = self.container.streams.video[0]
         self.cc = self.stream.codec_context
         if threads and threads > 1:
@@ -517,7 +517,7 @@ def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
     stop = index.length if stop is None else min(stop, index.length)
     if stop <= start:
         return
-    container = _open_container(index.path)
+    container = _open_container(index.path, index.auth, size=index.size, version=index.mtime_ns)
     try:
         stream = container.streams.video[0]
         if threads != 1:

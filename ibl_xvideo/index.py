@@ -81,6 +81,8 @@ class VideoIndex:
     frame_pts: np.ndarray
     key_frames: np.ndarray
     key_dts: np.ndarray
+    #: Basic-auth credentials of a remote file: travels with tasks, never shown or saved.
+    auth: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def length(self) -> int:
@@ -105,22 +107,29 @@ class VideoIndex:
     def facts(self) -> dict:
         """The scalar facts as a JSON-friendly dict."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name in ("frame_pts", "key_frames", "key_dts"):
+        for name in ("frame_pts", "key_frames", "key_dts", "auth"):
             out.pop(name)
         out["time_base"] = list(self.time_base)
         return out
 
 
 def _key(path: str, size: int, mtime_ns: int) -> str:
-    raw = f"{os.path.abspath(path)}|{size}|{mtime_ns}|v{INDEX_VERSION}"
+    where = path if "://" in path else os.path.abspath(path)
+    raw = f"{where}|{size}|{mtime_ns}|v{INDEX_VERSION}"
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 
 
-def _open_container(path: str):
+def _open_container(path: str, auth=None, holes=None, size=None, version=None):
     import av
 
+    from .remote import HTTPRangeFile, is_url
+
     try:
-        container = av.open(path, mode="r", metadata_errors="ignore")
+        if is_url(path):
+            container = av.open(HTTPRangeFile(path, auth, size=size, version=version, holes=holes), mode="r",
+                                metadata_errors="ignore")
+        else:
+            container = av.open(path, mode="r", metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError) as exc:  # pragma: no branch
         raise CorruptVideoError(
             f"{path} cannot be opened as a video ({exc}). The file may be truncated, "
@@ -222,6 +231,67 @@ def build_index(path: str | os.PathLike) -> VideoIndex:
         container.close()
 
 
+def build_remote_index(url: str, auth=None) -> VideoIndex:
+    """Index a remote mp4 from its sample tables: only the container's index is fetched.
+
+    The frame data are served as zeros while demuxing (the presentation timestamps
+    come from the container's tables, not from the data); keyframes come from the
+    sync-sample table (``stream.index_entries``).
+    """
+    import av
+
+    from .remote import probe
+
+    facts = probe(url, auth)
+    container = _open_container(url, auth, size=facts.size, version=facts.version)
+    try:
+        stream = container.streams.video[0]
+        entries = list(stream.index_entries)
+        if not entries:
+            raise CorruptVideoError(f"{url}: the container has no sample table; download the file instead.")
+        holes = np.array(sorted((e.pos, e.pos + e.size) for e in entries if e.size), dtype=np.int64)
+        key_dts = {e.timestamp for e in entries if e.is_keyframe and not e.is_discard}
+        n_announced = sum(1 for e in entries if not e.is_discard)
+        cc = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        tb = stream.time_base
+        width, height, codec = int(cc.width), int(cc.height), cc.name
+        fmt = cc.format.name if cc.format is not None else (cc.pix_fmt or "")
+        color_range = int(cc.color_range or 0)
+    finally:
+        container.close()
+    container = _open_container(url, auth, holes=holes, size=facts.size, version=facts.version)
+    try:
+        stream = container.streams.video[0]
+        pts, dts = [], []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                p = packet.pts if packet.pts is not None else packet.dts
+                pts.append(p)
+                dts.append(packet.dts if packet.dts is not None else p)
+        except av.FFmpegError as exc:
+            raise CorruptVideoError(f"{url}: reading the sample table failed ({exc}).") from exc
+    finally:
+        container.close()
+    if len(pts) != n_announced or not pts:
+        raise CorruptVideoError(f"{url}: {len(pts)} frames in the tables, {n_announced} announced.")
+    pts_a, dts_a = np.asarray(pts, np.int64), np.asarray(dts, np.int64)
+    frame_pts = np.sort(pts_a)
+    is_key = np.isin(dts_a, np.fromiter(key_dts, np.int64, len(key_dts)))
+    korder = np.argsort(pts_a[is_key])
+    key_frames = np.searchsorted(frame_pts, pts_a[is_key][korder])
+    kd = dts_a[is_key][korder]
+    if key_frames.size == 0 or key_frames[0] != 0:
+        key_frames, kd = np.r_[0, key_frames], np.r_[dts_a.min(), kd]
+    return VideoIndex(
+        path=url, size=facts.size, mtime_ns=facts.version,
+        codec=codec, pix_fmt=fmt, color_range=color_range, width=width, height=height,
+        fps=float(rate or 0), time_base=(int(tb.numerator), int(tb.denominator)), frame_pts=frame_pts,
+        key_frames=key_frames.astype(np.int64), key_dts=kd.astype(np.int64), auth=auth)
+
+
 def _save(index: VideoIndex, file: Path) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
@@ -245,20 +315,41 @@ def _load(file: Path) -> VideoIndex:
         )
 
 
-def get_index(path: str | os.PathLike, *, use_cache: bool = True) -> VideoIndex:
-    """Return the index of a local video, from the on-disk cache when it is current.
+def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> VideoIndex:
+    """Return the index of a video, from the on-disk cache when it is current.
 
     Parameters
     ----------
     path : str or PathLike
-        A local video file.
+        A local video file or an http(s) URL (credentials in the URL or ``auth``).
     use_cache : bool
         Read and write the index cache in :func:`cache_dir` (default True).
+    auth : (str, str), optional
+        Basic-auth credentials for a URL.
 
     Returns
     -------
     VideoIndex
     """
+    from .remote import is_url, probe, remember_credentials, split_auth
+
+    if is_url(path):
+        url, auth = split_auth(path, auth)
+        facts = probe(url, auth)
+        remember_credentials(url, auth)
+        file = cache_dir() / "index" / f"{_key(url, facts.size, facts.version)}.npz"
+        if use_cache and file.exists():
+            try:
+                return dataclasses.replace(_load(file), auth=auth)
+            except Exception as exc:
+                _log.warning("Ignoring unreadable index cache %s (%s)", file, exc)
+        index = build_remote_index(url, auth)
+        if use_cache:
+            try:
+                _save(index, file)
+            except OSError as exc:
+                _log.debug("Could not write index cache %s: %s", file, exc)
+        return index
     path = os.fspath(path)
     try:
         st = os.stat(path)

@@ -10,7 +10,7 @@ import logging
 import re
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ import numpy as np
 
 from .errors import (
     InvalidLabelError,
-    RemoteError,
     SessionNotFoundError,
     TimestampsNotFoundError,
     VideoNotFoundError,
@@ -109,6 +108,7 @@ class Resolved:
     session_path: Path | None = None
     times: np.ndarray | None = None
     times_origin: str = "none"
+    auth: tuple | None = field(default=None, repr=False)
 
 
 def _quiet_load(one, eid, name, collection):
@@ -166,6 +166,7 @@ def resolve(
     one=None,
     timestamps: Any = None,
     require_times: bool = False,
+    auth=None,
 ) -> Resolved:
     """Resolve a source (eid, session path, mp4 path) to a :class:`Resolved`.
 
@@ -182,15 +183,20 @@ def resolve(
         timestamps; an array or an ``.npy`` path: these timestamps.
     require_times : bool
         Raise :class:`TimestampsNotFoundError` when no timestamps are found.
+    auth : (str, str), optional
+        Basic-auth credentials for a URL (else taken from the URL).
     """
     if label is not None:
         label = assert_valid_label(label)
-    if isinstance(source, str) and re.match(r"^https?://", source):
-        raise RemoteError(
-            f"Streaming from {_strip_auth(source)} is not supported yet: download the file "
-            "(one.load_dataset(eid, '_iblrig_<label>Camera.raw.mp4', download_only=True)) "
-            "and open the local copy."
-        )
+    if isinstance(source, str) and re.match(r"^https?://", source, re.I):
+        from .remote import split_auth
+
+        url, auth = split_auth(source, auth)
+        if label is None:
+            found_label = label_from_path(url.rsplit("/", 1)[-1])
+            label = found_label if found_label in VIDEO_LABELS else None
+        times, origin = _load_times(timestamps, None, url, label or "")
+        return Resolved(url, label, None, None, times, origin, auth)
     if is_eid(source):
         res = _resolve_eid(str(source), label, one, timestamps)
     else:
@@ -217,10 +223,6 @@ def resolve(
 
 def _is_file_source(source) -> bool:
     return not is_eid(source) and Path(source).expanduser().is_file()
-
-
-def _strip_auth(url: str) -> str:
-    return re.sub(r"^(https?://)[^/@]*@", r"\1", url)
 
 
 def _resolve_eid(eid: str, label, one, timestamps) -> Resolved:

@@ -1,0 +1,381 @@
+"""Read videos from HTTP(S) data servers with Range requests, a block cache and retries.
+
+Only the bytes needed are fetched: the container's index (the mp4 ``moov`` box) and
+the keyframe groups being decoded. Failures are retried with backoff (connection
+resets, timeouts, 5xx); a read that cannot complete raises
+:class:`~ibl_xvideo.errors.RemoteError` and never returns partial data. Credentials
+(in the URL, or given as ``auth``) are kept out of every message, repr and attribute.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import io
+import logging
+import re
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from .errors import RemoteError, VideoNotFoundError
+
+__all__ = ["HTTPRangeFile", "split_auth", "remember_credentials", "forget_credentials", "is_url", "RemoteAuthError", "RemoteNotFoundError", "STATS",
+           "probe"]
+
+_log = logging.getLogger(__name__)
+
+
+class RemoteAuthError(RemoteError, PermissionError):
+    """The server refused the credentials (HTTP 401 or 403)."""
+
+
+class RemoteNotFoundError(RemoteError, VideoNotFoundError):
+    """The server has no such file (HTTP 404)."""
+
+
+def is_url(x) -> bool:
+    """True for an http(s) URL string."""
+    return isinstance(x, str) and re.match(r"^https?://", x, re.I) is not None
+
+
+_KNOWN_AUTH: dict[str, tuple] = {}
+_KNOWN_LOCK = threading.Lock()
+
+
+def split_auth(url: str, auth=None) -> tuple[str, tuple[str, str] | None]:
+    """``(url without credentials, (user, password) or None)``; explicit ``auth`` wins.
+
+    Credentials seen for a URL are remembered in this process (never written
+    anywhere), so that later calls with the bare URL (as stored in attrs) work.
+    """
+    clean, found = _split(url, auth)
+    if not found:
+        with _KNOWN_LOCK:
+            found = _KNOWN_AUTH.get(clean)
+    return clean, found
+
+
+def remember_credentials(url: str, auth) -> None:
+    """Keep ``auth`` for ``url`` in this process (done after a successful request)."""
+    if auth:
+        with _KNOWN_LOCK:
+            _KNOWN_AUTH[url] = tuple(auth)
+
+
+def forget_credentials() -> None:
+    """Forget every credential remembered in this process."""
+    with _KNOWN_LOCK:
+        _KNOWN_AUTH.clear()
+
+
+def _split(url: str, auth=None):
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        if auth is None and parts.username not in (None, "None"):
+            auth = (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+        url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url, (tuple(auth) if auth else None)
+
+
+class _Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.bytes = 0
+            self.requests = 0
+            self.retries = 0
+
+    def add(self, nbytes=0, requests=0, retries=0):
+        with self.lock:
+            self.bytes += nbytes
+            self.requests += requests
+            self.retries += retries
+
+
+#: Process-wide counters of the bytes, requests and retries of HTTP reads.
+STATS = _Stats()
+
+#: (connect, read) timeouts in seconds, attempts after the first, first backoff (s, doubling).
+TIMEOUT = (5.0, 20.0)
+RETRIES = 5
+BACKOFF = 0.2
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool():
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            import urllib3
+
+            _POOL = urllib3.PoolManager(num_pools=16, maxsize=16, retries=False)
+        return _POOL
+
+
+@dataclass(frozen=True)
+class RemoteFacts:
+    """What a HEAD-like probe says about a remote file."""
+
+    url: str
+    size: int
+    etag: str
+
+    @property
+    def version(self) -> int:
+        """An integer identifying this version of the file (from its ETag or Last-Modified)."""
+        import hashlib
+
+        return int(hashlib.sha1(self.etag.encode()).hexdigest()[:12], 16)
+
+
+def _headers(auth, extra=None) -> dict:
+    h = {"User-Agent": "ibl-xvideo", "Accept-Encoding": "identity"}
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        h["Authorization"] = f"Basic {token}"
+    if extra:
+        h.update(extra)
+    return h
+
+
+def _check_status(status: int, url: str) -> None:
+    if status in (401, 403):
+        raise RemoteAuthError(
+            f"{url}: access denied (HTTP {status}). Check the credentials (ONE's "
+            "HTTP_DATA_SERVER_LOGIN / HTTP_DATA_SERVER_PWD, or user:password in the URL).")
+    if status == 404:
+        raise RemoteNotFoundError(f"{url}: not found on the server (HTTP 404); check the URL or the eid.")
+    if status == 416:
+        raise RemoteError(f"{url}: requested range not satisfiable (HTTP 416): the file changed size?")
+
+
+def _fetch(url: str, auth, start: int, stop: int) -> bytes:
+    """Bytes ``[start, stop)`` of ``url``; retried on resets, timeouts and 5xx; exact or raise."""
+    import urllib3
+
+    timeout, retries, backoff = TIMEOUT, RETRIES, BACKOFF
+    want = stop - start
+    last = None
+    for attempt in range(retries + 1):
+        if attempt:
+            STATS.add(retries=1)
+            time.sleep(backoff * 2 ** (attempt - 1))
+        try:
+            r = _pool().request("GET", url, headers=_headers(auth, {"Range": f"bytes={start}-{stop - 1}"}),
+                                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+                                preload_content=False, redirect=True)
+            try:
+                STATS.add(requests=1)
+                _check_status(r.status, url)
+                if r.status >= 500:
+                    last = f"HTTP {r.status}"
+                    continue
+                if r.status == 200:
+                    raise RemoteError(f"{url}: the server ignores Range requests; download the file instead.")
+                if r.status != 206:
+                    raise RemoteError(f"{url}: unexpected HTTP {r.status} for a range request.")
+                cr = r.headers.get("Content-Range", "")
+                m = re.match(r"bytes (\d+)-(\d+)/", cr)
+                if not m or int(m.group(1)) != start:
+                    last = f"bad Content-Range {cr!r}"
+                    continue
+                data = r.read(want + 1)
+                STATS.add(nbytes=len(data))
+                if len(data) != want:
+                    last = f"short body ({len(data)} of {want} bytes)"
+                    continue
+                return data
+            finally:
+                r.release_conn()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if isinstance(exc, RemoteError):
+                raise
+            last = f"{type(exc).__name__}: {exc}"
+    raise RemoteError(f"{url}: could not read bytes {start}-{stop - 1} after {retries + 1} attempts ({last}).")
+
+
+def probe(url: str, auth=None) -> RemoteFacts:
+    """Size and version (ETag or Last-Modified) of a remote file, with one small range request."""
+    import urllib3
+
+    last = None
+    for attempt in range(RETRIES + 1):
+        if attempt:
+            STATS.add(retries=1)
+            time.sleep(BACKOFF * 2 ** (attempt - 1))
+        try:
+            r = _pool().request("GET", url, headers=_headers(auth, {"Range": "bytes=0-0"}),
+                                timeout=urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1]), preload_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+            continue
+        STATS.add(requests=1, nbytes=len(r.data or b""))
+        _check_status(r.status, url)
+        if r.status >= 500:
+            last = f"HTTP {r.status}"
+            continue
+        m = re.match(r"bytes \d+-\d+/(\d+)", r.headers.get("Content-Range", ""))
+        if r.status != 206 or not m:
+            raise RemoteError(f"{url}: the server does not answer Range requests (HTTP {r.status}).")
+        etag = r.headers.get("ETag") or r.headers.get("Last-Modified") or ""
+        return RemoteFacts(url, int(m.group(1)), etag)
+    raise RemoteError(f"{url}: no answer after retries ({last}).")
+
+
+class _BlockCache:
+    """Process-wide LRU of fetched blocks, shared by every reader of the same file version."""
+
+    def __init__(self, max_bytes: int = 128 * 2**20):
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.data: collections.OrderedDict = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            v = self.data.get(key)
+            if v is not None:
+                self.data.move_to_end(key)
+            return v
+
+    def put(self, key, value: bytes):
+        with self.lock:
+            if key in self.data:
+                return
+            self.data[key] = value
+            self.nbytes += len(value)
+            while self.nbytes > self.max_bytes and self.data:
+                _, old = self.data.popitem(last=False)
+                self.nbytes -= len(old)
+
+    def clear(self):
+        with self.lock:
+            self.data.clear()
+            self.nbytes = 0
+
+
+BLOCKS = _BlockCache()
+
+
+class HTTPRangeFile(io.RawIOBase):
+    """A read-only, seekable file over HTTP Range requests with a shared block cache.
+
+    Parameters
+    ----------
+    url : str
+        URL without credentials.
+    auth : (str, str), optional
+        Basic-auth credentials.
+    size, version : int, optional
+        From :func:`probe` (probed when not given); ``version`` keys the block cache.
+    block_size : int, optional
+        Bytes per fetched block; default 1/512 of the file, between 64 KiB and 1 MiB.
+    holes : numpy.ndarray, optional
+        ``(n, 2)`` sorted byte ranges served as zeros without fetching (used to read a
+        container's tables without its frame data).
+    """
+
+    def __init__(self, url: str, auth=None, size: int | None = None, version: int | None = None,
+                 block_size: int | None = None, holes=None):
+        super().__init__()
+        self.url = url
+        self._auth = auth
+        if size is None:
+            facts = probe(url, auth)
+            size, version = facts.size, facts.version
+        self.size = int(size)
+        self.version = version or 0
+        self.block_size = block_size or min(1 << 20, max(1 << 16, self.size // 512))
+        self.pos = 0
+        self.holes = holes
+
+    def __repr__(self) -> str:
+        return f"HTTPRangeFile({self.url!r}, size={self.size})"
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 0:
+            self.pos = offset
+        elif whence == 1:
+            self.pos += offset
+        elif whence == 2:
+            self.pos = self.size + offset
+        else:
+            raise ValueError(f"bad whence {whence}")
+        self.pos = max(0, self.pos)
+        return self.pos
+
+    def _block(self, k: int) -> bytes:
+        key = (self.url, self.version, self.block_size, k)
+        data = BLOCKS.get(key)
+        if data is None:
+            start = k * self.block_size
+            data = _fetch(self.url, self._auth, start, min(self.size, start + self.block_size))
+            BLOCKS.put(key, data)
+        return data
+
+    def _fill(self, lo: int, hi: int) -> None:
+        """Fetch the uncached blocks of [lo, hi) with one request per run of missing blocks."""
+        bs = self.block_size
+        first, last = lo // bs, (hi - 1) // bs
+        missing = [k for k in range(first, last + 1)
+                   if BLOCKS.get((self.url, self.version, bs, k)) is None]
+        runs = []
+        for k in missing:
+            if runs and runs[-1][1] == k:
+                runs[-1][1] = k + 1
+            else:
+                runs.append([k, k + 1])
+        for a, b in runs:
+            data = _fetch(self.url, self._auth, a * bs, min(self.size, b * bs))
+            for k in range(a, b):
+                BLOCKS.put((self.url, self.version, bs, k), data[(k - a) * bs:(k - a + 1) * bs])
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self.size - self.pos)
+        if n <= 0:
+            return 0
+        start = self.pos
+        if self.holes is not None:
+            import numpy as np
+
+            i = int(np.searchsorted(self.holes[:, 0], start, "right")) - 1
+            if i >= 0 and self.holes[i, 0] <= start < self.holes[i, 1]:
+                end = min(start + n, int(self.holes[i, 1]))
+                b[:end - start] = bytes(end - start)
+                self.pos = end
+                return end - start
+            if i + 1 < len(self.holes):
+                n = min(n, int(self.holes[i + 1, 0]) - start)
+        end = start + n
+        bs = self.block_size
+        if n > bs:
+            self._fill(start, end)
+        out = memoryview(b)
+        done = 0
+        while done < n:
+            k, off = divmod(start + done, bs)
+            blk = self._block(k)
+            take = min(n - done, len(blk) - off)
+            if take <= 0:
+                raise RemoteError(f"{self.url}: the file is shorter than announced.")
+            out[done:done + take] = blk[off:off + take]
+            done += take
+        self.pos = end
+        return n

@@ -1,0 +1,122 @@
+"""Streaming over HTTP from a real server on 127.0.0.1: exactness, auth, faults, bytes."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import ibl_xvideo
+from ibl_xvideo import errors, remote
+from ibl_xvideo.decode import clear_caches
+
+from .conftest import checksums, frame_numbers
+from .httpserver import PASSWORD, FileServer
+from .test_exactness import _patterns
+
+
+@pytest.fixture(scope="module")
+def server(videos):
+    srv = FileServer(next(iter(videos.values())).parent, slow_seconds=3.0)
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    remote.BLOCKS.clear()
+    clear_caches()
+    yield
+
+
+@pytest.mark.parametrize("chunks", [None, "auto", 7])
+@pytest.mark.parametrize("name", ["bframes", "longgop", "offset"])
+def test_streamed_frames_equal_local_for_every_pattern(server, videos, name, chunks):
+    local = ibl_xvideo.open_camera(videos[name], chunks=None)
+    ref = local.values
+    cam = ibl_xvideo.open_camera(server.url(f"{name}.mp4"), chunks=chunks)
+    assert cam.shape == ref.shape and cam.attrs["source"] == server.url(f"{name}.mp4")
+    n = ref.shape[0]
+    for pname, pat in _patterns(n, cam.attrs["fps"], float(cam.time[0])).items():
+        if "isel" in pat:
+            got, idx = cam.isel(time=pat["isel"]).values, np.arange(n)[pat["isel"]]
+        else:
+            sub = cam.sel(time=pat["sel"], method="nearest")
+            got, idx = sub.values, sub.frame.values
+        assert checksums(got.reshape((-1,) + ref.shape[1:])) == checksums(
+            ref[idx].reshape((-1,) + ref.shape[1:])), (name, chunks, pname)
+
+
+def test_only_needed_bytes_are_fetched(server, video_dir):
+    from ibl_xvideo.synth import make_video
+
+    big = make_video(video_dir / "big.mp4", 1500, width=320, height=256, noise=8, gop=250)
+    size = big.stat().st_size
+    remote.STATS.reset()
+    index = ibl_xvideo.get_index(server.url("big.mp4"))
+    assert remote.STATS.bytes < size / 4  # the index comes from the container's tables
+    remote.STATS.reset()
+    cam = ibl_xvideo.open_camera(server.url("big.mp4"), chunks=None)
+    assert frame_numbers(cam.isel(time=[760]).values) == [760]
+    # one frame: its keyframe group (1/6 of the file) and a few blocks around it
+    assert remote.STATS.bytes < size / 2, (remote.STATS.bytes, size, index.length)
+
+
+def test_basic_auth_and_credentials_never_shown(server, tmp_path):
+    url = server.url("mono.mp4", area="private", auth=True)
+    cam = ibl_xvideo.open_camera(url, chunks=None)
+    assert frame_numbers(cam.isel(time=[3, 150]).values) == [3, 150]
+    text = repr(cam) + str(cam.attrs) + repr(ibl_xvideo.get_index(url))
+    assert PASSWORD not in text and "alyx" not in text
+    # credentials travel with the tasks (workers need them) but are not in the attrs
+    assert pickle.loads(pickle.dumps(cam)).isel(time=1).values.shape == (256, 320)
+    store = tmp_path / "c.zarr"
+    ibl_xvideo.to_zarr(ibl_xvideo.open_camera(url), store, progress=False)
+    meta = "".join(p.read_text() for p in store.rglob("zarr.json"))
+    assert PASSWORD not in meta
+    bare = server.url("mono.mp4", area="private")
+    # the credentials are remembered in this process for the bare URL (as stored in attrs)
+    assert ibl_xvideo.open_camera(bare, chunks=None).shape == cam.shape
+    remote.forget_credentials()
+    with pytest.raises(remote.RemoteAuthError, match="401") as info:
+        ibl_xvideo.open_camera(bare)
+    assert PASSWORD not in str(info.value)
+    with pytest.raises(remote.RemoteAuthError) as info:
+        ibl_xvideo.open_camera(bare.replace("http://", "http://alyx:wrong@"))
+    assert "wrong" not in str(info.value)
+    cam = ibl_xvideo.open_camera(bare, auth=("alyx", PASSWORD), chunks=None)
+    assert frame_numbers(cam.isel(time=[7]).values) == [7]
+
+
+def test_not_found(server):
+    with pytest.raises(remote.RemoteNotFoundError, match="404") as info:
+        ibl_xvideo.open_camera(server.url("nope.mp4"))
+    assert isinstance(info.value, errors.VideoNotFoundError)
+
+
+@pytest.mark.parametrize("kind", ["drop", "500", "slow"])
+def test_faults_end_in_identical_pixels(server, videos, kind, monkeypatch):
+    monkeypatch.setattr(remote, "TIMEOUT", (2.0, 1.0))
+    monkeypatch.setattr(remote, "BACKOFF", 0.01)
+    ref = ibl_xvideo.open_camera(videos["bframes"], chunks=None).values
+    remote.STATS.reset()
+    cam = ibl_xvideo.open_camera(server.url("bframes.mp4", area=f"fault/{kind}"), chunks=None)
+    assert checksums(cam.values) == checksums(ref)
+    assert remote.STATS.retries >= 1  # the fault did happen and was retried
+
+
+def test_persistent_failure_raises_typed_error(server, monkeypatch):
+    monkeypatch.setattr(remote, "BACKOFF", 0.01)
+    monkeypatch.setattr(remote, "RETRIES", 2)
+    with pytest.raises(errors.RemoteError, match="after|no answer"):
+        ibl_xvideo.open_camera(server.url("bframes.mp4", area="fault/always500"))
+
+
+def test_stream_then_export_and_cluster(server, videos, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cam = ibl_xvideo.open_camera(server.url("longgop.mp4", area="private", auth=True), chunks=50)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
+        got = client.compute(cam.max(("y", "x")).data).result()
+    np.testing.assert_array_equal(got, ibl_xvideo.open_camera(videos["longgop"]).max(("y", "x")).values)
