@@ -170,6 +170,56 @@ def codec_table(path, n: int = 250) -> list[dict]:
     return rows
 
 
+def remote_frame(path) -> dict:
+    """Bytes and latency of one mid-video frame over HTTP (ours, cold and with the index cached; OpenCV)."""
+    import shutil
+    import tempfile
+
+    from ibl_xvideo import remote
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.httpserver import FileServer
+
+    root = Path(tempfile.mkdtemp())
+    os.symlink(path, root / "_iblrig_bodyCamera.raw.mp4")
+    srv = FileServer(root)
+    url = srv.url("_iblrig_bodyCamera.raw.mp4")
+    size = Path(path).stat().st_size
+    out = {}
+    try:
+        n = get_index(path).length
+        mid = n // 2
+        for key in ("first_open", "index_cached"):
+            if key == "index_cached":
+                get_index(url)  # put the URL's index in the on-disk cache
+            remote.BLOCKS.clear()
+            clear_caches()
+            before = srv.bytes_sent
+            t = time.perf_counter()
+            if key == "first_open":  # index from the container's tables, then the frame
+                frame = ibl_xvideo.read_frames(get_index(url, use_cache=False), [mid])[0]
+            else:
+                frame = ibl_xvideo.open_camera(url, chunks=None, timestamps=False).isel(time=mid).values
+            out[f"remote_{key}_ms"] = 1000 * (time.perf_counter() - t)
+            out[f"remote_{key}_bytes_pct"] = 100 * (srv.bytes_sent - before) / size
+        local = ibl_xvideo.read_frames(get_index(path), [mid])[0]
+        out["remote_identical"] = bool(np.array_equal(frame, local))
+        import cv2
+
+        before = srv.bytes_sent
+        t = time.perf_counter()
+        cap = cv2.VideoCapture(url)
+        cap.set(cv2.CAP_PROP_POS_FRAMES, mid)
+        ok, img = cap.read()
+        cap.release()
+        out["remote_opencv_ms"] = 1000 * (time.perf_counter() - t)
+        out["remote_opencv_bytes_pct"] = 100 * (srv.bytes_sent - before) / size
+    finally:
+        srv.close()
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def run(minutes: float = 10.0, rss: bool = True) -> dict:
     """Run every benchmark and return the measurements."""
     path = bench_video(minutes)
@@ -253,6 +303,9 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
                    f.stat().st_size for f in store.rglob("*") if f.is_file()))
     res["codecs"] = codec_table(path)
 
+    # one frame from the middle, streamed over loopback HTTP, against OpenCV on the same URL
+    res.update(remote_frame(path))
+
     # reopen with the index cached
     reopen = [_timed(lambda: ibl_xvideo.open_camera(path, timestamps=False))[0] for _ in range(5)]
     res["reopen_ms"] = 1000 * statistics.median(reopen)
@@ -295,6 +348,13 @@ def report(res: dict) -> str:
         ("random frame from Zarr", f"{res['zarr_frame_ms']:.2f} ms",
          f"{res['zarr_vs_mp4']:.1f}x faster than mp4 ({res['mp4_frame_ms']:.1f} ms)"),
         ("  identical pixels", str(res["zarr_frames_identical"]), ""),
+        ("HTTP: mid frame, first open (index + frame)", f"{res['remote_first_open_ms']:.0f} ms",
+         f"{res['remote_first_open_bytes_pct']:.1f}% of the file"),
+        ("HTTP: mid frame, index cached", f"{res['remote_index_cached_ms']:.0f} ms",
+         f"{res['remote_index_cached_bytes_pct']:.1f}% of the file"),
+        ("HTTP: OpenCV opening the URL", f"{res['remote_opencv_ms']:.0f} ms",
+         f"{res['remote_opencv_bytes_pct']:.1f}% of the file"),
+        ("  streamed frame identical to local", str(res["remote_identical"]), ""),
     ]
     rows += [(f"  codec {c['codec']}", f"ratio {c['ratio']:.2f}", f"{c['write_MBps']:.0f} MB/s")
              for c in res.get("codecs", [])]

@@ -25,10 +25,12 @@ USER, PASSWORD = "alyx", "s3cret-pw"
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as production servers: no 40 ms delayed-ACK stalls
     root: Path = Path(".")
     seen: set = set()
     lock = threading.Lock()
     slow_seconds = 30.0
+    sent = [0]  # body bytes sent, for benchmarks
 
     def log_message(self, *args):  # keep the test output clean
         pass
@@ -89,7 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        self.wfile.write(body)
+        for k in range(0, len(body), 1 << 16):  # count what the client really received
+            self.wfile.write(body[k:k + (1 << 16)])
+            self.sent[0] += len(body[k:k + (1 << 16)])
 
     def _plain(self, code, headers=None):
         body = f"{code}\n".encode()
@@ -101,14 +105,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients that stop reading mid-body (OpenCV, fault tests) are expected
+
+
 class FileServer:
     """Serve ``root`` on 127.0.0.1 until :meth:`close`."""
 
     def __init__(self, root, slow_seconds: float = 30.0):
         handler = type("Handler", (_Handler,), {"root": Path(root), "seen": set(), "lock": threading.Lock(),
-                                                 "slow_seconds": slow_seconds})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
+                                                 "slow_seconds": slow_seconds, "sent": [0]})
+        self.handler = handler
+        self.httpd = _Server(("127.0.0.1", 0), handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -116,6 +127,11 @@ class FileServer:
     def url(self, name: str, area: str = "files", auth: bool = False) -> str:
         cred = f"{USER}:{PASSWORD}@" if auth else ""
         return f"http://{cred}127.0.0.1:{self.port}/{area}/{os.fspath(name)}"
+
+    @property
+    def bytes_sent(self) -> int:
+        """Body bytes served so far."""
+        return self.handler.sent[0]
 
     def close(self):
         self.httpd.shutdown()
