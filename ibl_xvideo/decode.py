@@ -30,6 +30,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
+from ._lru import ByteLRU
 from .errors import DecodeError
 from .index import VideoIndex, _open_container
 
@@ -258,42 +259,9 @@ def _drop_decoder(index: VideoIndex, threads: int) -> None:
 
 
 # ------------------------------------------------------------------ frame cache
-class _FrameCache:
-    """Process-wide LRU of recently decoded frames (raw luma planes), for interactive access."""
-
-    def __init__(self, max_bytes: int):
-        self.max_bytes = max_bytes
-        self.nbytes = 0
-        self.data: collections.OrderedDict = collections.OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            entry = self.data.get(key)
-            if entry is not None:
-                self.data.move_to_end(key)
-            return entry
-
-    def put(self, key, entry) -> None:
-        nbytes = entry[1].nbytes
-        if nbytes > self.max_bytes:
-            return
-        with self.lock:
-            if key in self.data:
-                return
-            self.data[key] = entry
-            self.nbytes += nbytes
-            while self.nbytes > self.max_bytes:
-                _, old = self.data.popitem(last=False)
-                self.nbytes -= old[1].nbytes
-
-    def clear(self):
-        with self.lock:
-            self.data.clear()
-            self.nbytes = 0
-
-
-_CACHE = _FrameCache(int(float(os.environ.get("IBL_XVIDEO_FRAME_CACHE_MB", "256")) * 2**20))
+#: Recently decoded frames (raw luma plane and lookup table) for interactive access.
+_CACHE = ByteLRU(int(float(os.environ.get("IBL_XVIDEO_FRAME_CACHE_MB", "256")) * 2**20),
+                 size_of=lambda entry: entry[1].nbytes)
 
 
 def clear_caches() -> None:

@@ -337,19 +337,9 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
         url, auth = split_auth(path, auth)
         facts = probe(url, auth)
         remember_credentials(url, auth)
-        file = cache_dir() / "index" / f"{_key(url, facts.size, facts.version)}.npz"
-        if use_cache and file.exists():
-            try:
-                return dataclasses.replace(_load(file), auth=auth)
-            except Exception as exc:
-                _log.warning("Ignoring unreadable index cache %s (%s)", file, exc)
-        index = build_remote_index(url, auth)
-        if use_cache:
-            try:
-                _save(index, file)
-            except OSError as exc:
-                _log.debug("Could not write index cache %s: %s", file, exc)
-        return index
+        key = _key(url, facts.size, facts.version)
+        index = _cached(key, lambda: build_remote_index(url, auth), use_cache)
+        return dataclasses.replace(index, auth=auth)
     path = os.fspath(path)
     try:
         st = os.stat(path)
@@ -357,13 +347,18 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
         from .errors import VideoNotFoundError
 
         raise VideoNotFoundError(f"Video file {path} does not exist.") from exc
-    file = cache_dir() / "index" / f"{_key(path, st.st_size, st.st_mtime_ns)}.npz"
+    return _cached(_key(path, st.st_size, st.st_mtime_ns), lambda: build_index(path), use_cache)
+
+
+def _cached(key: str, build, use_cache: bool) -> VideoIndex:
+    """The index stored under ``key`` in the cache, else ``build()`` (then stored)."""
+    file = cache_dir() / "index" / f"{key}.npz"
     if use_cache and file.exists():
         try:
             return _load(file)
         except Exception as exc:  # a damaged cache file is rebuilt, never trusted
             _log.warning("Ignoring unreadable index cache %s (%s)", file, exc)
-    index = build_index(path)
+    index = build()
     if use_cache:
         try:
             _save(index, file)

@@ -10,7 +10,6 @@ resets, timeouts, 5xx); a read that cannot complete raises
 from __future__ import annotations
 
 import base64
-import collections
 import io
 import logging
 import re
@@ -19,6 +18,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
+from ._lru import ByteLRU
 from .errors import RemoteError, VideoNotFoundError
 
 __all__ = ["HTTPRangeFile", "split_auth", "remember_credentials", "forget_credentials", "is_url", "RemoteAuthError", "RemoteNotFoundError", "STATS",
@@ -230,39 +230,8 @@ def probe(url: str, auth=None) -> RemoteFacts:
     raise RemoteError(f"{url}: no answer after retries ({last}).")
 
 
-class _BlockCache:
-    """Process-wide LRU of fetched blocks, shared by every reader of the same file version."""
-
-    def __init__(self, max_bytes: int = 128 * 2**20):
-        self.max_bytes = max_bytes
-        self.nbytes = 0
-        self.data: collections.OrderedDict = collections.OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            v = self.data.get(key)
-            if v is not None:
-                self.data.move_to_end(key)
-            return v
-
-    def put(self, key, value: bytes):
-        with self.lock:
-            if key in self.data:
-                return
-            self.data[key] = value
-            self.nbytes += len(value)
-            while self.nbytes > self.max_bytes and self.data:
-                _, old = self.data.popitem(last=False)
-                self.nbytes -= len(old)
-
-    def clear(self):
-        with self.lock:
-            self.data.clear()
-            self.nbytes = 0
-
-
-BLOCKS = _BlockCache()
+#: Fetched blocks, shared by every reader of the same file version in this process.
+BLOCKS = ByteLRU(128 * 2**20)
 
 
 class HTTPRangeFile(io.RawIOBase):

@@ -314,12 +314,13 @@ def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storag
                disable=not progress)
     try:
         client = None
-        try:
-            from distributed import get_client
+        if not str(location).startswith("memory://"):  # workers cannot see this process's memory
+            try:
+                from distributed import get_client
 
-            client = get_client()
-        except (ImportError, ValueError):
-            client = None
+                client = get_client()
+            except (ImportError, ValueError):
+                client = None
         if client is not None:
             from distributed import as_completed
 

@@ -115,3 +115,16 @@ def one(one_cache):
     from one.api import One
 
     return One(cache_dir=one_cache, mode="local")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A real dask.distributed cluster: two worker processes on 127.0.0.1 (closed after the module,
+    so that the other modules run on the default scheduler)."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, host="127.0.0.1")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

@@ -28,17 +28,6 @@ def test_same_source_same_graph_name(videos):
     assert a.data.name == b.data.name != c.data.name
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, host="127.0.0.1")
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
 def test_cluster_reduction_equals_local(client, videos, one):
     cam = ibl_xvideo.open_camera(videos["longgop"], chunks=50)
     local = cam.mean(("y", "x")).compute(scheduler="sync").values

@@ -113,10 +113,7 @@ def test_persistent_failure_raises_typed_error(server, monkeypatch):
         ibl_xvideo.open_camera(server.url("bframes.mp4", area="fault/always500"))
 
 
-def test_stream_then_export_and_cluster(server, videos, tmp_path):
-    distributed = pytest.importorskip("distributed")
+def test_streamed_camera_on_cluster(server, videos, client):
     cam = ibl_xvideo.open_camera(server.url("longgop.mp4", area="private", auth=True), chunks=50)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
-        got = client.compute(cam.max(("y", "x")).data).result()
+    got = client.compute(cam.max(("y", "x")).data).result()
     np.testing.assert_array_equal(got, ibl_xvideo.open_camera(videos["longgop"]).max(("y", "x")).values)

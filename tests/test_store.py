@@ -158,17 +158,6 @@ def test_cli_export(one_cache, tmp_path, capsys):
     assert out.shape[1:] == (100, 50) and 13 <= float(out.time[0]) and float(out.time[-1]) <= 14
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, host="127.0.0.1")
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
 def _slow_shards(delay):
     import ibl_xvideo.store as st
     from ibl_xvideo.decode import read_frames
