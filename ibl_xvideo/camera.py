@@ -204,6 +204,9 @@ def open_camera(
     validate_times: bool = True,
     threads: int = 1,
     auth=None,
+    stream: bool | None = None,
+    download: bool = False,
+    data_server: str | None = None,
 ) -> xr.DataArray:
     """Open one camera's video as a lazy ``(time, y, x)`` uint8 DataArray.
 
@@ -244,6 +247,14 @@ def open_camera(
     auth : (str, str), optional
         Basic-auth credentials for an http(s) URL (default: those in the URL). They
         travel with the Dask tasks but never appear in attrs, reprs or messages.
+    stream : bool, optional
+        For an eid: None (default) reads the local copy and streams the video from
+        the data server when there is none; True always streams; False never does.
+    download : bool
+        For an eid without a local copy: download the video (progress bar), then
+        read it locally.
+    data_server : str, optional
+        Data server root for a local ONE cache (as ONE's ``HTTP_DATA_SERVER``).
 
     Returns
     -------
@@ -260,10 +271,12 @@ def open_camera(
     """
     if cache is not None:
         return _open_cached(source, label, cache, one=one, pixels=pixels, timestamps=timestamps,
-                            on_mismatch=on_mismatch, validate_times=validate_times, threads=threads, auth=auth)
+                            on_mismatch=on_mismatch, validate_times=validate_times, threads=threads, auth=auth,
+                            stream=stream, download=download, data_server=data_server)
     if pixels not in PIXEL_MODES:
         raise ValueError(f"pixels must be one of {PIXEL_MODES}, got {pixels!r}")
-    res = resolve(source, label, one=one, timestamps=timestamps, auth=auth)
+    res = resolve(source, label, one=one, timestamps=timestamps, auth=auth, stream=stream,
+                  download=download, data_server=data_server)
     index = get_index(res.location, auth=res.auth)
     where = f"{res.label or ''} camera of {res.eid or res.location}"
     n = index.length

@@ -84,6 +84,15 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_download(args) -> int:
+    from .sources import resolve
+
+    res = resolve(args.source, args.label, one=_one(args.one_cache), timestamps=False, download=True,
+                  data_server=args.data_server)
+    print(res.location)
+    return 0
+
+
 def _cmd_info(args) -> int:
     from . import show_versions
 
@@ -136,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace a store holding another export")
     p.add_argument("--no-times", action="store_true", help="ignore the ALF timestamps (time = frame / fps)")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("download", help="download a session's camera video into the ONE cache")
+    _add_source(p)
+    p.add_argument("--data-server", default=None, help="data server root, for a local ONE cache")
+    p.set_defaults(func=_cmd_download)
 
     p = sub.add_parser("info", help="versions of ibl-xvideo and its decoding stack")
     p.set_defaults(func=_cmd_info)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ._lru import ByteLRU
 from .errors import RemoteError, VideoNotFoundError
 
-__all__ = ["HTTPRangeFile", "split_auth", "remember_credentials", "forget_credentials", "is_url", "RemoteAuthError", "RemoteNotFoundError", "STATS",
+__all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url", "RemoteAuthError", "RemoteNotFoundError", "STATS",
            "probe"]
 
 _log = logging.getLogger(__name__)
@@ -232,6 +232,32 @@ def probe(url: str, auth=None) -> RemoteFacts:
 
 #: Fetched blocks, shared by every reader of the same file version in this process.
 BLOCKS = ByteLRU(128 * 2**20)
+
+
+def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8 << 20):
+    """Download ``url`` to ``dest`` in verified ranges (retried), with a progress bar; atomic.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+    """
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    dest = Path(dest)
+    facts = probe(url, auth)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    with open(part, "wb") as fid, tqdm(total=facts.size, unit="B", unit_scale=True, desc=f"download {dest.name}",
+                                       disable=not progress) as bar:
+        for start in range(0, facts.size, block):
+            data = _fetch(url, auth, start, min(facts.size, start + block))
+            fid.write(data)
+            bar.update(len(data))
+    part.replace(dest)
+    return dest
 
 
 class HTTPRangeFile(io.RawIOBase):

@@ -167,6 +167,9 @@ def resolve(
     timestamps: Any = None,
     require_times: bool = False,
     auth=None,
+    stream: bool | None = None,
+    download: bool = False,
+    data_server: str | None = None,
 ) -> Resolved:
     """Resolve a source (eid, session path, mp4 path) to a :class:`Resolved`.
 
@@ -184,7 +187,15 @@ def resolve(
     require_times : bool
         Raise :class:`TimestampsNotFoundError` when no timestamps are found.
     auth : (str, str), optional
-        Basic-auth credentials for a URL (else taken from the URL).
+        Basic-auth credentials for a URL (else taken from the URL or the ONE instance).
+    stream : bool, optional
+        For an eid: None prefers the local copy and streams the video when there is
+        none; True streams even when a local copy exists; False never streams.
+    download : bool
+        For an eid without a local copy: download the video first (through ONE when it
+        is remote), then read it locally.
+    data_server : str, optional
+        Data server root for a local ONE cache (ONE's ``HTTP_DATA_SERVER``).
     """
     if label is not None:
         label = assert_valid_label(label)
@@ -198,7 +209,7 @@ def resolve(
         times, origin = _load_times(timestamps, None, url, label or "")
         return Resolved(url, label, None, None, times, origin, auth)
     if is_eid(source):
-        res = _resolve_eid(str(source), label, one, timestamps)
+        res = _resolve_eid(str(source), label, one, timestamps, stream, download, data_server, auth)
     else:
         path = Path(source).expanduser()
         if path.is_dir():
@@ -225,7 +236,8 @@ def _is_file_source(source) -> bool:
     return not is_eid(source) and Path(source).expanduser().is_file()
 
 
-def _resolve_eid(eid: str, label, one, timestamps) -> Resolved:
+def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, data_server=None,
+                 auth=None) -> Resolved:
     if one is None:
         raise XVideoError(
             f"Opening eid {eid} needs a ONE instance: pass one=ONE() (or "
@@ -241,29 +253,105 @@ def _resolve_eid(eid: str, label, one, timestamps) -> Resolved:
         )
     session_path = Path(session_path)
     video = _find_video(session_path, label)
-    if video is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            listed = one.list_datasets(eid, collection="raw_video_data",
-                                       filename=f"_iblrig_{label}Camera.raw*.mp4")
-        if len(listed):
-            raise VideoNotFoundError(
-                f"Session {eid} has a {label} camera video ({listed[0]}) but no local copy at "
-                f"{session_path}: download it with one.load_dataset(eid, "
-                f"'{video_file_name(label)}', download_only=True)."
-            )
-        have = _cameras_in(session_path)
-        raise VideoNotFoundError(
-            f"Session {eid} ({session_path}) has no {label} camera video; cameras found: "
-            f"{', '.join(have) or 'none'}."
-        )
+    location, url_auth = (str(video) if video is not None else None), None
+    if video is None or stream is True:
+        listed = _listed_video(one, eid, label)
+        if listed is None:
+            if video is None:
+                have = _cameras_in(session_path)
+                raise VideoNotFoundError(
+                    f"Session {eid} ({session_path}) has no {label} camera video; cameras found: "
+                    f"{', '.join(have) or 'none'}."
+                )
+        else:
+            rel_path, dataset_id = listed
+            if video is None and stream is False and not download:
+                raise VideoNotFoundError(
+                    f"Session {eid} has a {label} camera video ({rel_path}) but no local copy at "
+                    f"{session_path}: pass download=True (or stream=None to stream it), or "
+                    f"one.load_dataset(eid, '{video_file_name(label)}', download_only=True)."
+                )
+            if download:
+                location = str(_download(one, eid, session_path, rel_path, dataset_id, data_server, auth))
+            else:
+                from .remote import split_auth
+
+                url = dataset_url(one, session_path, rel_path, dataset_id, data_server)
+                location, url_auth = split_auth(url, auth or _one_auth(one))
     found = None
     if timestamps is None:
         found = _quiet_load(one, eid, times_file_name(label), "alf")
         if found is None:
             found = _times_from_session(session_path, label)
     times, origin = _load_times(timestamps, found, str(session_path), label)
-    return Resolved(str(video), label, eid, session_path, times, origin)
+    return Resolved(location, label, eid, session_path, times, origin, url_auth)
+
+
+def _listed_video(one, eid: str, label: str):
+    """``(rel_path, dataset id)`` of the camera's raw video in ONE's datasets table, or None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = one.list_datasets(eid, collection="raw_video_data", details=True)
+    if df is None or len(df) == 0:
+        return None
+    rx = re.compile(rf"(^|/)_iblrig_{label}Camera\.raw.*\.mp4$")
+    for did, rel in zip(df.index, df["rel_path"]):
+        if rx.search(str(rel)):
+            did = did[-1] if isinstance(did, tuple) else did
+            return str(rel), str(did)
+    return None
+
+
+def _one_auth(one):
+    """The data server credentials of a ONE instance (HTTP_DATA_SERVER_LOGIN / _PWD), if any."""
+    par = getattr(getattr(one, "alyx", None), "_par", None)
+    login = getattr(par, "HTTP_DATA_SERVER_LOGIN", None)
+    pwd = getattr(par, "HTTP_DATA_SERVER_PWD", None)
+    return (login, pwd) if login not in (None, "None") else None
+
+
+def dataset_url(one, session_path: Path, rel_path: str, dataset_id: str, data_server: str | None = None) -> str:
+    """The data-server URL of a session's dataset, as ONE builds it.
+
+    With a remote ONE, ``one.path2url``. Otherwise (a local ONE cache) from
+    ``data_server`` (or ``$IBL_XVIDEO_DATA_SERVER``) in ONE's layout:
+    ``<server>/<lab>/Subjects/<subject>/<date>/<number>/<collection>/<name>.<dataset id>.<ext>``.
+    """
+    import os
+
+    if data_server is None:
+        try:
+            url = one.path2url(session_path / rel_path)
+            if url:
+                return url
+        except AssertionError:  # a local One has no web client
+            pass
+        data_server = os.environ.get("IBL_XVIDEO_DATA_SERVER")
+    if not data_server:
+        raise VideoNotFoundError(
+            f"{session_path / rel_path} is not on this computer and this ONE instance cannot make "
+            "its URL: pass data_server='https://.../public' (or set IBL_XVIDEO_DATA_SERVER), or "
+            "download it with a remote ONE."
+        )
+    rel_session = Path(session_path).relative_to(Path(one.cache_dir)).as_posix()
+    collection, _, name = rel_path.rpartition("/")
+    stem, dot, ext = name.rpartition(".")
+    return f"{data_server.rstrip('/')}/{rel_session}/{collection}/{stem}.{dataset_id}{dot}{ext}"
+
+
+def _download(one, eid, session_path: Path, rel_path: str, dataset_id: str, data_server, auth) -> Path:
+    """Fetch a dataset to its place in the session folder (through ONE when it can), with a progress bar."""
+    from .remote import download, split_auth
+
+    dest = session_path / rel_path
+    if not getattr(one, "offline", True) and data_server is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Path(one.load_dataset(eid, Path(rel_path).name, collection=str(Path(rel_path).parent),
+                                         download_only=True))
+    url, url_auth = split_auth(dataset_url(one, session_path, rel_path, dataset_id, data_server),
+                               auth or _one_auth(one))
+    return download(url, dest, url_auth)
 
 
 def _eid_of(session_path: Path, one) -> str | None:
