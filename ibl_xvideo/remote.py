@@ -157,11 +157,12 @@ def _check_status(status: int, url: str) -> None:
         raise RemoteError(f"{url}: requested range not satisfiable (HTTP 416): the file changed size?")
 
 
-def _fetch(url: str, auth, start: int, stop: int) -> bytes:
+def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None) -> bytes:
     """Bytes ``[start, stop)`` of ``url``; retried on resets, timeouts and 5xx; exact or raise."""
     import urllib3
 
-    timeout, retries, backoff = TIMEOUT, RETRIES, BACKOFF
+    timeout, backoff = TIMEOUT, BACKOFF
+    retries = RETRIES if retries is None else retries
     want = stop - start
     last = None
     for attempt in range(retries + 1):
@@ -202,12 +203,12 @@ def _fetch(url: str, auth, start: int, stop: int) -> bytes:
     raise RemoteError(f"{url}: could not read bytes {start}-{stop - 1} after {retries + 1} attempts ({last}).")
 
 
-def probe(url: str, auth=None) -> RemoteFacts:
+def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
     """Size and version (ETag or Last-Modified) of a remote file, with one small range request."""
     import urllib3
 
     last = None
-    for attempt in range(RETRIES + 1):
+    for attempt in range((RETRIES if retries is None else retries) + 1):
         if attempt:
             STATS.add(retries=1)
             time.sleep(BACKOFF * 2 ** (attempt - 1))
@@ -234,7 +235,8 @@ def probe(url: str, auth=None) -> RemoteFacts:
 BLOCKS = ByteLRU(128 * 2**20)
 
 
-def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8 << 20):
+def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8 << 20,
+             retries: int | None = None):
     """Download ``url`` to ``dest`` in verified ranges (retried), with a progress bar; atomic.
 
     Returns
@@ -247,15 +249,19 @@ def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8
     from tqdm.auto import tqdm
 
     dest = Path(dest)
-    facts = probe(url, auth)
+    facts = probe(url, auth, retries)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    with open(part, "wb") as fid, tqdm(total=facts.size, unit="B", unit_scale=True, desc=f"download {dest.name}",
-                                       disable=not progress) as bar:
-        for start in range(0, facts.size, block):
-            data = _fetch(url, auth, start, min(facts.size, start + block))
-            fid.write(data)
-            bar.update(len(data))
+    try:
+        with open(part, "wb") as fid, tqdm(total=facts.size, unit="B", unit_scale=True,
+                                           desc=f"download {dest.name}", disable=not progress) as bar:
+            for start in range(0, facts.size, block):
+                data = _fetch(url, auth, start, min(facts.size, start + block), retries)
+                fid.write(data)
+                bar.update(len(data))
+    except BaseException:
+        part.unlink(missing_ok=True)  # never leave a partial file behind
+        raise
     part.replace(dest)
     return dest
 

@@ -37,6 +37,8 @@ def _isolated_cache(tmp_path_factory):
     d = tmp_path_factory.mktemp("xvideo_cache")
     old = os.environ.get("IBL_XVIDEO_CACHE_DIR")
     os.environ["IBL_XVIDEO_CACHE_DIR"] = str(d)
+    # no network: reference frames are only downloaded by the test that serves them itself
+    os.environ["IBL_XVIDEO_REFERENCE_URL"] = ""
     yield d
     if old is None:
         os.environ.pop("IBL_XVIDEO_CACHE_DIR", None)

@@ -109,3 +109,20 @@ def test_raw_loaders_match_ibllib(session):
         if pa is not None:
             np.testing.assert_array_equal(pa["indices"], pb["indices"])
             np.testing.assert_array_equal(pa["polarities"], pb["polarities"])
+
+
+def test_motion_energy_matches_brainbox(session):
+    import brainbox.video as bbv
+
+    import ibl_xvideo
+    from ibl_xvideo.qc import motion
+
+    sp, _ = session
+    cam = ibl_xvideo.open_camera(sp / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4", chunks=50)
+    frames = cam.isel(time=slice(0, 120)).values
+    assert np.array_equal(motion.frame_diffs(frames, 2), bbv.frame_diffs(frames, 2))
+    assert np.array_equal(motion.frame_diff(frames[3], frames[1]), bbv.frame_diff(frames[3], frames[1]))
+    e_bb, s_bb = bbv.motion_energy(frames, diff=2)
+    e_ours, s_ours = motion.motion_energy(cam.isel(time=slice(0, 120)), diff=2)
+    np.testing.assert_allclose(e_ours.values, e_bb)
+    np.testing.assert_allclose(s_ours.values, s_bb)

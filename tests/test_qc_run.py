@@ -106,3 +106,26 @@ def test_qc_report_figure(one_cache, tmp_path, capsys):
                  "--plot", str(png)])
     assert code == 0 and png.stat().st_size > 10_000
     assert "_videoBody_brightness" in capsys.readouterr().out
+
+
+def test_reference_frames_downloaded_once_into_the_one_cache(one, tmp_path, monkeypatch):
+    from .httpserver import FileServer
+
+    monkeypatch.setitem(__import__("sys").modules, "ibllib", None)
+    frames = np.random.default_rng(0).integers(0, 255, (2, 256, 320)).astype(np.uint8)
+    np.save(tmp_path / "frames_body.npy", frames)
+    srv = FileServer(tmp_path)
+    try:
+        monkeypatch.setenv("IBL_XVIDEO_REFERENCE_URL", srv.url("frames_{label}.npy"))
+        got = qc.load_reference_frames("body", one=one)
+        assert np.array_equal(got, frames)
+        cached = one.cache_dir / "ibl_xvideo" / "reference" / "frames_body.npy"
+        assert cached.exists()
+        sent = srv.bytes_sent
+        assert np.array_equal(qc.load_reference_frames("body", one=one), frames)
+        assert srv.bytes_sent == sent  # from the cache
+        monkeypatch.setenv("IBL_XVIDEO_REFERENCE_URL", srv.url("missing_{label}.npy"))
+        assert qc.load_reference_frames("left", one=one) is None  # a failed download: None
+    finally:
+        srv.close()
+        (one.cache_dir / "ibl_xvideo" / "reference" / "frames_body.npy").unlink(missing_ok=True)

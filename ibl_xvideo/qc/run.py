@@ -84,12 +84,20 @@ def sample_indices(length: int, n_samples: int = 100) -> np.ndarray:
     return np.clip(idx, 0, max(length - 1, 0))
 
 
-def load_reference_frames(label: str, refs=None):
+#: Where ibllib keeps its reference frames; ``$IBL_XVIDEO_REFERENCE_URL`` overrides it
+#: (``{label}`` is replaced by the camera label; an empty value disables downloads).
+REFERENCE_URL = ("https://raw.githubusercontent.com/int-brain-lab/ibllib/master/ibllib/qc/reference/"
+                 "frames_{label}.npy")
+
+
+def load_reference_frames(label: str, refs=None, one=None):
     """Reference frames for the position and focus checks, or None.
 
     Looked for in order: ``refs`` (array or ``.npy`` path); ibllib's package data
-    (``ibllib/qc/reference/frames_<label>.npy``) when ibllib is installed;
-    ``<cache_dir>/reference/frames_<label>.npy``.
+    (``ibllib/qc/reference/frames_<label>.npy``) when ibllib is installed; a cached
+    copy in ``<ONE cache>/ibl_xvideo/reference/`` (``one`` given) or
+    ``<cache_dir>/reference/``; else a download from :data:`REFERENCE_URL` into that
+    cache (one attempt; None when it fails, e.g. offline).
     """
     if refs is not None:
         return np.load(refs) if isinstance(refs, (str, os.PathLike)) else np.asarray(refs)
@@ -103,8 +111,21 @@ def load_reference_frames(label: str, refs=None):
                 return np.load(f)
     except (ImportError, ValueError):
         pass
-    f = cache_dir() / "reference" / f"frames_{label}.npy"
-    return np.load(f) if f.exists() else None
+    folder = (Path(one.cache_dir) / "ibl_xvideo" if one is not None else cache_dir()) / "reference"
+    f = folder / f"frames_{label}.npy"
+    if f.exists():
+        return np.load(f)
+    url = os.environ.get("IBL_XVIDEO_REFERENCE_URL", REFERENCE_URL)
+    if not url:
+        return None
+    from ..remote import download
+
+    try:
+        download(url.format(label=label), f, progress=False, retries=0)
+        return np.load(f)
+    except (XVideoError, OSError, ValueError) as exc:
+        _log.warning("Could not download the %s reference frames (%s)", label, exc)
+        return None
 
 
 def session_type(session_path) -> str | None:
@@ -247,12 +268,12 @@ def camera_qc(
     if timestamps.size == 0:
         return QCResult(QC.CRITICAL, {}, label, res.eid or "", measures, samples)
 
-    ref = load_reference_frames(label, refs)
+    ref = load_reference_frames(label, refs, one)
     if ref is None:
         warnings.warn(
             f"No reference frames for the {label} camera: the position and focus checks are NOT_SET. "
-            f"Install ibllib, pass refs=<frames_{label}.npy>, or put that file in "
-            f"{cache_dir() / 'reference'}.", stacklevel=2)
+            f"Install ibllib, pass refs=<frames_{label}.npy>, put that file in {cache_dir() / 'reference'}, "
+            "or let it download (IBL_XVIDEO_REFERENCE_URL).", stacklevel=2)
     if not expected:
         warnings.warn(f"No expected fps/size for a {kind} rig's {label} camera: file_headers, framerate "
                       "and resolution are NOT_SET. Pass kind='ephys' or 'training', or describe the camera "
