@@ -200,3 +200,31 @@ def test_export_on_cluster_survives_a_killed_worker(client, videos, tmp_path):
     assert 2 <= at_kill["shards_done"] < at_kill["shards"]
     out = ibl_xvideo.open_store(store)
     assert checksums(out.values) == checksums(cam.values)
+
+
+def test_fast_shard_writer_is_byte_identical_to_zarr(videos, tmp_path):
+    import zarr
+
+    from ibl_xvideo.store import AUTO_BLOSC, _encode_shard
+
+    frames = ibl_xvideo.open_camera(videos["bframes"], chunks=None).isel(time=slice(0, 47)).values
+    path = tmp_path / "ref.zarr"
+    from zarr.codecs import BloscCodec
+
+    a = zarr.create_array(path, shape=(50,) + frames.shape[1:], dtype="uint8", chunks=(1,) + frames.shape[1:],
+                          shards=(25,) + frames.shape[1:], compressors=[BloscCodec(**AUTO_BLOSC)], fill_value=0)
+    a[0:25] = frames[:25]
+    a[25:47] = frames[25:47]
+    for k, (lo, hi) in enumerate([(0, 25), (25, 47)]):
+        assert _encode_shard(frames[lo:hi], 25) == (path / "c" / str(k) / "0" / "0").read_bytes()
+    raw = tmp_path / "raw.zarr"
+    a = zarr.create_array(raw, shape=(25,) + frames.shape[1:], dtype="uint8", chunks=(1,) + frames.shape[1:],
+                          shards=(25,) + frames.shape[1:], compressors=None, fill_value=0)
+    a[:] = frames[:25]
+    assert _encode_shard(frames[:25], 25, compress=False) == (raw / "c" / "0" / "0" / "0").read_bytes()
+
+
+def test_uncompressed_export(videos, tmp_path):
+    cam = ibl_xvideo.open_camera(videos["mono"])
+    ibl_xvideo.to_zarr(cam, tmp_path / "raw.zarr", compressors=None, progress=False)
+    assert checksums(ibl_xvideo.open_store(tmp_path / "raw.zarr").values) == checksums(cam.values)
