@@ -126,3 +126,56 @@ def test_motion_energy_matches_brainbox(session):
     e_ours, s_ours = motion.motion_energy(cam.isel(time=slice(0, 120)), diff=2)
     np.testing.assert_allclose(e_ours.values, e_bb)
     np.testing.assert_allclose(s_ours.values, s_bb)
+
+
+@pytest.fixture(scope="module")
+def wheel_session(tmp_path_factory):
+    from .wheelvideo import wheel_trace, write_wheel_video
+
+    sp = tmp_path_factory.mktemp("wheel") / "subj" / "2021-01-01" / "001"
+    (sp / "raw_video_data").mkdir(parents=True)
+    (sp / "alf").mkdir()
+    t, pos = wheel_trace()
+    times = write_wheel_video(sp / "raw_video_data" / "_iblrig_leftCamera.raw.mp4", t, pos, shift_frames=3)
+    np.save(sp / "alf" / "_ibl_leftCamera.times.npy", times)
+    np.save(sp / "alf" / "_ibl_wheel.timestamps.npy", t)
+    np.save(sp / "alf" / "_ibl_wheel.position.npy", pos)
+    return sp, t, pos, times
+
+
+def test_wheel_period_and_alignment_match_ibllib(wheel_session, session):
+    import brainbox.behavior.wheel as wh
+    from ibllib.io.extractors.video_motion import MotionAlignment
+    from iblutil.util import Bunch
+
+    import ibl_xvideo
+    from ibl_xvideo.qc import wheel as ours
+
+    sp, t, pos, times = wheel_session
+    p1, tt1 = wh.interpolate_position(t, pos)
+    p2, tt2 = ours.interpolate_position(t, pos)
+    np.testing.assert_allclose(p1, p2)
+    np.testing.assert_allclose(wh.velocity_filtered(p1, 1000)[0], ours.velocity_filtered(p2, 1000)[0])
+    acc = wh.velocity_filtered(p1, 1000)[1]
+    on1, off1, *_ = wh.movements(tt1, acc, pos_thresh=0.1)
+    on2, off2 = ours.movements(tt2, acc, pos_thresh=0.1)
+    np.testing.assert_array_equal(on1, on2)
+    np.testing.assert_array_equal(off1, off2)
+    period = camera.CameraQC.get_active_wheel_period(Bunch(timestamps=t, position=pos))
+    np.testing.assert_array_equal(period, ours.active_wheel_period(t, pos))
+
+    _, one = session
+    aln = MotionAlignment(one=one, session_path=sp)
+    aln.data["wheel"] = Bunch(timestamps=t, position=pos)
+    aln.data["camera_times"] = {"left": times}
+    aln.video_paths = {"left": sp / "raw_video_data" / "_iblrig_leftCamera.raw.mp4"}
+    offset_theirs, peak_theirs, _ = aln.align_motion(period=period, side="left")
+    cam = ibl_xvideo.open_camera(sp, "left", chunks=None)
+    offset_ours, peak_ours, _ = ours.align_motion(cam, t, pos, period, "left")
+    assert offset_ours == offset_theirs
+    assert peak_ours == pytest.approx(peak_theirs, rel=1e-9)
+    assert abs(offset_ours) <= 6  # the 3-frame delay is found to within the ROI's motion blur
+
+    res = qc.camera_qc(sp, "left", n_samples=20, kind="ephys", progress=False)
+    m = res.metrics["_videoLeft_wheel_alignment"]
+    assert isinstance(m, tuple) and m[1] == offset_ours

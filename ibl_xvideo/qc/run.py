@@ -166,6 +166,42 @@ def expected_properties(label: str, kind: str | None, session_path=None) -> dict
     return exp or None
 
 
+def _load_wheel(session_path):
+    """``(timestamps, position)`` of the session's ALF wheel object, or None."""
+    if session_path is None:
+        return None
+    files = sorted(Path(session_path, "alf").rglob("*wheel.timestamps*.npy"))
+    if not files:
+        return None
+    pos = sorted(files[0].parent.glob("*wheel.position*.npy"))
+    if not pos:
+        return None
+    return np.load(files[0]).ravel(), np.load(pos[0]).ravel()
+
+
+def _wheel_alignment(res, label, timestamps):
+    """ibllib's wheel-alignment check on the session's wheel and this video."""
+    wheel = _load_wheel(res.session_path)
+    if wheel is None or label == "body" or timestamps is None:
+        return QC.NOT_SET
+    from .wheel import active_wheel_period, align_motion
+
+    wts, wpos = wheel
+    period = active_wheel_period(wts, wpos)
+    if period is None:
+        return QC.NOT_SET
+    times = np.asarray(timestamps, dtype=np.float64)
+    outcome = checks.check_wheel_alignment(times, wts, period, label, offset=0)
+    if not isinstance(outcome, tuple):  # NOT_SET or FAIL: the period is not in the video
+        return outcome
+    from ..camera import open_camera
+
+    cam = open_camera(res.location, label, timestamps=times, on_mismatch="truncate", validate_times=False,
+                      chunks=None, auth=res.auth)
+    offset, _, _ = align_motion(cam, wts, wpos, period, label, camera_times=times[:cam.sizes["time"]])
+    return checks.check_wheel_alignment(times, wts, period, label, offset=offset)
+
+
 def camera_qc(
     source,
     label: str | None = None,
@@ -292,7 +328,7 @@ def camera_qc(
         "position": checks.check_position(samples, label, ref) if ref is not None else QC.NOT_SET,
         "resolution": checks.check_resolution(index.width, index.height, exp.get("width"), exp.get("height")),
         "timestamps": checks.check_timestamps(timestamps, length),
-        "wheel_alignment": QC.NOT_SET,
+        "wheel_alignment": _wheel_alignment(res, label, timestamps),
     }
     prefix = f"_video{label.capitalize()}_"
     metrics = {prefix + k: results[k] for k in CHECK_NAMES}
