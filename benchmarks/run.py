@@ -222,6 +222,8 @@ def remote_frame(path) -> dict:
 
 def run(minutes: float = 10.0, rss: bool = True) -> dict:
     """Run every benchmark and return the measurements."""
+    # offline: the QC must not try to download reference frames (position/focus are NOT_SET)
+    os.environ["IBL_XVIDEO_REFERENCE_URL"] = ""
     path = bench_video(minutes)
     short = bench_video(minutes / 4)
     t_index, index = _timed(lambda: get_index(path, use_cache=False))
