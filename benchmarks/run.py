@@ -28,7 +28,6 @@ from ibl_xvideo.decode import clear_caches
 from ibl_xvideo.index import cache_dir, get_index
 from ibl_xvideo.synth import make_video
 
-
 #: Sensor noise of the benchmark video: about 1 kB per frame, the bitrate of IBL videos.
 NOISE = 5.0
 

@@ -18,6 +18,7 @@ from ibl_xvideo.demo import DEMO_EID, build_demo
 
 
 def main(argv=None) -> dict:
+    """Run the example; returns what it computed (for the tests)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=None, help="demo ONE cache (default: the one `ibl-xvideo demo` built)")
     parser.add_argument("--cluster", action="store_true", help="compute on a local dask.distributed cluster")

@@ -361,8 +361,9 @@ def open_session(eid, *, one=None, labels=None, **kwargs) -> xr.DataTree:
     xarray.DataTree
         Children named after the labels, each holding a ``'<label>Camera'`` variable.
     """
-    from .sources import _cameras_in, is_eid
     from pathlib import Path
+
+    from .sources import _cameras_in, is_eid
 
     if labels is None:
         if is_eid(eid):

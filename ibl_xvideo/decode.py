@@ -235,7 +235,7 @@ STATS = DecodeStats()
 
 
 def _decoder(index: VideoIndex, threads: int) -> _Decoder:
-    """This thread's decoder for the file, reused between calls (never shared)."""
+    """The calling thread's decoder for the file, reused between calls (never shared)."""
     pool: collections.OrderedDict = getattr(_local, "pool", None)
     if pool is None:
         pool = _local.pool = collections.OrderedDict()

@@ -92,11 +92,11 @@ def make_one_cache(root: Path, eids: dict[str, str] | None = None) -> Path:
     Path
         ``root``.
     """
+    import warnings
+
     import pandas as pd
     from iblutil.io import parquet
     from one.alf.cache import make_parquet_db
-
-    import warnings
 
     root = Path(root)
     with warnings.catch_warnings():
@@ -149,7 +149,6 @@ def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, pr
             pass
     if root.exists():
         shutil.rmtree(root)
-    session = root / DEMO_SESSION
     work = root.with_name(root.name + ".building")
     shutil.rmtree(work, ignore_errors=True)
     wsession = work / DEMO_SESSION

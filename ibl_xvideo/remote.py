@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from ._lru import ByteLRU
 from .errors import RemoteError, VideoNotFoundError
 
-__all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url", "RemoteAuthError", "RemoteNotFoundError", "STATS",
-           "probe"]
+__all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url",
+           "RemoteAuthError", "RemoteNotFoundError", "STATS", "probe"]
 
 _log = logging.getLogger(__name__)
 
@@ -302,15 +302,19 @@ class HTTPRangeFile(io.RawIOBase):
         return f"HTTPRangeFile({self.url!r}, size={self.size})"
 
     def readable(self) -> bool:
+        """Always True."""
         return True
 
     def seekable(self) -> bool:
+        """Always True."""
         return True
 
     def tell(self) -> int:
+        """Current position."""
         return self.pos
 
     def seek(self, offset: int, whence: int = 0) -> int:
+        """Move to ``offset`` (from the start, the current position or the end)."""
         if whence == 0:
             self.pos = offset
         elif whence == 1:
@@ -349,6 +353,7 @@ class HTTPRangeFile(io.RawIOBase):
                 BLOCKS.put((self.url, self.version, bs, k), data[(k - a) * bs:(k - a + 1) * bs])
 
     def readinto(self, b) -> int:
+        """Fill ``b`` from the current position (exactly, or raise); return the bytes read."""
         n = min(len(b), self.size - self.pos)
         if n <= 0:
             return 0

@@ -72,9 +72,10 @@ def _compressors(choice):
 
 
 def _encode_shard(frames: np.ndarray, slots: int, compress: bool = True) -> bytes:
-    """One shard in Zarr v3 ``sharding_indexed`` layout with inner chunks of one frame
-    (:data:`AUTO_BLOSC`-compressed, or raw): the chunks, then the little-endian
-    (offset, nbytes) index and its CRC32C.
+    """Encode one shard in Zarr v3 ``sharding_indexed`` layout.
+
+    Inner chunks of one frame (:data:`AUTO_BLOSC`-compressed, or raw), then the
+    little-endian (offset, nbytes) index and its CRC32C.
 
     Byte-identical to what zarr-python writes for the same array (tested), at the
     speed of the compressor alone.

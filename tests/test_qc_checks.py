@@ -7,7 +7,7 @@ import pytest
 from one.alf.spec import QC
 
 from ibl_xvideo import qc
-from ibl_xvideo.qc import checks, imgproc
+from ibl_xvideo.qc import imgproc
 
 cv2 = pytest.importorskip("cv2")
 

@@ -342,7 +342,7 @@ def check_position(frame_samples=None, label: str = "left", refs=None, hist_thre
 
 
 def focus_measures(frames, rois, equalize=True):
-    """ibllib's two focus measures for each frame, in the given order.
+    """Ibllib's two focus measures for each frame, in the given order.
 
     Returns
     -------

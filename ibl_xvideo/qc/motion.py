@@ -87,7 +87,7 @@ def motion_energy(frames, diff: int = 2, normalize: bool = True):
 
 
 def roi_motion_energy(camera: xr.DataArray, roi=None) -> xr.DataArray:
-    """iblvideo's ROI motion energy: ``mean |g[i+1] - g[i]|`` in the ROI, last value repeated.
+    """Iblvideo's ROI motion energy: ``mean |g[i+1] - g[i]|`` in the ROI, last value repeated.
 
     Parameters
     ----------

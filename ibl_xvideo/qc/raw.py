@@ -174,7 +174,9 @@ def load_camera_gpio(session_path, label: str, as_dicts: bool = False):
 
 
 def load_embedded_frame_data(session_path, label: str, raw: bool = False):
-    """``(frame count, GPIO)`` as ibllib: ``load_camera_frame_count(raw)`` and
-    ``load_camera_gpio(as_dicts=not raw)``."""
+    """``(frame count, GPIO)`` as ibllib.
+
+    That is ``load_camera_frame_count(raw)`` and ``load_camera_gpio(as_dicts=not raw)``.
+    """
     return (load_camera_frame_count(session_path, label, raw=raw),
             load_camera_gpio(session_path, label, as_dicts=not raw))

@@ -12,8 +12,10 @@ __all__ = ["plot_qc"]
 
 
 def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None, bounds=(40, 200)):
-    """Draw a QC result: brightness over the video with bounds, darkest and brightest
-    frames, and the first sample frame with the face template's place; save to ``out``.
+    """Draw a QC result and save it to ``out``.
+
+    Brightness over the video with its bounds, the darkest and brightest sample
+    frames with the brightness ROI, and the face template's place.
 
     Parameters
     ----------

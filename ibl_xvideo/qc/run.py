@@ -180,7 +180,7 @@ def _load_wheel(session_path):
 
 
 def _wheel_alignment(res, label, timestamps):
-    """ibllib's wheel-alignment check on the session's wheel and this video."""
+    """Ibllib's wheel-alignment check on the session's wheel and this video."""
     wheel = _load_wheel(res.session_path)
     if wheel is None or label == "body" or timestamps is None:
         return QC.NOT_SET

@@ -55,7 +55,7 @@ def velocity_filtered(pos, fs: float, corner_frequency: float = 20, order: int =
 
 
 def _forward_range(x: np.ndarray, width: int, batch: int = 1 << 16) -> np.ndarray:
-    """max - min of ``x[i:i + width]`` (truncated at the end) for every i."""
+    """Max - min of ``x[i:i + width]`` (truncated at the end) for every i."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     padded = np.r_[x, np.full(width - 1, np.nan)]
