@@ -18,6 +18,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
+import urllib3
+
 from ._lru import ByteLRU
 from .errors import RemoteError, VideoNotFoundError
 
@@ -108,14 +110,15 @@ BACKOFF = 0.2
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
+# follow redirects (urllib3 drops the Authorization header when the host changes); every
+# other retry is ours, with backoff and exactness checks
+_REDIRECTS = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5, raise_on_redirect=True)
 
 
 def _pool():
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            import urllib3
-
             _POOL = urllib3.PoolManager(num_pools=16, maxsize=16, retries=False)
         return _POOL
 
@@ -159,8 +162,6 @@ def _check_status(status: int, url: str) -> None:
 
 def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None) -> bytes:
     """Bytes ``[start, stop)`` of ``url``; retried on resets, timeouts and 5xx; exact or raise."""
-    import urllib3
-
     timeout, backoff = TIMEOUT, BACKOFF
     retries = RETRIES if retries is None else retries
     want = stop - start
@@ -172,7 +173,7 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None) ->
         try:
             r = _pool().request("GET", url, headers=_headers(auth, {"Range": f"bytes={start}-{stop - 1}"}),
                                 timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-                                preload_content=False, redirect=True)
+                                preload_content=False, retries=_REDIRECTS)
             try:
                 STATS.add(requests=1)
                 _check_status(r.status, url)
@@ -205,8 +206,6 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None) ->
 
 def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
     """Size and version (ETag or Last-Modified) of a remote file, with one small range request."""
-    import urllib3
-
     last = None
     for attempt in range((RETRIES if retries is None else retries) + 1):
         if attempt:
@@ -214,7 +213,8 @@ def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
             time.sleep(BACKOFF * 2 ** (attempt - 1))
         try:
             r = _pool().request("GET", url, headers=_headers(auth, {"Range": "bytes=0-0"}),
-                                timeout=urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1]), preload_content=True)
+                                timeout=urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1]), preload_content=True,
+                                retries=_REDIRECTS)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             last = f"{type(exc).__name__}: {exc}"
             continue

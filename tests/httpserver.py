@@ -4,6 +4,7 @@ Bound to 127.0.0.1 on a free port, run in a thread. Paths:
 
 * ``/files/<name>``: the file, Range supported, ETag from size and mtime;
 * ``/private/<name>``: the same behind basic auth (``USER`` / ``PASSWORD``);
+* ``/redirect/<name>``: a 302 to ``/files/<name>``;
 * ``/fault/<kind>/<name>``: the first request for each byte range misbehaves:
   ``drop`` sends the headers and half the body then closes the connection,
   ``500`` answers 500, ``slow`` stalls past the client's read timeout;
@@ -36,6 +37,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.path.startswith("/redirect/"):  # a data server that moved the file
+            return self._plain(302, {"Location": "/files/" + self.path[len("/redirect/"):]})
         m = re.match(r"^/(files|private|fault/(\w+))/(.+)$", self.path)
         if not m:
             return self._plain(404)

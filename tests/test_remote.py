@@ -89,6 +89,12 @@ def test_basic_auth_and_credentials_never_shown(server, tmp_path):
     assert frame_numbers(cam.isel(time=[7]).values) == [7]
 
 
+def test_redirect_is_followed(server, videos):
+    cam = ibl_xvideo.open_camera(server.url("mono.mp4", area="redirect"), chunks=None)
+    ref = ibl_xvideo.open_camera(videos["mono"], chunks=None)
+    assert np.array_equal(cam.isel(time=[0, 99]).values, ref.isel(time=[0, 99]).values)
+
+
 def test_not_found(server):
     with pytest.raises(remote.RemoteNotFoundError, match="404") as info:
         ibl_xvideo.open_camera(server.url("nope.mp4"))
