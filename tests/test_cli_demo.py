@@ -72,3 +72,14 @@ def test_example_trial_frames_runs(small_demo):
     assert len(out["onset_frames"]) == 40 and np.all(np.diff(out["onset_frames"]) >= 0)
     assert out["clip"][1:] == (156, 120)  # the small demo is 256x320: crops are clipped
     assert out["energy"].size == out["clip"][0] - 1 and np.all(out["energy"] > 0)
+
+
+def test_example_qc_and_cache_runs(small_demo, tmp_path):
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "qc_and_cache.py"
+    out = runpy.run_path(str(path))["main"](["--root", str(small_demo), "--out", str(tmp_path)])
+    assert out["figure"].stat().st_size > 10_000
+    assert out["clip"] == (120, 256, 320)  # the small demo's body camera is 4 s long
+    assert out["cache"] == ("filled", "hit")

@@ -1,0 +1,60 @@
+"""Camera QC, a report figure, and a Zarr cache on the demo session.
+
+Run after ``ibl-xvideo demo`` (which builds the offline demo ONE cache):
+
+    python examples/qc_and_cache.py [--root DEMO_CACHE] [--out FOLDER]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from one.api import One
+
+from ibl_xvideo import open_camera, open_store, to_zarr
+from ibl_xvideo.demo import DEMO_EID, build_demo
+from ibl_xvideo.qc import camera_qc
+
+
+def main(argv=None) -> dict:
+    """Run the example; returns what it computed (for the tests)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=None, help="demo ONE cache (default: the one `ibl-xvideo demo` built)")
+    parser.add_argument("--out", default=None, help="folder for the figure and the Zarr store")
+    args = parser.parse_args(argv)
+    out = Path(args.out or tempfile.mkdtemp(prefix="ibl_xvideo_example_"))
+    one = One(cache_dir=build_demo(args.root), mode="local")
+
+    # 1. the IBL camera QC, as ibllib computes it (position/focus need reference frames:
+    #    they are NOT_SET offline without ibllib installed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = camera_qc(DEMO_EID, "body", one=one, kind="ephys", progress=False)
+    print(f"QC outcome: {res.outcome.name}")
+    for key, value in res.to_dict()["metrics"].items():
+        print(f"  {key:<32} {value}")
+    res.plot(out / "qc_body.png")
+
+    # 2. export 10 s of the body camera to Zarr and read a random frame from it
+    cam = open_camera(DEMO_EID, "body", one=one)
+    t0 = float(cam.time[0])
+    to_zarr(cam, out / "body_10s.zarr", time=slice(t0, t0 + 10), progress=False)
+    clip = open_store(out / "body_10s.zarr")
+    t = time.perf_counter()
+    frame = clip.isel(time=min(123, clip.sizes["time"] - 1)).values
+    print(f"Zarr clip {clip.shape}, a random frame in {1000 * (time.perf_counter() - t):.1f} ms")
+
+    # 3. the whole camera through a Zarr cache: filled on first open, read from then on
+    first = open_camera(DEMO_EID, "body", one=one, cache=out / "body.zarr")
+    again = open_camera(DEMO_EID, "body", one=one, cache=out / "body.zarr")
+    print(f"cache: {first.attrs['cache']}, then {again.attrs['cache']}")
+    return {"outcome": res.outcome, "figure": out / "qc_body.png", "clip": clip.shape, "frame": frame,
+            "cache": (first.attrs["cache"], again.attrs["cache"])}
+
+
+if __name__ == "__main__":
+    main()
