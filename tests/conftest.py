@@ -91,20 +91,27 @@ def frame_numbers(frames: np.ndarray) -> list[int]:
     return [read_frame_number(f) for f in frames]
 
 
+def make_camera(session_path, label, n, width=320, height=256, fps=30, gop=30, seed=0):
+    """Write a camera's video, alf times and frameData into a session folder; return the video path."""
+    from ibl_xvideo.demo import camera_times, write_camera_session_files
+
+    video = make_video(Path(session_path) / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4", n, width=width,
+                       height=height, fps=fps, gop=gop, seed=seed)
+    write_camera_session_files(Path(session_path), label, camera_times(n, fps, seed=seed), seed=seed)
+    return video
+
+
 @pytest.fixture(scope="session")
 def one_cache(tmp_path_factory):
     """A real ONE cache with two sessions: SESSION (body, left) and OTHER (body only)."""
-    from ibl_xvideo.demo import camera_times, make_one_cache, write_camera_session_files
+    from ibl_xvideo.demo import make_one_cache
 
     root = tmp_path_factory.mktemp("one_cache")
-    cams = {"body": (320, 256, 30, 90), "left": (320, 256, 60, 120)}
+    cams = {"body": (30, 90), "left": (60, 120)}
     for rel, labels in ((SESSION_REL, ("body", "left")), (OTHER_REL, ("body",))):
-        sp = root / rel
         for k, label in enumerate(labels):
-            w, h, fps, n = cams[label]
-            make_video(sp / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4", n, width=w, height=h,
-                       fps=fps, gop=30, seed=k)
-            write_camera_session_files(sp, label, camera_times(n, fps, seed=k), seed=k)
+            fps, n = cams[label]
+            make_camera(root / rel, label, n, fps=fps, seed=k)
     # OTHER: body times one short (a count mismatch)
     t = np.load(root / OTHER_REL / "alf" / "_ibl_bodyCamera.times.npy")
     np.save(root / OTHER_REL / "alf" / "_ibl_bodyCamera.times.npy", t[:-1])

@@ -15,8 +15,9 @@ from one.alf.spec import QC
 camera = pytest.importorskip("ibllib.qc.camera")
 
 from ibl_xvideo import qc  # noqa: E402
-from ibl_xvideo.demo import camera_times, make_one_cache, write_camera_session_files  # noqa: E402
-from ibl_xvideo.synth import make_video  # noqa: E402
+from ibl_xvideo.demo import make_one_cache  # noqa: E402
+
+from .conftest import make_camera  # noqa: E402
 
 REL = "cortexlab/Subjects/KS000/2021-01-01/001"
 EID = "aaaaaaaa-1111-4222-8333-444444444444"
@@ -26,9 +27,7 @@ EID = "aaaaaaaa-1111-4222-8333-444444444444"
 def session(tmp_path_factory):
     root = tmp_path_factory.mktemp("parity_cache")
     sp = root / REL
-    n = 400
-    make_video(sp / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4", n, width=640, height=512, fps=30, gop=60)
-    write_camera_session_files(sp, "body", camera_times(n, 30))
+    make_camera(sp, "body", 400, width=640, height=512, gop=60)
     make_one_cache(root, {REL: EID})
     from one.api import One
 

@@ -10,10 +10,9 @@ import pytest
 import ibl_xvideo
 from ibl_xvideo import errors
 from ibl_xvideo.cli import main
-from ibl_xvideo.demo import camera_times, make_one_cache, write_camera_session_files
-from ibl_xvideo.synth import make_video
+from ibl_xvideo.demo import make_one_cache
 
-from .conftest import checksums
+from .conftest import checksums, make_camera
 from .httpserver import FileServer
 
 REL = "churchlandlab/Subjects/CSHL_001/2021-02-03/002"
@@ -25,9 +24,7 @@ def remote_session(tmp_path_factory):
     """A ONE cache listing a body video that lives only on a data server (ONE's URL layout)."""
     root = tmp_path_factory.mktemp("one_remote")
     sp = root / REL
-    video = make_video(sp / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4", 120, width=320, height=256,
-                       fps=30, gop=30)
-    write_camera_session_files(sp, "body", camera_times(120, 30))
+    video = make_camera(sp, "body", 120)
     make_one_cache(root, {REL: EID})
     from one.api import One
 
