@@ -264,8 +264,17 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
         t_qc, _ = _timed(lambda: camera_qc(path, "body", timestamps=ts, kind="ephys", progress=False))
         t_full, _ = _timed(lambda: camera_qc(path, "body", timestamps=ts, kind="ephys", full=True,
                                              progress=False))
+        # with reference frames (here one frame of the video itself): per-frame focus and
+        # histogram correlation too
+        refs = ibl_xvideo.read_frames(index, [n // 2])
+        t_qc_refs, _ = _timed(lambda: camera_qc(path, "body", timestamps=ts, kind="ephys", refs=refs,
+                                                progress=False))
+        t_full_refs, _ = _timed(lambda: camera_qc(path, "body", timestamps=ts, kind="ephys", full=True,
+                                                  refs=refs, progress=False))
     res.update(qc_default_s=t_qc, qc_default_vs_ibllib_loading=t_cvs / t_qc, qc_full_s=t_full,
-               qc_full_fps=n / t_full, qc_full_vs_scan=(n / t_full) / res["scan_fps_ours"])
+               qc_full_fps=n / t_full, qc_full_vs_scan=(n / t_full) / res["scan_fps_ours"],
+               qc_refs_s=t_qc_refs, qc_refs_vs_ibllib_loading=t_cvs / t_qc_refs,
+               qc_full_refs_fps=n / t_full_refs, qc_full_refs_vs_scan=(n / t_full_refs) / res["scan_fps_ours"])
 
     # one random frame: cold (fresh decoders and frame cache), then warm in the same group
     rng = np.random.default_rng(0)
@@ -339,7 +348,11 @@ def report(res: dict) -> str:
         ("  OpenCV frames != exact frame", f"{res['qc100_opencv_frames_differing']} / 100", ""),
         ("camera_qc, 100 samples", f"{res['qc_default_s']:.2f} s",
          f"{res['qc_default_vs_ibllib_loading']:.2f}x vs ibllib loading"),
+        ("  with refs (+ position, focus)", f"{res['qc_refs_s']:.2f} s",
+         f"{res['qc_refs_vs_ibllib_loading']:.2f}x vs ibllib loading"),
         ("camera_qc(full=True)", f"{res['qc_full_fps']:.0f} frames/s", f"{res['qc_full_vs_scan']:.2f}x of scan"),
+        ("  with refs (+ focus, hist corr)", f"{res['qc_full_refs_fps']:.0f} frames/s",
+         f"{res['qc_full_refs_vs_scan']:.2f}x of scan"),
         ("one random frame, cold", f"{res['frame_cold_ms']:.1f} ms", ""),
         ("  earlier frame, same group", f"{res['frame_warm_same_group_ms']:.2f} ms", ""),
         ("  next frame", f"{res['frame_warm_next_ms']:.2f} ms", ""),

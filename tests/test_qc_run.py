@@ -129,3 +129,22 @@ def test_reference_frames_downloaded_once_into_the_one_cache(one, tmp_path, monk
     finally:
         srv.close()
         (one.cache_dir / "ibl_xvideo" / "reference" / "frames_body.npy").unlink(missing_ok=True)
+
+
+def test_full_qc_per_frame_focus_and_position_measures(one):
+    from ibl_xvideo.qc import checks
+
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one, chunks=None)
+    refs = cam.isel(time=[40]).values  # a "reference" taken from the video itself
+    res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=10, full=True, progress=False, kind="ephys",
+                       refs=refs)
+    m = res.measures
+    assert m.hist_corr.sizes["frame"] == 90 and m.focus_lpc.sizes["frame"] == 90
+    assert m.hist_corr.sel(frame=40) == pytest.approx(100)  # the reference correlates perfectly with itself
+    # the per-frame focus measure is ibllib's: equalise the frame, Laplacian, variance in the face ROI
+    roi = checks.face_roi(res.samples, "body", refs)
+    for i in (0, 40, 89):
+        f = cam.isel(time=i).values
+        lpc = qc.imgproc.laplacian(qc.imgproc.equalize_hist(f))
+        assert float(m.focus_lpc.sel(frame=i)) == pytest.approx(lpc[roi].var())
+    np.testing.assert_allclose(m.time.values, cam.time.values)

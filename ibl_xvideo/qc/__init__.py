@@ -5,6 +5,7 @@
 every frame) and aggregates the outcomes; :mod:`.raw` reads the rig's camera files.
 """
 
+from . import imgproc
 from .checks import (
     check_brightness,
     check_camera_times,
@@ -17,8 +18,10 @@ from .checks import (
     check_resolution,
     check_timestamps,
     check_wheel_alignment,
+    face_roi,
     find_face,
     frame_brightness,
+    frame_measures,
     overall_outcome,
 )
 from .motion import frame_diff, frame_diffs, motion_energy, roi_motion_energy
@@ -26,7 +29,8 @@ from .run import QCResult, camera_qc, load_reference_frames, sample_indices
 from .wheel import active_wheel_period, align_motion, movements
 
 __all__ = [
-    "camera_qc", "QCResult", "sample_indices", "load_reference_frames", "overall_outcome", "find_face",
+    "camera_qc", "QCResult", "imgproc", "face_roi", "frame_measures", "sample_indices", "load_reference_frames",
+    "overall_outcome", "find_face",
     "frame_brightness", "check_brightness", "check_camera_times", "check_dropped_frames",
     "check_file_headers", "check_focus", "check_framerate", "check_pin_state", "check_position",
     "check_resolution", "check_timestamps", "check_wheel_alignment", "frame_diff", "frame_diffs",

@@ -22,7 +22,7 @@ __all__ = [
     "overall_outcome", "brightness_roi", "frame_brightness", "check_brightness", "check_file_headers",
     "check_framerate", "check_pin_state", "check_dropped_frames", "check_timestamps",
     "check_camera_times", "check_resolution", "check_wheel_alignment", "check_position",
-    "check_focus", "find_face", "FACE_ROI", "FOCUS_ROI", "EXPECTED",
+    "check_focus", "find_face", "face_roi", "frame_measures", "FACE_ROI", "FOCUS_ROI", "EXPECTED",
 ]
 
 _log = logging.getLogger(__name__)
@@ -83,6 +83,65 @@ def frame_brightness(frames, label: str, roi: bool = True):
     h, w = frames.shape[-2:]
     ys, xs = brightness_roi(label, h, w) if roi is True else (slice(None), slice(None))
     return frames[..., ys, xs].mean(axis=(-2, -1))
+
+
+def face_roi(frames, label: str, refs, top_left=None) -> tuple[slice, slice]:
+    """The face region ``check_focus(roi=False)`` uses: the template's median match in ``frames``.
+
+    ``top_left``: the matches :func:`find_face` already found in these frames.
+    """
+    if top_left is None:
+        top_left, roi, _ = find_face(frames, label, refs)
+    else:
+        roi = FACE_ROI[label]
+    h, w = (int(np.diff(r)[0]) for r in roi)
+    x, y = np.median(np.array(top_left), axis=0).round().astype(int)
+    return np.s_[y:y + h, x:x + w]
+
+
+def _block_measures(block, label, ref_hist, roi):
+    out = np.empty((block.shape[0], 3))
+    ys, xs = brightness_roi(label, *block.shape[1:])
+    out[:, 0] = block[:, ys, xs].mean(axis=(1, 2))
+    for i, f in enumerate(block):
+        hist = np.bincount(f.ravel(), minlength=256)
+        out[i, 1] = imgproc.compare_hist_correl(hist, ref_hist) * 100
+        out[i, 2] = imgproc.laplacian_var_in(f, roi, imgproc.equalize_lut(hist))
+    return out
+
+
+def frame_measures(camera, label: str, refs=None, roi=None):
+    """Per-frame QC measures over a whole camera, as one Dask pass (each chunk decoded once).
+
+    Parameters
+    ----------
+    camera : xarray.DataArray
+        A Dask-backed camera from :func:`ibl_xvideo.open_camera`.
+    label : str
+        Camera label (brightness ROI).
+    refs : array, optional
+        Reference frames: adds ``hist_corr`` (histogram correlation with the first one,
+        x100, the position check's first part) and ``focus_lpc`` (variance of the
+        Laplacian in ``roi`` after histogram equalisation, the focus check's measure).
+    roi : (slice, slice), optional
+        Focus region, e.g. :func:`face_roi` of the sample frames.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``brightness`` (and ``hist_corr``, ``focus_lpc``) along ``time``.
+    """
+    import dask.array as da
+    import xarray as xr
+
+    if refs is None:  # the ROI crop is pushed down to the decoder: only that part is converted
+        return xr.Dataset({"brightness": frame_brightness(camera, label)})
+    data = camera.data if isinstance(camera.data, da.Array) else da.from_array(camera.values, chunks=(250, -1, -1))
+    ref_hist = imgproc.calc_hist(np.asarray(refs)[0])
+    m = data.map_blocks(_block_measures, label, ref_hist, roi, drop_axis=(1, 2), new_axis=1,
+                        chunks=(data.chunks[0], (3,)), dtype=np.float64)
+    names = ["brightness", "hist_corr", "focus_lpc"]
+    return xr.Dataset({k: ("time", m[:, j]) for j, k in enumerate(names)}, coords=camera.time.coords)
 
 
 def check_brightness(frame_samples=None, label: str = "left", n_samples: int | None = None,
@@ -293,17 +352,26 @@ def find_face(frames, label: str, refs, roi=None, metric: str = "TM_CCOEFF_NORME
     """
     roi = roi or FACE_ROI[label]
     template = np.asarray(refs[0])[tuple(slice(*r) for r in roi)]
-    top_left = []
-    for frame in frames:
-        res = imgproc.match_template(np.asarray(frame), template, metric)
+    match = imgproc.TemplateMatcher(template, metric)
+    match(np.asarray(frames[0]))  # the template's transform, once, before the threads share it
+
+    def best(frame):
+        res = match(np.asarray(frame))
         y, x = np.unravel_index(np.argmin(res) if metric == "TM_SQDIFF" else np.argmax(res), res.shape)
-        top_left.append((int(x), int(y)))
+        return int(x), int(y)
+
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    # NumPy and scipy.fft release the GIL: frames are matched in parallel
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        top_left = list(pool.map(best, frames))
     return top_left, roi, template
 
 
 def check_position(frame_samples=None, label: str = "left", refs=None, hist_thresh=(75, 80),
                    pos_thresh=(10, 15), metric: str = "TM_CCOEFF_NORMED", test=False, roi=None,
-                   pct_thresh=True) -> QC:
+                   pct_thresh=True, top_left=None) -> QC:
     """Check the camera is positioned as in the reference frames.
 
     Two parts, each FAIL / WARNING / PASS by how many of its two thresholds pass, and
@@ -314,6 +382,9 @@ def check_position(frame_samples=None, label: str = "left", refs=None, hist_thre
     * the face template's median position must be within a threshold of its place
       in the reference. With ``pct_thresh`` the x error is divided by the frame
       height and the y error by the width (ibllib quirk, kept).
+
+    ``top_left`` may pass the template matches :func:`find_face` already found (with
+    the default ``roi`` and ``metric``) to save matching them again.
     """
     if refs is None:
         return QC.NOT_SET
@@ -328,7 +399,10 @@ def check_position(frame_samples=None, label: str = "left", refs=None, hist_thre
     if pct_thresh:
         corr = corr * 100
     hist_passed = [np.all(corr > t) for t in hist_thresh]
-    top_left, roi, _ = find_face(refs if test else frames, label, refs, roi=roi, metric=metric)
+    if top_left is None:
+        top_left, roi, _ = find_face(refs if test else frames, label, refs, roi=roi, metric=metric)
+    else:
+        roi = roi or FACE_ROI[label]
     (y1, y2), (x1, x2) = roi
     err = (x1, y1) - np.median(np.array(top_left), axis=0)
     h, w = frames[0].shape[:2]
@@ -362,7 +436,7 @@ def focus_measures(frames, rois, equalize=True):
 
 
 def check_focus(frame_samples=None, label: str = "left", refs=None, n=20, threshold=(100, 6),
-                roi=False, test=False, equalize=True, return_measures=False):
+                roi=False, test=False, equalize=True, return_measures=False, top_left=None):
     """Check the video is in focus (Laplacian variance or high-pass energy).
 
     Parameters
@@ -386,6 +460,8 @@ def check_focus(frame_samples=None, label: str = "left", refs=None, n=20, thresh
         Equalise each frame's histogram first.
     return_measures : bool
         Also return ``(lpc_var, filt_mean)``.
+    top_left : list, optional
+        The face matches :func:`find_face` already found in ``frame_samples``.
 
     Returns
     -------
@@ -399,10 +475,7 @@ def check_focus(frame_samples=None, label: str = "left", refs=None, n=20, thresh
     if roi is False:
         if refs is None:
             return QC.NOT_SET
-        top_left, face, _ = find_face(refs if test else frame_samples, label, refs)
-        h, w = (int(np.diff(r)[0]) for r in face)
-        x, y = np.median(np.array(top_left), axis=0).round().astype(int)
-        rois = (np.s_[y:y + h, x:x + w],)
+        rois = (face_roi(refs if test else frame_samples, label, refs, None if test else top_left),)
     else:
         rois = roi or FOCUS_ROI[label]
     if test:

@@ -9,28 +9,33 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["equalize_hist", "laplacian", "calc_hist", "compare_hist_correl", "match_template",
-           "highpass_mean", "box_blur"]
+__all__ = ["equalize_hist", "equalize_lut", "laplacian", "calc_hist", "compare_hist_correl", "match_template",
+           "TemplateMatcher",
+           "highpass_mean", "box_blur", "laplacian_var_in"]
+
+
+def equalize_lut(hist: np.ndarray) -> np.ndarray:
+    """The 256-entry lookup ``cv2.equalizeHist`` applies, from an image's 256-bin histogram."""
+    hist = np.asarray(hist, dtype=np.int64)
+    nz = np.flatnonzero(hist)
+    if nz.size == 0:
+        return np.arange(256, dtype=np.uint8)
+    first = nz[0]
+    total = int(hist.sum())
+    if hist[first] == total:
+        return np.full(256, first, np.uint8)
+    scale = 255.0 / (total - hist[first])
+    lut = np.zeros(256, np.uint8)
+    # OpenCV: lut[first] = 0, then the running sum of the bins after it, rounded
+    vals = (np.cumsum(hist) - hist[first]) * scale
+    lut[first + 1:] = np.clip(np.rint(vals[first + 1:]), 0, 255).astype(np.uint8)
+    return lut
 
 
 def equalize_hist(img: np.ndarray) -> np.ndarray:
     """Histogram equalisation of a uint8 image, as ``cv2.equalizeHist``."""
     img = np.asarray(img, dtype=np.uint8)
-    hist = np.bincount(img.ravel(), minlength=256)
-    nz = np.flatnonzero(hist)
-    if nz.size == 0:
-        return img.copy()
-    first = nz[0]
-    total = img.size
-    if hist[first] == total:
-        return np.full_like(img, first)
-    scale = 255.0 / (total - hist[first])
-    cdf = np.cumsum(hist)
-    lut = np.zeros(256, np.uint8)
-    # OpenCV: lut[first] = 0, then the running sum of the bins after it, rounded
-    vals = (cdf - hist[first]) * scale
-    lut[first + 1:] = np.clip(np.rint(vals[first + 1:]), 0, 255).astype(np.uint8)
-    return lut[img]
+    return equalize_lut(np.bincount(img.ravel(), minlength=256))[img]
 
 
 def laplacian(img: np.ndarray) -> np.ndarray:
@@ -60,37 +65,52 @@ def _window_sums(x: np.ndarray, th: int, tw: int) -> np.ndarray:
     return c[th:, tw:] - c[:-th, tw:] - c[th:, :-tw] + c[:-th, :-tw]
 
 
+class TemplateMatcher:
+    """``cv2.matchTemplate`` (TM_CCOEFF_NORMED or TM_SQDIFF) of one template against many images.
+
+    The template's transform is computed once per image shape; transforms use
+    ``scipy.fft`` at fast (not power-of-two) sizes.
+    """
+
+    def __init__(self, template: np.ndarray, method: str = "TM_CCOEFF_NORMED"):
+        if method not in ("TM_CCOEFF_NORMED", "TM_SQDIFF"):
+            raise ValueError(f"unsupported template matching method {method!r}")
+        self.method = method
+        self.tpl = np.asarray(template, dtype=np.float64)
+        self.t0 = self.tpl - self.tpl.mean() if method == "TM_CCOEFF_NORMED" else self.tpl
+        self._fft = {}
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        """The matching map, of shape ``(H - h + 1, W - w + 1)``."""
+        from scipy import fft
+
+        img = np.asarray(img, dtype=np.float64)
+        th, tw = self.tpl.shape
+        H, W = img.shape
+        shape = (fft.next_fast_len(H + th - 1, real=True), fft.next_fast_len(W + tw - 1, real=True))
+        G = self._fft.get(shape)
+        if G is None:
+            G = self._fft[shape] = fft.rfft2(self.t0[::-1, ::-1].astype(np.float32), shape)
+        # the correlation in single precision (as OpenCV), the normalisation in double
+        corr = fft.irfft2(fft.rfft2(img.astype(np.float32), shape) * G, shape)[th - 1:H, tw - 1:W].astype(np.float64)
+        s2 = _window_sums(img * img, th, tw)
+        if self.method == "TM_SQDIFF":
+            return s2 - 2 * corr + (self.tpl * self.tpl).sum()
+        s1 = _window_sums(img, th, tw)
+        var_i = np.maximum(s2 - s1 * s1 / (th * tw), 0)
+        den = np.sqrt(var_i * (self.t0 * self.t0).sum())
+        out = np.zeros_like(corr)
+        ok = den > 1e-7 * max(den.max(), 1)
+        out[ok] = corr[ok] / den[ok]
+        return np.clip(out, -1, 1)
+
+
 def match_template(img: np.ndarray, template: np.ndarray, method: str = "TM_CCOEFF_NORMED") -> np.ndarray:
     """Template matching map, as ``cv2.matchTemplate`` (TM_CCOEFF_NORMED or TM_SQDIFF).
 
     Returns an array of shape ``(H - h + 1, W - w + 1)``.
     """
-    img = np.asarray(img, dtype=np.float64)
-    tpl = np.asarray(template, dtype=np.float64)
-    th, tw = tpl.shape
-    H, W = img.shape
-    fh, fw = H + th - 1, W + tw - 1
-    shape = (int(2 ** np.ceil(np.log2(fh))), int(2 ** np.ceil(np.log2(fw))))
-    if method == "TM_CCOEFF_NORMED":
-        t0 = tpl - tpl.mean()
-    elif method == "TM_SQDIFF":
-        t0 = tpl
-    else:
-        raise ValueError(f"unsupported template matching method {method!r}")
-    F = np.fft.rfft2(img, shape)
-    G = np.fft.rfft2(t0[::-1, ::-1], shape)
-    corr = np.fft.irfft2(F * G, shape)[th - 1:H, tw - 1:W]
-    s2 = _window_sums(img * img, th, tw)
-    if method == "TM_SQDIFF":
-        return s2 - 2 * corr + (tpl * tpl).sum()
-    s1 = _window_sums(img, th, tw)
-    n = th * tw
-    var_i = np.maximum(s2 - s1 * s1 / n, 0)
-    den = np.sqrt(var_i * (t0 * t0).sum())
-    out = np.zeros_like(corr)
-    ok = den > 1e-7 * max(den.max(), 1)
-    out[ok] = corr[ok] / den[ok]
-    return np.clip(out, -1, 1)
+    return TemplateMatcher(template, method)(img)
 
 
 def highpass_mean(frame: np.ndarray, size: int = 60) -> float:
@@ -127,3 +147,16 @@ def box_blur(img: np.ndarray, k: int) -> np.ndarray:
     p = np.pad(a, ((before, after), (before, after)), mode="reflect")
     s = _window_sums(p, k, k)
     return np.clip(np.floor(s / (k * k) + 0.5), 0, 255).astype(np.uint8)
+
+
+def laplacian_var_in(img: np.ndarray, roi: tuple[slice, slice], lut: np.ndarray | None = None) -> float:
+    """Variance of ``laplacian(lut[img])[roi]``, computed on the ROI and a 1-pixel margin only."""
+    h, w = img.shape
+    y0, y1, _ = roi[0].indices(h)
+    x0, x1, _ = roi[1].indices(w)
+    a0, a1, b0, b1 = max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w)
+    crop = img[a0:a1, b0:b1]
+    if lut is not None:
+        crop = lut[crop]
+    lpc = laplacian(crop)  # reflect-101 padding only matters where the margin is the frame edge
+    return float(lpc[y0 - a0:y1 - a0, x0 - b0:x1 - b0].var())

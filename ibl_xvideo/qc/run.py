@@ -228,8 +228,11 @@ def camera_qc(
     n_samples : int
         Sample frames for the frame checks (``linspace(100, n - 100, n_samples)``).
     full : bool
-        Also compute the brightness of every frame in one Dask pass and judge the
-        brightness check on all of them.
+        Also compute, in one Dask pass over every frame, the brightness (the
+        brightness check is then judged on all frames) and, with reference frames,
+        the histogram correlation and the focus measure (Laplacian variance in the
+        face ROI) of every frame, kept in ``measures``; the position and focus
+        outcomes stay those of the samples, as ibllib.
     refs : array or path, optional
         Reference frames for position and focus (see :func:`load_reference_frames`);
         without any, those checks are NOT_SET with a warning.
@@ -279,23 +282,28 @@ def camera_qc(
         samples = read_frames(index, idx, workers=os.cpu_count() or 1, progress=bar.update)
     b_samples = checks.frame_brightness(samples, label)
     measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)})
+    ref = load_reference_frames(label, refs, one)
+    # the face template is matched once in the samples, for position, focus and the full pass
+    faces = checks.find_face(samples, label, ref)[0] if ref is not None else None
     brightness_all = None
     if full:
         from ..camera import open_camera
 
-        cam = open_camera(res.location, label, timestamps=False)
-        lazy = checks.frame_brightness(cam, label)
+        cam = open_camera(res.location, label, timestamps=False, auth=res.auth)
+        roi = checks.face_roi(samples, label, ref, faces) if ref is not None else None
+        lazy = checks.frame_measures(cam, label, ref, roi)
         if progress:
             from dask.diagnostics import ProgressBar
 
             with ProgressBar(minimum=1):
-                brightness_all = lazy.compute()
+                every = lazy.compute()
         else:
-            brightness_all = lazy.compute()
-        b = brightness_all.rename("brightness").swap_dims(time="frame").drop_vars("time")
+            every = lazy.compute()
+        every = every.swap_dims(time="frame").drop_vars("time")
         if timestamps is not None and timestamps.size == length:
-            b = b.assign_coords(time=("frame", timestamps))
-        measures["brightness"] = b
+            every = every.assign_coords(time=("frame", timestamps))
+        measures = measures.merge(every)
+        brightness_all = every["brightness"]
 
     if timestamps is None:
         warnings.warn(f"No timestamps for the {label} camera of {res.eid or res.location}: as ibllib, "
@@ -304,7 +312,6 @@ def camera_qc(
     if timestamps.size == 0:
         return QCResult(QC.CRITICAL, {}, label, res.eid or "", measures, samples)
 
-    ref = load_reference_frames(label, refs, one)
     if ref is None:
         warnings.warn(
             f"No reference frames for the {label} camera: the position and focus checks are NOT_SET. "
@@ -322,10 +329,10 @@ def camera_qc(
         "camera_times": checks.check_camera_times(camera_times, length, bonsai_times),
         "dropped_frames": checks.check_dropped_frames(count, length),
         "file_headers": checks.check_file_headers(int(index.fps), fps),
-        "focus": checks.check_focus(samples, label, ref) if ref is not None else QC.NOT_SET,
+        "focus": checks.check_focus(samples, label, ref, top_left=faces) if ref is not None else QC.NOT_SET,
         "framerate": checks.check_framerate(timestamps, fps),
         "pin_state": checks.check_pin_state(pin_state, audio, length),
-        "position": checks.check_position(samples, label, ref) if ref is not None else QC.NOT_SET,
+        "position": checks.check_position(samples, label, ref, top_left=faces) if ref is not None else QC.NOT_SET,
         "resolution": checks.check_resolution(index.width, index.height, exp.get("width"), exp.get("height")),
         "timestamps": checks.check_timestamps(timestamps, length),
         "wheel_alignment": _wheel_alignment(res, label, timestamps),
