@@ -34,7 +34,7 @@ from ._lru import ByteLRU
 from .errors import DecodeError
 from .index import VideoIndex, _open_container
 
-__all__ = ["read_frames", "iter_frames", "PIXEL_MODES", "clear_caches", "STATS"]
+__all__ = ["read_frames", "iter_frames", "each_frame", "PIXEL_MODES", "clear_caches", "STATS"]
 
 PIXEL_MODES = ("ibllib", "luma")
 PixelMode = Literal["ibllib", "luma"]
@@ -477,6 +477,33 @@ def read_frames(
         for g in todo_groups:
             work(g)
     return out if in_order else out[inverse]
+
+
+def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.ndarray], None], *,
+               y: slice = slice(None), x: slice = slice(None), pixels: PixelMode = "ibllib") -> None:
+    """Decode frames ``start..stop-1`` in order, calling ``fn(i, frame)`` for each.
+
+    ``frame`` is a ``(h, w)`` uint8 buffer reused for the next frame (copy what you
+    keep): a long range is decoded without allocating an array per frame, and ``fn``
+    sees each frame while it is still in the CPU cache. Same exactness checks and
+    single-threaded decoder as :func:`read_frames` (for use inside parallel tasks).
+    """
+    if pixels not in PIXEL_MODES:
+        raise ValueError(f"pixels must be one of {PIXEL_MODES}, got {pixels!r}")
+    stop = min(int(stop), index.length)
+    if not 0 <= start < stop:
+        return
+    buf = np.empty((len(range(index.height)[y]), len(range(index.width)[x])), np.uint8)
+    cr = index.color_range
+    frames = np.arange(start, stop)
+    groups = index.group_of(frames)
+    for g in np.unique(groups):
+        wanted = frames[groups == g]
+
+        def sink(j, frame, wanted=wanted):
+            fn(int(wanted[j]), _convert(frame, pixels, y, x, cr, out=buf))
+
+        _decode_group(index, int(g), wanted, sink, 1, None)
 
 
 def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,

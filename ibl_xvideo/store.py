@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 import socket
 import threading
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .decode import read_frames
+from .decode import each_frame, read_frames
 from .errors import XVideoError
 from .index import VideoIndex, get_index
 
@@ -71,37 +72,113 @@ def _compressors(choice):
     return choice
 
 
-def _encode_shard(frames: np.ndarray, slots: int, compress: bool = True) -> bytes:
-    """Encode one shard in Zarr v3 ``sharding_indexed`` layout.
+_tls = threading.local()
+#: Block size for O_DIRECT writes (a multiple of every common logical block size).
+_ALIGN = 4096
 
-    Inner chunks of one frame (:data:`AUTO_BLOSC`-compressed, or raw), then the
-    little-endian (offset, nbytes) index and its CRC32C.
 
+def _scratch(nbytes: int) -> np.ndarray:
+    """Return this thread's page-aligned scratch buffer of at least ``nbytes``, as a uint8 array.
+
+    Reused from shard to shard: fresh memory costs a page fault per 4 KiB page, which
+    on virtual machines is as slow as compressing the page.
+    """
+    arr = getattr(_tls, "scratch", None)
+    if arr is None or arr.size < nbytes:
+        buf = mmap.mmap(-1, -(-nbytes // 2**21) * 2**21)
+        if hasattr(mmap, "MADV_HUGEPAGE"):
+            try:
+                buf.madvise(mmap.MADV_HUGEPAGE)
+            except OSError:  # pragma: no cover - kernels without transparent huge pages
+                pass
+        arr = _tls.scratch = np.frombuffer(buf, np.uint8)
+    return arr
+
+
+class _ShardBuilder:
+    """Bytes of one shard in Zarr v3 ``sharding_indexed`` layout, built frame by frame.
+
+    Inner chunks of one frame (:data:`AUTO_BLOSC`-compressed, or raw) in a reusable
+    page-aligned buffer, then the little-endian (offset, nbytes) index and its CRC32C.
     Byte-identical to what zarr-python writes for the same array (tested), at the
     speed of the compressor alone.
     """
-    import google_crc32c
-    import numcodecs
 
-    if compress:
-        shuffle = {"noshuffle": numcodecs.Blosc.NOSHUFFLE, "shuffle": numcodecs.Blosc.SHUFFLE,
-                   "bitshuffle": numcodecs.Blosc.BITSHUFFLE}[AUTO_BLOSC["shuffle"]]
-        codec = numcodecs.Blosc(cname=AUTO_BLOSC["cname"], clevel=AUTO_BLOSC["clevel"], shuffle=shuffle,
-                                blocksize=0)
-        encode = codec.encode
-    else:
-        def encode(frame):
-            return frame.tobytes()
-    index = np.full((slots, 1, 1, 2), np.iinfo(np.uint64).max, dtype="<u8")
-    parts, offset = [], 0
+    def __init__(self, slots: int, frame_nbytes: int, compress: bool = True):
+        import numcodecs
+
+        self.index = np.full((slots, 1, 1, 2), np.iinfo(np.uint64).max, dtype="<u8")
+        # blosc adds at most 16 bytes to incompressible data
+        self.buf = _scratch(slots * (frame_nbytes + 32) + self.index.nbytes + 4)
+        self.offset = 0
+        self.codec = None
+        if compress:
+            shuffle = {"noshuffle": numcodecs.Blosc.NOSHUFFLE, "shuffle": numcodecs.Blosc.SHUFFLE,
+                       "bitshuffle": numcodecs.Blosc.BITSHUFFLE}[AUTO_BLOSC["shuffle"]]
+            self.codec = numcodecs.Blosc(cname=AUTO_BLOSC["cname"], clevel=AUTO_BLOSC["clevel"],
+                                         shuffle=shuffle, blocksize=0)
+
+    def _append(self, data) -> int:
+        data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data.reshape(-1)
+        o, n = self.offset, data.size
+        self.buf[o:o + n] = data
+        self.offset += n
+        return o
+
+    def add(self, slot: int, frame: np.ndarray) -> None:
+        """Encode ``frame`` as inner chunk ``slot``."""
+        frame = np.ascontiguousarray(frame)
+        chunk = self.codec.encode(frame) if self.codec is not None else frame
+        n = len(chunk) if self.codec is not None else frame.nbytes
+        self.index[slot, 0, 0] = (self._append(chunk), n)
+
+    def finish(self) -> np.ndarray:
+        """The shard's bytes (a view of the scratch buffer, valid until the next shard)."""
+        import google_crc32c
+
+        ib = self.index.tobytes()
+        self._append(ib)
+        self._append(google_crc32c.value(ib).to_bytes(4, "little"))
+        return self.buf[:self.offset]
+
+
+def _encode_shard(frames: np.ndarray, slots: int, compress: bool = True) -> bytes:
+    """One shard's bytes for ``frames`` (see :class:`_ShardBuilder`)."""
+    builder = _ShardBuilder(slots, frames[0].nbytes, compress)
     for i, frame in enumerate(frames):
-        chunk = encode(np.ascontiguousarray(frame))
-        index[i, 0, 0] = (offset, len(chunk))
-        offset += len(chunk)
-        parts.append(chunk)
-    ib = index.tobytes()
-    parts += [ib, google_crc32c.value(ib).to_bytes(4, "little")]
-    return b"".join(parts)
+        builder.add(i, frame)
+    return builder.finish().tobytes()
+
+
+def _write_file(path: Path, data: np.ndarray) -> None:
+    """Write ``data`` (a page-aligned uint8 buffer) to a new file ``path``.
+
+    The whole 4 KiB blocks go with ``O_DIRECT`` where the system supports it: the
+    disk reads them straight from our buffer, where the page cache would copy them at
+    a CPU cost (measured on a 2-core VM: 530 MB/s of CPU buffered, 2.8 GB/s of disk and
+    almost no CPU direct). The tail, and everything on systems or file systems
+    without ``O_DIRECT``, is written normally.
+    """
+    n = data.size
+    head = n - n % _ALIGN if hasattr(os, "O_DIRECT") and n >= (1 << 20) else 0
+    if head:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o666)
+        except OSError:
+            head = 0
+        else:
+            try:
+                done, view = 0, memoryview(data)
+                while done < head:
+                    done += os.write(fd, view[done:head])
+            except OSError:  # e.g. EINVAL: this file system refuses direct I/O after all
+                head = 0
+            finally:
+                os.close(fd)
+    with open(path, "r+b" if head else "wb") as fid:
+        fid.seek(head)
+        fid.write(memoryview(data)[head:])
+        fid.truncate()
 
 
 def _identity(index: VideoIndex, pixels: str, frames: tuple[int, int], roi: tuple[slice, slice]) -> dict:
@@ -195,15 +272,20 @@ def _write_shard(location: str, index: VideoIndex, name: str, k: int, a: int, b:
     import zarr
 
     group = zarr.open_group(location, mode="r+", storage_options=storage_options)
-    frames = read_frames(index, np.arange(first + a, first + b), y=ys, x=xs, pixels=pixels)
     if fast:
+        # frames are encoded as they come out of the decoder (still in the CPU cache),
+        # into a reused buffer written without a page-cache copy
+        h, w = len(range(index.height)[ys]), len(range(index.width)[xs])
+        builder = _ShardBuilder(slots, h * w, compress=fast == "blosc")
+        each_frame(index, first + a, first + b, lambda i, frame: builder.add(i - first - a, frame),
+                   y=ys, x=xs, pixels=pixels)
         path = Path(location) / name / "c" / str(k) / "0" / "0"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".0.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(_encode_shard(frames, slots, compress=fast == "blosc"))
+        _write_file(tmp, builder.finish())
         os.replace(tmp, path)
     else:
-        group[name][a:b] = frames
+        group[name][a:b] = read_frames(index, np.arange(first + a, first + b), y=ys, x=xs, pixels=pixels)
     group["_ibl_xvideo/done"][k] = True
     return b - a
 

@@ -162,3 +162,17 @@ def test_lazy_isel_plans_per_group(videos):
     assert frame_numbers(sub.values) == [10, 5, 249, 260]
     # two groups, each decoded once (in parallel threads, or 260 reached by decoding on from 249)
     assert STATS.seeks <= 2 and STATS.frames <= 250 + 11
+
+
+@pytest.mark.parametrize("name", ["bframes", "longgop", "offset"])
+def test_each_frame_streams_exact_frames(videos, sequential, name):
+    """The export's streaming decode: every frame of a range across groups, in order, cropped."""
+    from ibl_xvideo.decode import each_frame
+
+    ref = sequential[name]
+    index = get_index(videos[name])
+    start, stop = 3, min(ref.shape[0], 180)
+    got = {}
+    each_frame(index, start, stop, lambda i, f: got.__setitem__(i, f.copy()), y=slice(10, 90), x=slice(1, None, 2))
+    assert sorted(got) == list(range(start, stop))
+    assert checksums(np.stack([got[i] for i in range(start, stop)])) == checksums(ref[start:stop, 10:90, 1::2])

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,3 +229,23 @@ def test_uncompressed_export(videos, tmp_path):
     cam = ibl_xvideo.open_camera(videos["mono"])
     ibl_xvideo.to_zarr(cam, tmp_path / "raw.zarr", compressors=None, progress=False)
     assert checksums(ibl_xvideo.open_store(tmp_path / "raw.zarr").values) == checksums(cam.values)
+
+
+@pytest.mark.parametrize("where", ["tmp_path", "/dev/shm"])
+@pytest.mark.parametrize("size", [(1 << 20) + 4096 * 3 + 17, 3 << 20, 5000])
+def test_shard_file_writes_exact_bytes(tmp_path, where, size):
+    """Direct I/O for the whole blocks (ext4 here), buffered tail; tmpfs refuses O_DIRECT: buffered."""
+    from ibl_xvideo.store import _scratch, _write_file
+
+    base = tmp_path if where == "tmp_path" else Path(where)
+    if not base.is_dir():
+        pytest.skip(f"{where} does not exist here")
+    buf = _scratch(size)[:size]
+    buf[:] = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8)
+    path = base / f"ibl_xvideo_test_{os.getpid()}_{size}.bin"
+    try:
+        path.write_bytes(b"x" * (size + 9999))  # a longer file already there is replaced
+        _write_file(path, buf)
+        assert path.read_bytes() == buf.tobytes()
+    finally:
+        path.unlink(missing_ok=True)
