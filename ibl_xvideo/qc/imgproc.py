@@ -60,9 +60,18 @@ def compare_hist_correl(h1: np.ndarray, h2: np.ndarray) -> float:
 
 
 def _window_sums(x: np.ndarray, th: int, tw: int) -> np.ndarray:
-    c = np.zeros((x.shape[0] + 1, x.shape[1] + 1), np.float64)
-    c[1:, 1:] = x.cumsum(0).cumsum(1)
-    return c[th:, tw:] - c[:-th, tw:] - c[th:, :-tw] + c[:-th, :-tw]
+    """Sums of ``x`` over every ``th`` x ``tw`` window (valid positions), separably.
+
+    Integer input is summed exactly in int64; anything else in float64.
+    """
+    dt = np.int64 if np.issubdtype(x.dtype, np.integer) else np.float64
+    c = np.cumsum(x, axis=1, dtype=dt)
+    rows = c[:, tw - 1:].copy()
+    rows[:, 1:] -= c[:, :-tw]
+    c = np.cumsum(rows, axis=0)
+    out = c[th - 1:].copy()
+    out[1:] -= c[:-th]
+    return out
 
 
 class TemplateMatcher:
@@ -84,7 +93,7 @@ class TemplateMatcher:
         """The matching map, of shape ``(H - h + 1, W - w + 1)``."""
         from scipy import fft
 
-        img = np.asarray(img, dtype=np.float64)
+        img = np.asarray(img)
         th, tw = self.tpl.shape
         H, W = img.shape
         shape = (fft.next_fast_len(H + th - 1, real=True), fft.next_fast_len(W + tw - 1, real=True))
@@ -93,16 +102,22 @@ class TemplateMatcher:
             G = self._fft[shape] = fft.rfft2(self.t0[::-1, ::-1].astype(np.float32), shape)
         # the correlation in single precision (as OpenCV), the normalisation in double
         corr = fft.irfft2(fft.rfft2(img.astype(np.float32), shape) * G, shape)[th - 1:H, tw - 1:W].astype(np.float64)
-        s2 = _window_sums(img * img, th, tw)
+        # window sums exactly in integers for 8/16-bit images (their squares fit in int64 sums)
+        small_int = img.dtype in (np.uint8, np.int8, np.uint16, np.int16)
+        sq = img.astype(np.int64) ** 2 if small_int else img.astype(np.float64) ** 2
+        s2 = _window_sums(sq, th, tw).astype(np.float64)
         if self.method == "TM_SQDIFF":
             return s2 - 2 * corr + (self.tpl * self.tpl).sum()
-        s1 = _window_sums(img, th, tw)
-        var_i = np.maximum(s2 - s1 * s1 / (th * tw), 0)
-        den = np.sqrt(var_i * (self.t0 * self.t0).sum())
+        s1 = _window_sums(img if small_int else img.astype(np.float64), th, tw).astype(np.float64)
+        s1 *= s1
+        s1 /= th * tw
+        np.subtract(s2, s1, out=s2)  # the variance of each window (times its size)
+        np.maximum(s2, 0, out=s2)
+        s2 *= (self.t0 * self.t0).sum()
+        den = np.sqrt(s2, out=s2)
         out = np.zeros_like(corr)
-        ok = den > 1e-7 * max(den.max(), 1)
-        out[ok] = corr[ok] / den[ok]
-        return np.clip(out, -1, 1)
+        np.divide(corr, den, out=out, where=den > 1e-7 * max(den.max(), 1))
+        return np.clip(out, -1, 1, out=out)
 
 
 def match_template(img: np.ndarray, template: np.ndarray, method: str = "TM_CCOEFF_NORMED") -> np.ndarray:
