@@ -4,7 +4,9 @@
 ``4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a`` at ``hoferlab/Subjects/SWC_043/2020-09-21/001``
 with body, left and right cameras: rig-like synthetic videos encoded the IBL way
 (libx264 ``-preset slow -crf 29``), ``alf/_ibl_<label>Camera.times.npy`` with a
-session-clock offset and jitter, and the rig's ``frameData.bin`` files.
+session-clock offset and jitter, the rig's ``frameData.bin`` files (their audio pin high
+during the session's audio TTL pulses) and the DAQ sync of a 3B nidq rig
+(``raw_ephys_data/_spikeglx_sync.*.npy``: camera and audio TTL fronts).
 ``run_demo()`` then walks through IBL's "Loading Raw Video Data" page on our API.
 """
 
@@ -23,7 +25,8 @@ from .index import cache_dir
 from .synth import make_video
 
 __all__ = ["DEMO_EID", "DEMO_SESSION", "DEMO_CAMERAS", "demo_cache_dir", "build_demo", "run_demo",
-           "make_one_cache", "write_camera_session_files", "camera_times"]
+           "make_one_cache", "write_camera_session_files", "camera_times", "audio_pulses", "write_daq_sync",
+           "write_bpod_task_data"]
 
 DEMO_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
 DEMO_SESSION = "hoferlab/Subjects/SWC_043/2020-09-21/001"
@@ -35,7 +38,7 @@ DEMO_CAMERAS = {
 }
 #: Session-clock time of the first camera frame (the cameras start before the task).
 DEMO_T0 = 12.5
-_DEMO_VERSION = 1
+_DEMO_VERSION = 2
 
 
 def demo_cache_dir() -> Path:
@@ -63,16 +66,87 @@ def _frame_data(times: np.ndarray, pin4: np.ndarray) -> np.ndarray:
     return np.c_[ticks, pgts, counter, gpio].astype(np.float64)
 
 
-def write_camera_session_files(session_path: Path, label: str, times: np.ndarray, seed: int = 0) -> None:
-    """Write ``alf/_ibl_<label>Camera.times.npy`` and ``raw_video_data/..frameData.bin``."""
+def audio_pulses(t0: float, t1: float, seed: int = 0, width: float = 0.1) -> np.ndarray:
+    """Audio TTL pulses of a session, ``(n, 2)`` rise and fall times: 100 ms tones every 2-6 s."""
+    rng = np.random.default_rng(seed + 1000)
+    onsets = t0 + 1 + np.cumsum(rng.uniform(2, 6, int((t1 - t0) / 2) + 1))
+    onsets = onsets[onsets + width < t1 - 1]
+    return np.c_[onsets, onsets + width]
+
+
+def write_camera_session_files(session_path: Path, label: str, times: np.ndarray, seed: int = 0,
+                               audio: np.ndarray | None = None) -> None:
+    """Write ``alf/_ibl_<label>Camera.times.npy`` and ``raw_video_data/..frameData.bin``.
+
+    The GPIO audio pin is high on the frames taken during the ``audio`` pulses (rise,
+    fall times), or, without pulses, on a few random runs of 5 frames.
+    """
     (session_path / "alf").mkdir(parents=True, exist_ok=True)
     (session_path / "raw_video_data").mkdir(parents=True, exist_ok=True)
     np.save(session_path / "alf" / f"_ibl_{label}Camera.times.npy", times)
-    rng = np.random.default_rng(seed)
     pin4 = np.zeros(times.size, bool)
-    for start in rng.choice(max(times.size - 10, 1), size=max(times.size // 300, 1), replace=False):
-        pin4[start:start + 5] = True  # audio TTL pulses seen by the camera's GPIO
+    if audio is not None:
+        for rise, fall in audio:
+            pin4[(times >= rise) & (times < fall)] = True
+    else:
+        rng = np.random.default_rng(seed)
+        for start in rng.choice(max(times.size - 10, 1), size=max(times.size // 300, 1), replace=False):
+            pin4[start:start + 5] = True  # audio TTL pulses seen by the camera's GPIO
     _frame_data(times, pin4).tofile(session_path / "raw_video_data" / f"_iblrig_{label}Camera.frameData.bin")
+
+
+def write_daq_sync(session_path: Path, audio: np.ndarray, cameras: dict[str, np.ndarray]) -> None:
+    """Write the DAQ sync of a 3B rig in ``raw_ephys_data``: ``_spikeglx_sync.{times,channels,polarities}.npy``.
+
+    Fronts on ibllib's default nidq channels: each camera's frame TTLs (1 ms pulses at
+    the frame times) and the audio pulses (channel 7); plus the nidq ``.meta`` file the
+    rig writes next to them.
+    """
+    from .qc.raw import DEFAULT_SYNC_CHANNELS
+
+    folder = Path(session_path) / "raw_ephys_data"
+    folder.mkdir(parents=True, exist_ok=True)
+    t, ch, pol = [], [], []
+    for channel, rises, falls in [(DEFAULT_SYNC_CHANNELS["audio"], audio[:, 0], audio[:, 1])] + [
+            (DEFAULT_SYNC_CHANNELS[f"{label}_camera"], times, times + 1e-3) for label, times in cameras.items()]:
+        for times, sign in ((rises, 1.0), (falls, -1.0)):
+            t.append(np.asarray(times, np.float64))
+            ch.append(np.full(len(times), channel, np.int64))
+            pol.append(np.full(len(times), sign))
+    t, ch, pol = np.concatenate(t), np.concatenate(ch), np.concatenate(pol)
+    order = np.argsort(t, kind="stable")
+    np.save(folder / "_spikeglx_sync.times.npy", t[order])
+    np.save(folder / "_spikeglx_sync.channels.npy", ch[order])
+    np.save(folder / "_spikeglx_sync.polarities.npy", pol[order])
+    (folder / "_spikeglx_ephysData_g0_t0.nidq.meta").write_text(
+        "typeThis=nidq\nniSampRate=30000\nnSavedChans=2\nsnsMnMaXaDw=0,0,0,1\n")
+
+
+def write_bpod_task_data(session_path: Path, audio: np.ndarray, trial_length: float = 10.0,
+                         bpod_start: float = 1000.0) -> Path:
+    """Write ``raw_behavior_data/_iblrig_taskData.raw.jsonable`` whose BNC2 events are the audio pulses.
+
+    One trial per ``trial_length`` seconds, Bpod times relative to each trial's start
+    (``bpod_start`` on Bpod's clock is session time 0); trials without a pulse have no
+    BNC2 events, as on the rig.
+    """
+    folder = Path(session_path) / "raw_behavior_data"
+    folder.mkdir(parents=True, exist_ok=True)
+    n = int(np.ceil((audio.max() if audio.size else 0) / trial_length)) + 1
+    path = folder / "_iblrig_taskData.raw.jsonable"
+    with open(path, "w") as fid:
+        for k in range(n):
+            start = k * trial_length
+            inside = (audio[:, 0] >= start) & (audio[:, 0] < start + trial_length)
+            events = {"Tup": [0.5]}
+            if inside.any():
+                events["BNC2High"] = (audio[inside, 0] - start).tolist()
+                events["BNC2Low"] = (audio[inside, 1] - start).tolist()
+            fid.write(json.dumps({"trial_num": k + 1, "behavior_data": {
+                "Bpod start timestamp": bpod_start, "Trial start timestamp": bpod_start + start,
+                "Trial end timestamp": bpod_start + start + trial_length, "Events timestamps": events,
+                "States timestamps": {"trial_start": [[0.0, 0.5]]}}}) + "\n")
+    return path
 
 
 def make_one_cache(root: Path, eids: dict[str, str] | None = None) -> Path:
@@ -156,14 +230,18 @@ def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, pr
 
     bar = tqdm(total=len(cameras), desc="building demo session", unit="camera", disable=not progress)
     t = time.perf_counter()
+    audio = audio_pulses(DEMO_T0, DEMO_T0 + max(v[3] for v in cameras.values()))
+    all_times = {}
     for k, (label, (w, h, fps, seconds)) in enumerate(cameras.items()):
         bar.set_postfix_str(f"{label} {w}x{h}@{fps}Hz")
         n = int(round(seconds * fps))
         make_video(wsession / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4", n, width=w, height=h,
                    fps=fps, seed=k)
-        write_camera_session_files(wsession, label, camera_times(n, fps, seed=k), seed=k)
+        all_times[label] = camera_times(n, fps, seed=k)
+        write_camera_session_files(wsession, label, all_times[label], seed=k, audio=audio)
         bar.update()
     bar.close()
+    write_daq_sync(wsession, audio, all_times)
     make_one_cache(work, {DEMO_SESSION: DEMO_EID})
     (work / "ibl_xvideo_demo.json").write_text(json.dumps(
         {"version": _DEMO_VERSION, "eid": DEMO_EID, "cameras": {k: list(v) for k, v in cameras.items()},

@@ -15,7 +15,14 @@ from one.alf.spec import QC
 camera = pytest.importorskip("ibllib.qc.camera")
 
 from ibl_xvideo import qc  # noqa: E402
-from ibl_xvideo.demo import make_one_cache  # noqa: E402
+from ibl_xvideo.demo import (  # noqa: E402
+    audio_pulses,
+    make_one_cache,
+    write_bpod_task_data,
+    write_camera_session_files,
+    write_daq_sync,
+)
+from ibl_xvideo.qc.raw import load_audio_ttls  # noqa: E402
 
 from .conftest import make_camera  # noqa: E402
 
@@ -28,6 +35,12 @@ def session(tmp_path_factory):
     root = tmp_path_factory.mktemp("parity_cache")
     sp = root / REL
     make_camera(sp, "body", 400, width=640, height=512, gop=60)
+    # the session's audio TTLs, seen by the camera's GPIO, on the DAQ and in the Bpod data
+    times = np.load(sp / "alf" / "_ibl_bodyCamera.times.npy")
+    pulses = audio_pulses(times[0], times[-1])
+    write_camera_session_files(sp, "body", times, audio=pulses)
+    write_daq_sync(sp, pulses, {"body": times})
+    write_bpod_task_data(sp, pulses, trial_length=2.5)
     make_one_cache(root, {REL: EID})
     from one.api import One
 
@@ -54,6 +67,7 @@ def test_camera_qc_matches_ibllib_run(session):
         theirs.data["count"], theirs.data["pin_state"] = raw.load_embedded_frame_data(sp, "body", raw=True)
         theirs.data["bonsai_times"], theirs.data["camera_times"] = raw.load_camera_ssv_times(sp, "body")
         theirs.data["timestamps"] = np.load(sp / "alf" / "_ibl_bodyCamera.times.npy")
+        theirs.data["audio"] = _ibllib_audio(sp, "ephys")
         theirs._type = "ephys"
         outcome, metrics = theirs.run()
     finally:
@@ -67,6 +81,42 @@ def test_camera_qc_matches_ibllib_run(session):
     for key, value in metrics.items():
         assert _same(ours.metrics[key], value), (key, ours.metrics[key], value)
     assert QC.validate(outcome) == ours.outcome
+
+
+def _ibllib_audio(sp, kind):
+    """The audio TTL fronts as CameraQC.load_data gets them (nidq DAQ or Bpod)."""
+    if kind == "ephys":
+        from ibllib.io.extractors import ephys_fpga
+
+        sync, chmap = ephys_fpga.get_sync_and_chn_map(sp, "raw_ephys_data")
+        return ephys_fpga.get_sync_fronts(sync, chmap["audio"])["times"]
+    from ibllib.io import raw_data_loaders as raw
+
+    return raw.load_bpod_fronts(sp, data=raw.load_data(sp, "raw_behavior_data"))[1]["times"]
+
+
+def test_audio_ttls_and_pin_state_match_ibllib(session, tmp_path):
+    import json
+    import shutil
+
+    sp, one = session
+    count, pin_state = qc.raw.load_embedded_frame_data(sp, "body", raw=True)
+    for kind in ("ephys", "training"):
+        theirs, ours = _ibllib_audio(sp, kind), load_audio_ttls(sp, kind)
+        np.testing.assert_array_equal(ours, theirs)  # NaNs of Bpod trials without BNC2 included
+        ref = camera.CameraQC(sp, "body", one=one, n_samples=5, stream=False)
+        ref.data.update(pin_state=pin_state, audio=theirs, video={"length": 400})
+        assert _same(qc.check_pin_state(pin_state, ours, 400), ref.check_pin_state())
+    # a wiring file that moves the audio to another DAQ line
+    moved = tmp_path / "moved" / REL
+    shutil.copytree(sp, moved)
+    folder = moved / "raw_ephys_data"
+    ch = np.load(folder / "_spikeglx_sync.channels.npy")
+    np.save(folder / "_spikeglx_sync.channels.npy", np.where(ch == 7, 5, ch))
+    (folder / "_spikeglx_ephysData_g0_t0.nidq.wiring.json").write_text(json.dumps(
+        {"SYSTEM": "3B", "SYNC_WIRING_DIGITAL": {"P0.5": "audio"}}))
+    np.testing.assert_array_equal(load_audio_ttls(moved, "ephys"), _ibllib_audio(moved, "ephys"))
+    assert load_audio_ttls(moved, "ephys").size > 0
 
 
 def test_test_mode_focus_and_position_match_ibllib(session):

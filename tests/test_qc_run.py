@@ -148,3 +148,41 @@ def test_full_qc_per_frame_focus_and_position_measures(one):
         lpc = qc.imgproc.laplacian(qc.imgproc.equalize_hist(f))
         assert float(m.focus_lpc.sel(frame=i)) == pytest.approx(lpc[roi].var())
     np.testing.assert_allclose(m.time.values, cam.time.values)
+    # the FFT focus measure of every frame is ibllib's too (on the equalised frame)
+    for i in (3, 40):
+        f = cam.isel(time=i).values
+        _, filt = checks.focus_measures([f], [roi])
+        assert float(m.focus_fft.sel(frame=i)) == pytest.approx(filt[0])
+    # the face position: no error on the reference frame itself; elsewhere the full-frame best match
+    # wherever that lies within the search window
+    assert float(m.position_err_x.sel(frame=40)) == 0 and float(m.position_err_y.sel(frame=40)) == 0
+    (y1, _), (x1, _) = checks.FACE_ROI["body"]
+    top_left, _, _ = checks.find_face(cam.values, "body", refs)
+    center = np.median(np.array(checks.find_face(res.samples, "body", refs)[0]), axis=0).round()
+    rx, ry = checks.search_radius("body", 256, 320)
+    inside = [i for i, (x, y) in enumerate(top_left) if abs(x - center[0]) <= rx and abs(y - center[1]) <= ry]
+    assert len(inside) > 45
+    for i in inside:
+        assert (m.position_err_x.values[i], m.position_err_y.values[i]) == (x1 - top_left[i][0], y1 - top_left[i][1])
+
+
+def test_per_frame_position_error_of_shifted_frames():
+    """The reference shifted by known amounts: the error is the shift, within the window or not."""
+    import xarray as xr
+
+    from ibl_xvideo.qc import checks
+
+    rng = np.random.default_rng(3)
+    ref = (rng.random((512, 640)) * 40).astype(np.uint8)
+    ref[150:260, 100:330] += (rng.random((110, 230)) * 200).astype(np.uint8)  # a "face" to find
+    shifts = [(0, 0), (4, -9), (-30, 12), (70, 0)]  # (dy, dx)
+    frames = np.stack([np.roll(ref, s, axis=(0, 1)) for s in shifts])
+    cam = xr.DataArray(frames, dims=("time", "y", "x"), coords={"time": np.arange(4) / 30})
+    (y1, _), (x1, _) = checks.FACE_ROI["body"]
+    for radius in (None, (None, None)):
+        m = checks.frame_measures(cam, "body", ref[None], center=(x1, y1), radius=radius).compute()
+        for k, (dy, dx) in enumerate(shifts):
+            assert (m.position_err_x.values[k], m.position_err_y.values[k]) == (-dx, -dy), (radius, k)
+    # a window too small to hold the shift finds the face elsewhere (or not at all), never the right place
+    m = checks.frame_measures(cam, "body", ref[None], center=(x1, y1), radius=(5, 5)).compute()
+    assert (m.position_err_x.values[2], m.position_err_y.values[2]) != (-12, 30)

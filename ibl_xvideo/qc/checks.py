@@ -99,18 +99,55 @@ def face_roi(frames, label: str, refs, top_left=None) -> tuple[slice, slice]:
     return np.s_[y:y + h, x:x + w]
 
 
-def _block_measures(block, label, ref_hist, roi):
-    out = np.empty((block.shape[0], 3))
+MEASURES = ("brightness", "hist_corr", "focus_lpc", "focus_fft", "position_err_x", "position_err_y")
+
+
+def search_radius(label: str, h: int, w: int) -> tuple[int, int]:
+    """(x, y) radius of the per-frame face search: the widest position error ibllib's check lets pass.
+
+    The position check fails beyond 15% of the frame size (x error over the height, y
+    error over the width: ibllib's quirk), so the window covers every position that
+    can pass.
+    """
+    return math.ceil(0.15 * h) + 1, math.ceil(0.15 * w) + 1
+
+
+def match_near(matcher, frame: np.ndarray, center, radius) -> tuple[float, float]:
+    """Best match (x, y) of ``matcher``'s template in ``frame`` within ``radius`` of ``center``.
+
+    The scores are those of a full-frame search (TM_CCOEFF_NORMED is local); only the
+    positions looked at are limited.
+    """
+    th, tw = matcher.tpl.shape
+    H, W = frame.shape
+    (cx, cy), (rx, ry) = center, radius
+    y0, y1 = max(cy - ry, 0), min(cy + ry + th, H)
+    x0, x1 = max(cx - rx, 0), min(cx + rx + tw, W)
+    if y1 - y0 < th or x1 - x0 < tw:
+        return math.nan, math.nan
+    res = matcher(frame[y0:y1, x0:x1])
+    y, x = np.unravel_index(np.argmax(res), res.shape)
+    return float(x0 + x), float(y0 + y)
+
+
+def _block_measures(block, label, ref_hist, roi, template, center, radius, origin):
+    out = np.full((block.shape[0], len(MEASURES)), np.nan)
     ys, xs = brightness_roi(label, *block.shape[1:])
     out[:, 0] = block[:, ys, xs].mean(axis=(1, 2))
+    matcher = imgproc.TemplateMatcher(template) if template is not None else None
     for i, f in enumerate(block):
         hist = np.bincount(f.ravel(), minlength=256)
         out[i, 1] = imgproc.compare_hist_correl(hist, ref_hist) * 100
-        out[i, 2] = imgproc.laplacian_var_in(f, roi, imgproc.equalize_lut(hist))
+        lut = imgproc.equalize_lut(hist)
+        out[i, 2] = imgproc.laplacian_var_in(f, roi, lut)
+        out[i, 3] = imgproc.highpass_mean(lut[f])
+        if matcher is not None:
+            x, y = match_near(matcher, f, center, radius)
+            out[i, 4:6] = origin[0] - x, origin[1] - y
     return out
 
 
-def frame_measures(camera, label: str, refs=None, roi=None):
+def frame_measures(camera, label: str, refs=None, roi=None, center=None, radius=None):
     """Per-frame QC measures over a whole camera, as one Dask pass (each chunk decoded once).
 
     Parameters
@@ -118,30 +155,48 @@ def frame_measures(camera, label: str, refs=None, roi=None):
     camera : xarray.DataArray
         A Dask-backed camera from :func:`ibl_xvideo.open_camera`.
     label : str
-        Camera label (brightness ROI).
+        Camera label (brightness ROI, face template).
     refs : array, optional
-        Reference frames: adds ``hist_corr`` (histogram correlation with the first one,
-        x100, the position check's first part) and ``focus_lpc`` (variance of the
-        Laplacian in ``roi`` after histogram equalisation, the focus check's measure).
+        Reference frames. Adds, for every frame, the measures of ibllib's position and
+        focus checks: ``hist_corr`` (histogram correlation with the first reference
+        frame, x100), ``focus_lpc`` (variance of the Laplacian in ``roi``) and
+        ``focus_fft`` (mean of the high-pass filtered frame), both after histogram
+        equalisation, and ``position_err_x`` / ``position_err_y`` (the face template's
+        place in the reference minus its best match in the frame, pixels).
     roi : (slice, slice), optional
         Focus region, e.g. :func:`face_roi` of the sample frames.
+    center : (int, int), optional
+        (x, y) around which the face is searched in each frame, e.g. the median match in
+        the sample frames; default its place in the reference.
+    radius : (int, int), optional
+        Search radius (x, y) around ``center``; default :func:`search_radius` (every
+        position the position check can pass). ``(None, None)``: the whole frame.
 
     Returns
     -------
     xarray.Dataset
-        ``brightness`` (and ``hist_corr``, ``focus_lpc``) along ``time``.
+        ``brightness`` (and, with ``refs``, the other measures) along ``time``.
     """
     import dask.array as da
     import xarray as xr
 
     if refs is None:  # the ROI crop is pushed down to the decoder: only that part is converted
         return xr.Dataset({"brightness": frame_brightness(camera, label)})
+    refs = np.asarray(refs)
     data = camera.data if isinstance(camera.data, da.Array) else da.from_array(camera.values, chunks=(250, -1, -1))
-    ref_hist = imgproc.calc_hist(np.asarray(refs)[0])
-    m = data.map_blocks(_block_measures, label, ref_hist, roi, drop_axis=(1, 2), new_axis=1,
-                        chunks=(data.chunks[0], (3,)), dtype=np.float64)
-    names = ["brightness", "hist_corr", "focus_lpc"]
-    return xr.Dataset({k: ("time", m[:, j]) for j, k in enumerate(names)}, coords=camera.time.coords)
+    h, w = data.shape[1:]
+    ref_hist = imgproc.calc_hist(refs[0])
+    (y1, y2), (x1, x2) = FACE_ROI[label]
+    template = refs[0][y1:y2, x1:x2]
+    center = (x1, y1) if center is None else tuple(int(c) for c in center)
+    radius = search_radius(label, h, w) if radius is None else tuple(r if r is not None else max(h, w)
+                                                                   for r in radius)
+    if roi is None:
+        roi = np.s_[y1:y2, x1:x2]
+    m = data.map_blocks(_block_measures, label, ref_hist, roi, template, center, radius, (x1, y1),
+                        drop_axis=(1, 2), new_axis=1, chunks=(data.chunks[0], (len(MEASURES),)),
+                        dtype=np.float64)
+    return xr.Dataset({k: ("time", m[:, j]) for j, k in enumerate(MEASURES)}, coords=camera.time.coords)
 
 
 def check_brightness(frame_samples=None, label: str = "left", n_samples: int | None = None,

@@ -131,21 +131,28 @@ def match_template(img: np.ndarray, template: np.ndarray, method: str = "TM_CCOE
 def highpass_mean(frame: np.ndarray, size: int = 60) -> float:
     """Mean of the high-pass filtered frame, min-max normalised to 8 bits (ibllib's FFT focus measure).
 
-    The DFT of the frame has its central ``2*size`` square of low frequencies zeroed
-    (after fftshift); the magnitude of the inverse transform is normalised to 0..256
-    (``cv2.NORM_MINMAX`` into ``CV_8U``: rounded, saturated at 255) and averaged.
+    The DFT of the frame (single precision, as ``cv2.dft``) has its central ``2*size``
+    square of low frequencies zeroed (after fftshift, i.e. frequencies ``-size`` to
+    ``size - 1`` on each axis); the magnitude of the inverse transform is normalised
+    to 0..256 (``cv2.NORM_MINMAX`` into ``CV_8U``: rounded, saturated at 255) and averaged.
     """
+    from scipy import fft
+
     f = np.asarray(frame, dtype=np.float32)
     h, w = f.shape
-    F = np.fft.fftshift(np.fft.fft2(f))
-    cy, cx = h // 2, w // 2
-    F[max(cy - size, 0):cy + size, max(cx - size, 0):cx + size] = 0
-    mag = np.abs(np.fft.ifft2(np.fft.ifftshift(F)))
-    lo, hi = mag.min(), mag.max()
+    F = fft.fft2(f)
+    ky = np.r_[0:min(size, h), max(h - size, 0):h]
+    kx = np.r_[0:min(size, w), max(w - size, 0):w]
+    F[np.ix_(ky, kx)] = 0
+    mag = np.abs(fft.ifft2(F, overwrite_x=True))
+    lo, hi = float(mag.min()), float(mag.max())
     if hi == lo:
         return 0.0
-    scaled = np.clip(np.rint((mag - lo) * (256.0 / (hi - lo))), 0, 255)
-    return float(scaled.mean())
+    mag -= lo
+    mag *= 256.0 / (hi - lo)
+    np.rint(mag, out=mag)
+    np.minimum(mag, 255, out=mag)
+    return float(mag.mean(dtype=np.float64))
 
 
 def box_blur(img: np.ndarray, k: int) -> np.ndarray:

@@ -1,14 +1,20 @@
-"""Readers for the raw camera files the IBL rig writes in ``raw_video_data/``.
+"""Readers for the raw files of an IBL session the camera QC uses.
+
+Camera files in ``raw_video_data/``:
 
 Formats as ibllib's ``raw_data_loaders`` reads them (IBL_REFERENCE section C):
 ``_iblrig_<label>Camera.frameData.bin`` (float64, four values per frame: Bonsai UTC
 ticks, PointGrey timestamp, frame counter, GPIO word), or the older
 ``frame_counter.bin``, ``GPIO.bin`` and ``timestamps.ssv`` files. File names are
 matched by glob, so a UUID in the name is tolerated.
+
+Audio TTLs (for the pin-state check), as ``CameraQC.load_data``: the ``audio`` channel of
+the DAQ sync (``_spikeglx_sync.*.npy``) or the Bpod BNC2 events of the task data.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -17,7 +23,8 @@ import numpy as np
 from ..errors import XVideoError
 
 __all__ = ["load_camera_frame_data", "load_camera_ssv_times", "load_camera_frame_count",
-           "load_camera_gpio", "load_embedded_frame_data", "convert_pgts", "uncycle_pgts"]
+           "load_camera_gpio", "load_embedded_frame_data", "convert_pgts", "uncycle_pgts",
+           "read_description", "load_audio_ttls", "DEFAULT_SYNC_CHANNELS"]
 
 _log = logging.getLogger(__name__)
 _PIN_BITS = (31, 30, 29, 28)
@@ -180,3 +187,107 @@ def load_embedded_frame_data(session_path, label: str, raw: bool = False):
     """
     return (load_camera_frame_count(session_path, label, raw=raw),
             load_camera_gpio(session_path, label, as_dicts=not raw))
+
+
+def read_description(session_path) -> dict | None:
+    """The session's ``_ibl_experiment.description*.yaml`` as a dict, or None."""
+    if session_path is None:
+        return None
+    files = sorted(Path(session_path).glob("_ibl_experiment.description*.yaml"))
+    if not files:
+        return None
+    import yaml
+
+    with open(files[0]) as fid:
+        return yaml.safe_load(fid) or {}
+
+
+#: Sync channel of each device on the nidq board of a 3B ephys rig (ibllib's default map).
+DEFAULT_SYNC_CHANNELS = {"left_camera": 0, "right_camera": 1, "body_camera": 2, "imec_sync": 3, "frame2ttl": 4,
+                         "rotary_encoder_0": 5, "rotary_encoder_1": 6, "audio": 7, "bpod": 16, "laser": 17,
+                         "laser_ttl": 18}
+
+
+def _sync_channels(folder: Path) -> dict:
+    """Device -> sync channel: the folder's ``*.wiring*.json`` over :data:`DEFAULT_SYNC_CHANNELS`."""
+    files = sorted(folder.glob("*.wiring*.json"))
+    if not files:
+        return dict(DEFAULT_SYNC_CHANNELS)
+    wiring = json.loads(files[0].read_text())
+    digital = wiring.get("SYNC_WIRING_DIGITAL") or {}
+    if wiring.get("SYSTEM") == "3B":  # pins named P0.0..P0.7
+        chans = {name: int(pin.split(".")[-1]) for pin, name in digital.items()}
+    elif wiring.get("SYSTEM") == "3A":
+        raise XVideoError(f"{files[0]}: 3A probe sync is not supported; pass audio= to camera_qc.")
+    else:  # e.g. 'DI3'
+        chans = {name: int(pin[3:]) for pin, name in digital.items()}
+    chans.update({name: int(pin[2:]) + 16 for pin, name in (wiring.get("SYNC_WIRING_ANALOG") or {}).items()})
+    return {**DEFAULT_SYNC_CHANNELS, **chans}
+
+
+def _bpod_bnc2_fronts(task_file: Path) -> np.ndarray:
+    """BNC2 front times of a Bpod ``_iblrig_taskData.raw.jsonable``, in session time, sorted.
+
+    As ibllib: one row per BNC2High and BNC2Low event of each trial, and a NaN for
+    each of the two when a trial has none (NaNs sort last).
+    """
+    times = []
+    with open(task_file) as fid:
+        for line in fid:
+            if not line.strip():
+                continue
+            bd = json.loads(line)["behavior_data"]
+            start, origin = bd["Trial start timestamp"], bd["Bpod start timestamp"]
+            events = bd.get("Events timestamps") or {}
+            for name in ("BNC2High", "BNC2Low"):
+                # (t + start) - origin, in that order: the same float rounding as ibllib
+                times.extend([t + start - origin for t in events[name]] if name in events else [np.nan])
+    return np.sort(np.array(times, dtype=np.float64), kind="stable")
+
+
+def load_audio_ttls(session_path, kind: str | None = None) -> np.ndarray | None:
+    """Times (s) of the audio TTL fronts, rising and falling, as ``CameraQC.load_data`` gets them.
+
+    The sync comes from the experiment description (``sync:`` key, its
+    ``collection``); without one, ``kind='ephys'`` means a nidq DAQ in
+    ``raw_ephys_data`` and anything else Bpod.
+
+    - DAQ (nidq): fronts on the ``audio`` channel of ``<collection>/_spikeglx_sync.*.npy``,
+      the channel from the folder's ``*.wiring*.json`` (default 7).
+    - Bpod: the BNC2 fronts of ``<task collection>/_iblrig_taskData.raw*.jsonable``.
+
+    Returns None when the session does not have those files.
+
+    Raises
+    ------
+    XVideoError
+        For a sync this reader does not handle (3A probes, Timeline): pass ``audio=``.
+    """
+    if session_path is None:
+        return None
+    sp = Path(session_path)
+    desc = read_description(sp) or {}
+    sync_name, sync = next(iter((desc.get("sync") or {}).items()), (None, None))
+    sync = sync or {}
+    if sync_name is None:
+        sync_name = "nidq" if kind == "ephys" else "bpod"
+    if sync_name != "bpod":
+        namespace = sync.get("acquisition_software") or "spikeglx"
+        if namespace != "spikeglx":
+            raise XVideoError(f"{sp}: audio TTLs from a {namespace!r} sync are not read here; pass audio= "
+                              "to camera_qc (the times of the audio TTL fronts).")
+        folder = sp / (sync.get("collection") or "raw_ephys_data")
+        times = sorted(folder.glob("_spikeglx_sync.times*.npy"))
+        chans = sorted(folder.glob("_spikeglx_sync.channels*.npy"))
+        if not times or not chans:
+            return None
+        if folder.name == "raw_ephys_data" and not any(folder.glob("*nidq.meta")):
+            raise XVideoError(f"{folder} has no nidq.meta (a 3A probe recording): its sync is not read "
+                              "here; pass audio= to camera_qc.")
+        t, ch = np.load(times[0]).ravel(), np.load(chans[0]).ravel()
+        return t[ch == _sync_channels(folder)["audio"]]
+    tasks = desc.get("tasks") or []
+    collection = next((v.get("collection") for task in tasks for v in task.values() if isinstance(v, dict)
+                       and v.get("collection")), "raw_behavior_data")
+    files = sorted((sp / collection).glob("_iblrig_taskData.raw*.jsonable"))
+    return _bpod_bnc2_fronts(files[0]) if files else None

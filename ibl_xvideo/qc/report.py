@@ -11,11 +11,14 @@ from .checks import FACE_ROI, brightness_roi
 __all__ = ["plot_qc"]
 
 
-def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None, bounds=(40, 200)):
+def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None, bounds=(40, 200),
+            thresholds=(100, 6)):
     """Draw a QC result and save it to ``out``.
 
-    Brightness over the video with its bounds, the darkest and brightest sample
-    frames with the brightness ROI, and the face template's place.
+    Brightness over the video with its bounds; the focus measures with their pass
+    thresholds and the face position error (with reference frames); the brightest
+    and darkest sample frames with the brightness ROI and the face template's place
+    in the reference (dashed) and in the frame (solid).
 
     Parameters
     ----------
@@ -29,6 +32,8 @@ def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None
         PNG file to write.
     bounds : (float, float)
         Brightness warning bounds (failure bounds are twice as wide).
+    thresholds : (float, float)
+        Focus pass thresholds (Laplacian variance, high-pass mean).
 
     Returns
     -------
@@ -44,9 +49,9 @@ def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None
         raise ImportError("The QC figure needs matplotlib: pip install 'ibl-xvideo[plot]'") from exc
 
     m = result.measures
-    fig = plt.figure(figsize=(12, 6), layout="constrained")
-    gs = fig.add_gridspec(2, 3)
-    ax = fig.add_subplot(gs[:, :2])
+    fig = plt.figure(figsize=(13, 8), layout="constrained")
+    gs = fig.add_gridspec(3, 3)
+    ax = fig.add_subplot(gs[:2, :2])
     if "brightness" in m:
         ax.plot(m["frame"], m["brightness"], lw=0.6, color="0.5", label="every frame")
     x = m["sample_frame"].values
@@ -62,6 +67,8 @@ def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None
     text = "\n".join(f"{k.split('_', 2)[-1]}: {v.name if hasattr(v, 'name') else v}"
                      for k, v in result.to_dict()["metrics"].items())
     ax.text(0.01, 0.99, text, transform=ax.transAxes, va="top", fontsize=7, family="monospace")
+    _plot_focus(fig.add_subplot(gs[2, :2]), m, thresholds)
+    _plot_position(fig.add_subplot(gs[2, 2]), m)
     if frames is not None and len(frames):
         frames = np.asarray(frames)
         h, w = frames.shape[1:]
@@ -72,11 +79,51 @@ def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None
             y0, y1, _ = ys.indices(h)
             x0, x1, _ = xs.indices(w)
             a.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="tab:green", lw=1))
-            if refs is not None and k == 0 and result.label in FACE_ROI:
+            if result.label in FACE_ROI and (refs is not None or "sample_position_err_x" in m):
+                # the face template's place in the reference (dashed) and where it was found (solid)
                 (fy1, fy2), (fx1, fx2) = FACE_ROI[result.label]
                 a.add_patch(plt.Rectangle((fx1, fy1), fx2 - fx1, fy2 - fy1, fill=False, ec="m", ls="--", lw=1))
+                if "sample_position_err_x" in m:
+                    ex, ey = float(m["sample_position_err_x"][i]), float(m["sample_position_err_y"][i])
+                    a.add_patch(plt.Rectangle((fx1 - ex, fy1 - ey), fx2 - fx1, fy2 - fy1, fill=False, ec="m",
+                                              lw=1))
             a.set_title(f"{name}: frame {x[i]}, {b[i]:.1f}", fontsize=9)
             a.set_axis_off()
     if out is not None:
         fig.savefig(out, dpi=100)
     return fig
+
+
+def _plot_focus(ax, m, thresholds) -> None:
+    """Both focus measures of the focus check's frames (and of every frame after a full pass)."""
+    if "sample_focus_lpc" not in m:
+        ax.text(0.5, 0.5, "focus: no reference frames", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    ax2 = ax.twinx()
+    if "focus_lpc" in m:
+        ax.plot(m["frame"], m["focus_lpc"], lw=0.5, color="tab:blue", alpha=0.5)
+        ax2.plot(m["frame"], m["focus_fft"], lw=0.5, color="tab:orange", alpha=0.5)
+    ax.plot(m["focus_frame"], m["sample_focus_lpc"], "o", ms=3, color="tab:blue", label="Laplacian variance")
+    ax2.plot(m["focus_frame"], m["sample_focus_fft"], "s", ms=3, color="tab:orange", label="high-pass mean")
+    ax.axhline(thresholds[0], ls=":", color="tab:blue")
+    ax2.axhline(thresholds[1], ls=":", color="tab:orange")
+    ax.set(xlabel="frame", ylabel="Laplacian variance (face ROI)", title="focus (dotted: pass thresholds)")
+    ax2.set_ylabel("high-pass FFT mean")
+    ax.legend(handles=ax.get_lines()[-2:-1] + ax2.get_lines()[-2:-1], loc="upper right", fontsize=8)
+
+
+def _plot_position(ax, m) -> None:
+    """The face template's position error in each sample (and every frame after a full pass)."""
+    if "sample_position_err_x" not in m:
+        ax.text(0.5, 0.5, "position: no reference frames", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    if "position_err_x" in m:
+        ax.plot(m["frame"], m["position_err_x"], lw=0.5, color="tab:red", alpha=0.5)
+        ax.plot(m["frame"], m["position_err_y"], lw=0.5, color="tab:purple", alpha=0.5)
+    ax.plot(m["sample_frame"], m["sample_position_err_x"], "o", ms=3, color="tab:red", label="x")
+    ax.plot(m["sample_frame"], m["sample_position_err_y"], "s", ms=3, color="tab:purple", label="y")
+    ax.axhline(0, color="0.5", lw=0.5)
+    ax.set(xlabel="frame", ylabel="pixels", title="face position error")
+    ax.legend(fontsize=8)

@@ -17,7 +17,7 @@ from ..errors import XVideoError
 from ..index import cache_dir, get_index
 from ..sources import resolve
 from . import checks
-from .raw import load_camera_ssv_times, load_embedded_frame_data
+from .raw import load_audio_ttls, load_camera_ssv_times, load_embedded_frame_data, read_description
 
 __all__ = ["QCResult", "camera_qc", "sample_indices", "load_reference_frames", "session_type",
            "expected_properties"]
@@ -40,8 +40,11 @@ class QCResult:
         ``'_video<Label>_<check>'`` -> QC or ibllib's tuple.
     label, eid : str
     measures : xarray.Dataset
-        Frame-level measures: brightness of the sample frames (``sample`` dim), and
-        with ``full=True`` the brightness of every frame (``frame`` dim).
+        Frame-level measures: brightness of the sample frames (``sample`` dim); with
+        reference frames, their face position error (``sample_position_err_x/y``,
+        pixels) and the focus measures of the frames the focus check uses
+        (``focus_sample`` dim); with ``full=True`` those of every frame (``frame``
+        dim; see ``full``).
     samples : numpy.ndarray or None
         The sample frames the checks used, ``(n_samples, h, w)`` uint8.
     """
@@ -137,27 +140,17 @@ def session_type(session_path) -> str | None:
     if session_path is None:
         return None
     sp = Path(session_path)
-    desc = _description(sp)
+    desc = read_description(sp)
     if desc is not None:
         sync = desc.get("sync") or {}
         return "ephys" if "nidq" in sync else "training"
     return "ephys" if (sp / "raw_ephys_data").exists() else "training"
 
 
-def _description(sp: Path) -> dict | None:
-    files = sorted(sp.glob("_ibl_experiment.description*.yaml"))
-    if not files:
-        return None
-    import yaml
-
-    with open(files[0]) as fid:
-        return yaml.safe_load(fid) or {}
-
-
 def expected_properties(label: str, kind: str | None, session_path=None) -> dict | None:
     """Expected fps / width / height of a camera, with the experiment description's override."""
     exp = dict(checks.EXPECTED.get(kind or "", {}).get(label, {}))
-    desc = _description(Path(session_path)) if session_path is not None else None
+    desc = read_description(Path(session_path)) if session_path is not None else None
     if desc is not None:
         cam = ((desc.get("devices") or {}).get("cameras") or {}).get(label)
         if cam is None:
@@ -230,16 +223,21 @@ def camera_qc(
     full : bool
         Also compute, in one Dask pass over every frame, the brightness (the
         brightness check is then judged on all frames) and, with reference frames,
-        the histogram correlation and the focus measure (Laplacian variance in the
-        face ROI) of every frame, kept in ``measures``; the position and focus
-        outcomes stay those of the samples, as ibllib.
+        every frame's histogram correlation, focus measures (Laplacian variance in
+        the face ROI, high-pass FFT mean) and face position error (the template
+        searched around its median place in the samples, as far as the position
+        check can pass; see :func:`ibl_xvideo.qc.frame_measures`), kept in
+        ``measures``; the position and focus outcomes stay those of the samples, as
+        ibllib.
     refs : array or path, optional
         Reference frames for position and focus (see :func:`load_reference_frames`);
         without any, those checks are NOT_SET with a warning.
     kind : {'ephys', 'training'}, optional
         Rig type for the expected fps and size; default from the session.
     audio : array, optional
-        Audio TTL front times for the pin-state check (NOT_SET without).
+        Audio TTL front times for the pin-state check; default the session's, from its
+        DAQ sync or Bpod task data (see :func:`ibl_xvideo.qc.raw.load_audio_ttls`);
+        NOT_SET without.
     timestamps : array or path, optional
         Camera timestamps; default the session's ``alf/_ibl_<label>Camera.times.npy``.
     progress : bool
@@ -275,6 +273,11 @@ def camera_qc(
             bonsai_times, camera_times = load_camera_ssv_times(sp, label)
         except (FileNotFoundError, XVideoError):
             pass
+        if audio is None:
+            try:
+                audio = load_audio_ttls(sp, kind)
+            except XVideoError as exc:
+                warnings.warn(f"pin_state is NOT_SET: {exc}", stacklevel=2)
 
     idx = sample_indices(length, n_samples)
     with tqdm(total=np.unique(idx).size, desc=f"QC samples {label}", unit="frame", disable=not progress,
@@ -285,13 +288,25 @@ def camera_qc(
     ref = load_reference_frames(label, refs, one)
     # the face template is matched once in the samples, for position, focus and the full pass
     faces = checks.find_face(samples, label, ref)[0] if ref is not None else None
+    focus = QC.NOT_SET
+    if ref is not None:
+        # the measures behind the position and focus outcomes, for the report and the user
+        (y1, _), (x1, _) = checks.FACE_ROI[label]
+        err = np.array([x1, y1]) - np.array(faces)
+        focus, lpc, filt = checks.check_focus(samples, label, ref, top_left=faces, return_measures=True)
+        used = np.unique(np.linspace(0, len(samples) - 1, 20, dtype=int))[::-1]  # check_focus's frames, in its order
+        measures = measures.assign(
+            sample_position_err_x=("sample", err[:, 0]), sample_position_err_y=("sample", err[:, 1]),
+            sample_focus_lpc=("focus_sample", lpc[:, 0]), sample_focus_fft=("focus_sample", filt),
+        ).assign_coords(focus_frame=("focus_sample", idx[used]))
     brightness_all = None
     if full:
         from ..camera import open_camera
 
         cam = open_camera(res.location, label, timestamps=False, auth=res.auth)
         roi = checks.face_roi(samples, label, ref, faces) if ref is not None else None
-        lazy = checks.frame_measures(cam, label, ref, roi)
+        center = tuple(np.median(np.array(faces), axis=0).round().astype(int)) if ref is not None else None
+        lazy = checks.frame_measures(cam, label, ref, roi, center=center)
         if progress:
             from dask.diagnostics import ProgressBar
 
@@ -329,7 +344,7 @@ def camera_qc(
         "camera_times": checks.check_camera_times(camera_times, length, bonsai_times),
         "dropped_frames": checks.check_dropped_frames(count, length),
         "file_headers": checks.check_file_headers(int(index.fps), fps),
-        "focus": checks.check_focus(samples, label, ref, top_left=faces) if ref is not None else QC.NOT_SET,
+        "focus": focus,
         "framerate": checks.check_framerate(timestamps, fps),
         "pin_state": checks.check_pin_state(pin_state, audio, length),
         "position": checks.check_position(samples, label, ref, top_left=faces) if ref is not None else QC.NOT_SET,
