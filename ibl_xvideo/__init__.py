@@ -5,9 +5,10 @@ Examples
 >>> from ibl_xvideo import open_camera  # doctest: +SKIP
 >>> cam = open_camera(eid, 'body', one=one)  # doctest: +SKIP
 >>> cam.sel(time=1000, method='nearest').values  # doctest: +SKIP
+>>> cam.video.to_zarr('body.zarr')  # doctest: +SKIP
 """
 
-from . import errors
+from . import accessor, errors  # noqa: F401  (accessor registers ``DataArray.video``)
 from .camera import open_camera, open_session, video_meta
 from .decode import clear_caches, read_frames
 from .errors import XVideoError

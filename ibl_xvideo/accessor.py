@@ -1,0 +1,103 @@
+"""``camera.video``: ibl-xvideo's operations as an xarray accessor on camera arrays.
+
+Registered when :mod:`ibl_xvideo` is imported::
+
+    cam = ibl_xvideo.open_camera(eid, 'body', one=one)
+    cam.video.meta                        # ibllib's video_meta keys and ours
+    cam.video.brightness()                # lazy mean grey level of the QC ROI, per frame
+    cam.video.motion_energy()             # brainbox's motion energy, one Dask pass
+    cam.video.to_zarr('body.zarr')        # resumable Zarr export
+    cam.video.qc(n_samples=100)           # ibllib's camera QC on this video
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .errors import XVideoError
+
+__all__ = ["VideoAccessor"]
+
+
+@xr.register_dataarray_accessor("video")
+class VideoAccessor:
+    """Operations on a camera array from :func:`ibl_xvideo.open_camera` (``camera.video.<name>``)."""
+
+    def __init__(self, camera: xr.DataArray):
+        self._cam = camera
+
+    def _label(self) -> str:
+        label = self._cam.attrs.get("label")
+        if not label:
+            raise XVideoError("This array has no camera label in its attrs: open it with ibl_xvideo.open_camera.")
+        return label
+
+    @property
+    def meta(self) -> dict:
+        """The video's metadata (:func:`ibl_xvideo.video_meta`: ibllib's keys and ours)."""
+        from .camera import video_meta
+
+        source = self._cam.attrs.get("source")
+        if not source:
+            raise XVideoError("This array has no 'source' attribute: open it with ibl_xvideo.open_camera.")
+        meta = video_meta(source, self._cam.attrs.get("label") or None)
+        meta["eid"] = self._cam.attrs.get("eid") or meta["eid"]  # opened by eid: known even without ONE
+        return meta
+
+    def brightness(self, roi: bool = True) -> xr.DataArray:
+        """Mean grey level of each frame in ibllib's brightness ROI for this camera (lazy)."""
+        from .qc.checks import frame_brightness
+
+        return frame_brightness(self._cam, self._label(), roi=roi).rename("brightness")
+
+    def motion_energy(self, diff: int = 2, normalize: bool = True):
+        """Brainbox's motion energy and the diffs' standard deviation (:func:`ibl_xvideo.qc.motion_energy`)."""
+        from .qc.motion import motion_energy
+
+        return motion_energy(self._cam, diff=diff, normalize=normalize)
+
+    def roi_motion_energy(self, roi=None) -> xr.DataArray:
+        """Iblvideo's ROI motion energy (:func:`ibl_xvideo.qc.roi_motion_energy`)."""
+        from .qc.motion import roi_motion_energy
+
+        return roi_motion_energy(self._cam, roi)
+
+    def to_zarr(self, store, **kwargs):
+        """Export the frames to Zarr, resumably (:func:`ibl_xvideo.to_zarr`); return the store."""
+        from .store import to_zarr
+
+        return to_zarr(self._cam, store, **kwargs)
+
+    def qc(self, **kwargs):
+        """Ibllib's camera QC on this video (:func:`ibl_xvideo.qc.camera_qc`).
+
+        Runs on the whole video and, when it lies in a session folder, on the
+        session's files: its timestamps as stored (a ``truncate`` or ``pad`` choice
+        made when opening the array does not hide a count mismatch from the QC).
+        Timestamps given to ``open_camera`` (a file, or an array as aligned then)
+        are passed on.
+
+        Raises
+        ------
+        XVideoError
+            If the array is a selection of the video's frames.
+        """
+        from .qc.run import camera_qc
+
+        cam = self._cam
+        if set(cam.dims) != {"time", "y", "x"} or "frame" not in cam.coords:
+            raise XVideoError("qc() runs on a whole camera array from ibl_xvideo.open_camera.")
+        length = int(cam.attrs.get("length", -1))
+        frames = np.asarray(cam.frame.values)
+        if cam.sizes["y"] != cam.attrs.get("height") or cam.sizes["x"] != cam.attrs.get("width") or not (
+                np.array_equal(frames, np.arange(frames.size)) and frames.size >= min(
+                length, cam.attrs.get("n_timestamps") or length)):
+            raise XVideoError("qc() runs on the whole video: call it on the camera as opened, not on a selection.")
+        source = cam.attrs.get("session_path") or cam.attrs.get("source")
+        origin = cam.attrs.get("timestamps", "none")
+        if origin == "user":  # an array given to open_camera (as aligned by its policy)
+            kwargs.setdefault("timestamps", cam.time.values)
+        elif origin not in ("alf", "none"):  # a file given to open_camera
+            kwargs.setdefault("timestamps", origin)
+        return camera_qc(source, self._label(), **kwargs)

@@ -1,0 +1,43 @@
+"""``camera.video``: the accessor gives the same results as the functions it forwards to."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from one.alf.spec import QC
+
+import ibl_xvideo
+from ibl_xvideo import qc
+from ibl_xvideo.errors import XVideoError
+
+from .conftest import SESSION_EID, checksums
+
+
+def test_meta_brightness_motion(one):
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one, chunks=30)
+    assert cam.video.meta == ibl_xvideo.video_meta(SESSION_EID, "body", one=one)
+    b = cam.video.brightness()
+    assert b.name == "brightness" and b.sizes == {"time": cam.sizes["time"]}
+    np.testing.assert_allclose(b.values, qc.frame_brightness(cam.values, "body"))
+    e, s = cam.video.motion_energy()
+    e2, s2 = qc.motion_energy(cam.values)
+    np.testing.assert_allclose(np.asarray(e), np.asarray(e2))
+
+
+def test_to_zarr_through_the_accessor(one, tmp_path):
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    store = cam.video.to_zarr(tmp_path / "b.zarr", progress=False)
+    assert checksums(ibl_xvideo.open_store(store).values) == checksums(cam.values)
+
+
+def test_qc_through_the_accessor(one):
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    with pytest.warns(UserWarning):
+        ours = cam.video.qc(n_samples=10, kind="ephys", progress=False)
+    with pytest.warns(UserWarning):
+        ref = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=10, kind="ephys", progress=False)
+    assert ours.metrics == ref.metrics and ours.outcome == ref.outcome != QC.NOT_SET
+    with pytest.raises(XVideoError, match="whole video"):
+        cam.isel(time=slice(10, 20)).video.qc()
+    with pytest.raises(XVideoError, match="whole video"):
+        cam.isel(x=slice(0, 100)).video.qc()
