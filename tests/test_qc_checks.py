@@ -138,6 +138,15 @@ def test_imgproc_matches_opencv(seed):
     assert ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, atol=2e-4)
     assert np.unravel_index(ours.argmax(), ours.shape) == np.unravel_index(theirs.argmax(), theirs.shape)
+    # the left camera's face template (over 2**32 / 255**2 pixels: int64 window sums), odd image sizes
+    # bright, so that the squared sums exceed 2**32
+    big = np.kron(rng.integers(170, 250, (40, 50)), np.ones((13, 13))).astype(np.uint8)[:517, :643]
+    big = np.clip(big + rng.normal(0, 6, big.shape), 0, 255).astype(np.uint8)
+    for tpl in (big[45:346, 138:501], big[141:272, 90:339]):
+        ours = imgproc.match_template(np.roll(big, (3, -5), axis=(0, 1)), tpl)
+        theirs = cv2.matchTemplate(np.roll(big, (3, -5), axis=(0, 1)), tpl, cv2.TM_CCOEFF_NORMED)
+        np.testing.assert_allclose(ours, theirs, atol=2e-4)
+        assert np.unravel_index(ours.argmax(), ours.shape) == np.unravel_index(theirs.argmax(), theirs.shape)
     for k in (3, 5, 6, 7, 10, 15):
         assert np.array_equal(imgproc.box_blur(img, k), cv2.blur(img, (k, k))), k
     for k in (2, 4, 8):

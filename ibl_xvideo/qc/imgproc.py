@@ -59,16 +59,22 @@ def compare_hist_correl(h1: np.ndarray, h2: np.ndarray) -> float:
     return float((a * b).sum() / den) if den else 1.0
 
 
-def _window_sums(x: np.ndarray, th: int, tw: int) -> np.ndarray:
+def _window_sums(x: np.ndarray, th: int, tw: int, bound: float | None = None) -> np.ndarray:
     """Sums of ``x`` over every ``th`` x ``tw`` window (valid positions), separably.
 
-    Integer input is summed exactly in int64; anything else in float64.
+    Integer input is summed exactly: in uint32 modular arithmetic when every window
+    sum is below 2**32 (``bound``: the largest value of ``x``; the running sums wrap
+    but their differences do not), else in int64. Anything else in float64.
     """
-    dt = np.int64 if np.issubdtype(x.dtype, np.integer) else np.float64
+    if np.issubdtype(x.dtype, np.integer):
+        small = bound is not None and bound * th * tw < 2 ** 32
+        dt = np.uint32 if small else np.int64
+    else:
+        dt = np.float64
     c = np.cumsum(x, axis=1, dtype=dt)
     rows = c[:, tw - 1:].copy()
     rows[:, 1:] -= c[:, :-tw]
-    c = np.cumsum(rows, axis=0)
+    c = np.cumsum(rows, axis=0, out=rows)
     out = c[th - 1:].copy()
     out[1:] -= c[:-th]
     return out
@@ -77,8 +83,9 @@ def _window_sums(x: np.ndarray, th: int, tw: int) -> np.ndarray:
 class TemplateMatcher:
     """``cv2.matchTemplate`` (TM_CCOEFF_NORMED or TM_SQDIFF) of one template against many images.
 
-    The template's transform is computed once per image shape; transforms use
-    ``scipy.fft`` at fast (not power-of-two) sizes.
+    The template's transform is computed once per image shape; the correlation is a
+    circular one at the first fast FFT size (``scipy.fft``) at least as large as the
+    image, exact at every valid position.
     """
 
     def __init__(self, template: np.ndarray, method: str = "TM_CCOEFF_NORMED"):
@@ -96,19 +103,25 @@ class TemplateMatcher:
         img = np.asarray(img)
         th, tw = self.tpl.shape
         H, W = img.shape
-        shape = (fft.next_fast_len(H + th - 1, real=True), fft.next_fast_len(W + tw - 1, real=True))
+        # circular correlation at a fast size >= the image: the valid positions never wrap
+        shape = (fft.next_fast_len(H, real=True), fft.next_fast_len(W, real=True))
         G = self._fft.get(shape)
         if G is None:
-            G = self._fft[shape] = fft.rfft2(self.t0[::-1, ::-1].astype(np.float32), shape)
+            G = self._fft[shape] = np.conj(fft.rfft2(self.t0.astype(np.float32), shape))
         # the correlation in single precision (as OpenCV), the normalisation in double
-        corr = fft.irfft2(fft.rfft2(img.astype(np.float32), shape) * G, shape)[th - 1:H, tw - 1:W].astype(np.float64)
+        corr = fft.irfft2(fft.rfft2(img.astype(np.float32), shape) * G, shape)[:H - th + 1, :W - tw + 1]
+        corr = corr.astype(np.float64)
         # window sums exactly in integers for 8/16-bit images (their squares fit in int64 sums)
-        small_int = img.dtype in (np.uint8, np.int8, np.uint16, np.int16)
-        sq = img.astype(np.int64) ** 2 if small_int else img.astype(np.float64) ** 2
-        s2 = _window_sums(sq, th, tw).astype(np.float64)
+        if img.dtype == np.uint8:
+            s2 = _window_sums(np.square(img, dtype=np.uint32), th, tw, bound=255 ** 2).astype(np.float64)
+            s1 = _window_sums(img, th, tw, bound=255).astype(np.float64)
+        else:
+            small_int = img.dtype in (np.int8, np.uint16, np.int16)
+            sq = img.astype(np.int64) ** 2 if small_int else img.astype(np.float64) ** 2
+            s2 = _window_sums(sq, th, tw).astype(np.float64)
+            s1 = _window_sums(img if small_int else img.astype(np.float64), th, tw).astype(np.float64)
         if self.method == "TM_SQDIFF":
             return s2 - 2 * corr + (self.tpl * self.tpl).sum()
-        s1 = _window_sums(img if small_int else img.astype(np.float64), th, tw).astype(np.float64)
         s1 *= s1
         s1 /= th * tw
         np.subtract(s2, s1, out=s2)  # the variance of each window (times its size)
