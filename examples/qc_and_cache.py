@@ -15,7 +15,7 @@ from pathlib import Path
 
 from one.api import One
 
-from ibl_xvideo import open_camera, open_store, to_zarr
+from ibl_xvideo import open_camera, open_store
 from ibl_xvideo.demo import DEMO_EID, build_demo
 from ibl_xvideo.qc import camera_qc
 
@@ -30,7 +30,8 @@ def main(argv=None) -> dict:
     one = One(cache_dir=build_demo(args.root), mode="local")
 
     # 1. the IBL camera QC, as ibllib computes it (position/focus need reference frames:
-    #    they are NOT_SET offline without ibllib installed)
+    #    they are NOT_SET offline without ibllib installed; the pin state is checked
+    #    against the audio TTLs of the demo's DAQ sync)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = camera_qc(DEMO_EID, "body", one=one, kind="ephys", progress=False)
@@ -42,7 +43,7 @@ def main(argv=None) -> dict:
     # 2. export 10 s of the body camera to Zarr and read a random frame from it
     cam = open_camera(DEMO_EID, "body", one=one)
     t0 = float(cam.time[0])
-    to_zarr(cam, out / "body_10s.zarr", time=slice(t0, t0 + 10), progress=False)
+    cam.video.to_zarr(out / "body_10s.zarr", time=slice(t0, t0 + 10), progress=False)  # = to_zarr(cam, ...)
     clip = open_store(out / "body_10s.zarr")
     t = time.perf_counter()
     frame = clip.isel(time=min(123, clip.sizes["time"] - 1)).values
@@ -52,7 +53,7 @@ def main(argv=None) -> dict:
     first = open_camera(DEMO_EID, "body", one=one, cache=out / "body.zarr")
     again = open_camera(DEMO_EID, "body", one=one, cache=out / "body.zarr")
     print(f"cache: {first.attrs['cache']}, then {again.attrs['cache']}")
-    return {"outcome": res.outcome, "figure": out / "qc_body.png", "clip": clip.shape, "frame": frame,
+    return {"outcome": res.outcome, "metrics": res.metrics, "figure": out / "qc_body.png", "clip": clip.shape, "frame": frame,
             "cache": (first.attrs["cache"], again.attrs["cache"])}
 
 

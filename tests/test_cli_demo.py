@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from one.alf.spec import QC
 
 from ibl_xvideo import open_camera
 from ibl_xvideo.cli import main
@@ -83,3 +84,5 @@ def test_example_qc_and_cache_runs(small_demo, tmp_path):
     assert out["figure"].stat().st_size > 10_000
     assert out["clip"] == (120, 256, 320)  # the small demo's body camera is 4 s long
     assert out["cache"] == ("filled", "hit")
+    # the demo's cameras see the audio pulses its DAQ recorded
+    assert out["metrics"]["_videoBody_pin_state"] == (QC.PASS, 0, 0)
