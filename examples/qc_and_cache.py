@@ -53,8 +53,8 @@ def main(argv=None) -> dict:
     first = open_camera(DEMO_EID, "body", one=one, cache=out / "body.zarr")
     again = open_camera(DEMO_EID, "body", one=one, cache=out / "body.zarr")
     print(f"cache: {first.attrs['cache']}, then {again.attrs['cache']}")
-    return {"outcome": res.outcome, "metrics": res.metrics, "figure": out / "qc_body.png", "clip": clip.shape, "frame": frame,
-            "cache": (first.attrs["cache"], again.attrs["cache"])}
+    return {"outcome": res.outcome, "metrics": res.metrics, "figure": out / "qc_body.png", "clip": clip.shape,
+            "frame": frame, "cache": (first.attrs["cache"], again.attrs["cache"])}
 
 
 if __name__ == "__main__":
