@@ -77,13 +77,17 @@ _tls = threading.local()
 _ALIGN = 4096
 
 
-def _scratch(nbytes: int) -> np.ndarray:
-    """Return this thread's page-aligned scratch buffer of at least ``nbytes``, as a uint8 array.
+def _scratch(nbytes: int, buffer: int = 0) -> np.ndarray:
+    """Return this thread's page-aligned scratch buffer ``buffer`` (of at least ``nbytes``), as uint8.
 
     Reused from shard to shard: fresh memory costs a page fault per 4 KiB page, which
-    on virtual machines is as slow as compressing the page.
+    on virtual machines is as slow as compressing the page. Two buffers let a shard
+    be built while the previous one is being written.
     """
-    arr = getattr(_tls, "scratch", None)
+    bufs = getattr(_tls, "scratch", None)
+    if bufs is None:
+        bufs = _tls.scratch = {}
+    arr = bufs.get(buffer)
     if arr is None or arr.size < nbytes:
         buf = mmap.mmap(-1, -(-nbytes // 2**21) * 2**21)
         if hasattr(mmap, "MADV_HUGEPAGE"):
@@ -91,7 +95,7 @@ def _scratch(nbytes: int) -> np.ndarray:
                 buf.madvise(mmap.MADV_HUGEPAGE)
             except OSError:  # pragma: no cover - kernels without transparent huge pages
                 pass
-        arr = _tls.scratch = np.frombuffer(buf, np.uint8)
+        arr = bufs[buffer] = np.frombuffer(buf, np.uint8)
     return arr
 
 
@@ -104,12 +108,12 @@ class _ShardBuilder:
     speed of the compressor alone.
     """
 
-    def __init__(self, slots: int, frame_nbytes: int, compress: bool = True):
+    def __init__(self, slots: int, frame_nbytes: int, compress: bool = True, buffer: int = 0):
         import numcodecs
 
         self.index = np.full((slots, 1, 1, 2), np.iinfo(np.uint64).max, dtype="<u8")
         # blosc adds at most 16 bytes to incompressible data
-        self.buf = _scratch(slots * (frame_nbytes + 32) + self.index.nbytes + 4)
+        self.buf = _scratch(slots * (frame_nbytes + 32) + self.index.nbytes + 4, buffer)
         self.offset = 0
         self.codec = None
         if compress:
@@ -266,28 +270,46 @@ def _write_shard(location: str, index: VideoIndex, name: str, k: int, a: int, b:
     """Decode store frames [a, b) (video frames first+a..), write them, then flag the shard.
 
     ``fast`` ('blosc' or 'raw'): a local store with the default codec (or none) gets the
-    shard file written directly (encoded by :func:`_encode_shard`, renamed into place
-    atomically); else zarr writes it.
+    shard file written directly (see :func:`_build_shard`); else zarr writes it.
     """
+    if fast:
+        return _store_shard(location, name, k, b - a, _build_shard(index, a, b, first, ys, xs, pixels, slots,
+                                                                    fast), storage_options)
     import zarr
 
     group = zarr.open_group(location, mode="r+", storage_options=storage_options)
-    if fast:
-        # frames are encoded as they come out of the decoder (still in the CPU cache),
-        # into a reused buffer written without a page-cache copy
-        h, w = len(range(index.height)[ys]), len(range(index.width)[xs])
-        builder = _ShardBuilder(slots, h * w, compress=fast == "blosc")
-        each_frame(index, first + a, first + b, lambda i, frame: builder.add(i - first - a, frame),
-                   y=ys, x=xs, pixels=pixels)
-        path = Path(location) / name / "c" / str(k) / "0" / "0"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".0.{os.getpid()}.{threading.get_ident()}.tmp")
-        _write_file(tmp, builder.finish())
-        os.replace(tmp, path)
-    else:
-        group[name][a:b] = read_frames(index, np.arange(first + a, first + b), y=ys, x=xs, pixels=pixels)
+    group[name][a:b] = read_frames(index, np.arange(first + a, first + b), y=ys, x=xs, pixels=pixels)
     group["_ibl_xvideo/done"][k] = True
     return b - a
+
+
+def _build_shard(index: VideoIndex, a: int, b: int, first: int, ys: slice, xs: slice, pixels: str, slots: int,
+                 fast: str, buffer: int = 0) -> np.ndarray:
+    """The bytes of the shard holding store frames [a, b), in this thread's scratch buffer ``buffer``.
+
+    Frames are encoded as they come out of the decoder (still in the CPU cache).
+    """
+    h, w = len(range(index.height)[ys]), len(range(index.width)[xs])
+    builder = _ShardBuilder(slots, h * w, compress=fast == "blosc", buffer=buffer)
+    each_frame(index, first + a, first + b, lambda i, frame: builder.add(i - first - a, frame),
+               y=ys, x=xs, pixels=pixels)
+    return builder.finish()
+
+
+def _store_shard(location: str, name: str, k: int, n: int, data: np.ndarray, storage_options=None,
+                 group=None) -> int:
+    """Write shard ``k``'s bytes next to its place, rename it into place, then flag it done."""
+    path = Path(location) / name / "c" / str(k) / "0" / "0"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".0.{os.getpid()}.{threading.get_ident()}.tmp")
+    _write_file(tmp, data)
+    os.replace(tmp, path)
+    if group is None:
+        import zarr
+
+        group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+    group["_ibl_xvideo/done"][k] = True
+    return n
 
 
 def store_status(store, storage_options: dict | None = None) -> dict | None:
@@ -464,18 +486,64 @@ def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storag
             for fut in as_completed(futures):
                 bar.update(fut.result())
         else:
-            from concurrent.futures import ThreadPoolExecutor, as_completed
-
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-                futures = [pool.submit(_write_shard, *a) for a in args]
-                try:
-                    for fut in as_completed(futures):
-                        bar.update(fut.result())
-                finally:
-                    for fut in futures:
-                        fut.cancel()
+            _run_local(args, bar)
     finally:
         bar.close()
+
+
+def _run_local(args: list, bar) -> None:
+    """Write shards on threads, each thread taking a run of consecutive shards in order.
+
+    Shards are a regular grid but keyframes need not be: a thread that goes on from
+    one shard to the next continues its decoder where it stopped, instead of seeking
+    back to the keyframe before the shard (up to a keyframe interval of wasted work
+    per shard). With the direct writer, a shard's file is written in the background
+    while the thread builds the next one (two scratch buffers per thread).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(os.cpu_count() or 1, len(args)) or 1
+    bounds = np.linspace(0, len(args), workers + 1).round().astype(int)
+    runs = [args[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    lock, stop = threading.Lock(), threading.Event()
+
+    def report(fut):
+        if fut.exception() is None:
+            with lock:
+                bar.update(fut.result())
+
+    def run(shards, writer):
+        import zarr
+
+        (location, index, name, _, _, _, first, ys, xs, pixels, storage_options, slots, fast) = shards[0]
+        group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+        pending = None
+        try:
+            for i, (_, _, _, k, a, b, *_) in enumerate(shards):
+                if stop.is_set():
+                    return
+                if not fast:
+                    with lock:
+                        bar.update(_write_shard(*shards[i]))
+                    continue
+                data = _build_shard(index, a, b, first, ys, xs, pixels, slots, fast, buffer=i % 2)
+                if pending is not None:
+                    pending.result()  # its buffer is the one the next shard is built in
+                pending = writer.submit(_store_shard, location, name, k, b - a, data, storage_options, group)
+                pending.add_done_callback(report)
+        finally:
+            if pending is not None:
+                pending.result()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ibl_xvideo_write") as writer, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ibl_xvideo_export") as pool:
+        futures = [pool.submit(run, r, writer) for r in runs]
+        try:
+            for fut in futures:
+                fut.result()
+        except BaseException:
+            stop.set()
+            raise
 
 
 def open_store(store, storage_options: dict | None = None, chunks: Any = "shards") -> xr.DataArray:

@@ -249,3 +249,28 @@ def test_shard_file_writes_exact_bytes(tmp_path, where, size):
         assert path.read_bytes() == buf.tobytes()
     finally:
         path.unlink(missing_ok=True)
+
+
+def test_a_failed_shard_write_stops_the_export_and_resume_completes_it(videos, tmp_path, monkeypatch):
+    """The background shard writer's error reaches the caller; the shards written stay; a rerun finishes."""
+    from ibl_xvideo import store as st
+
+    real, calls = st._write_file, []
+
+    def disk_full_at_the_fourth(path, data):
+        calls.append(path)
+        if len(calls) == 4:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(st, "_write_file", disk_full_at_the_fourth)
+    cam = ibl_xvideo.open_camera(videos["longgop"])
+    store = tmp_path / "full.zarr"
+    with pytest.raises(OSError, match="No space left"):
+        ibl_xvideo.to_zarr(cam, store, shard_frames=20, progress=False)
+    status = store_status(store)
+    assert 1 <= status["shards_done"] < status["shards"] and not status["complete"]
+    assert not (tmp_path / "full.zarr.lock").exists()
+    monkeypatch.setattr(st, "_write_file", real)
+    ibl_xvideo.to_zarr(cam, store, shard_frames=20, progress=False)
+    assert checksums(ibl_xvideo.open_store(store).values) == checksums(cam.values)
