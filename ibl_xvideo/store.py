@@ -283,6 +283,25 @@ def _write_shard(location: str, index: VideoIndex, name: str, k: int, a: int, b:
     return b - a
 
 
+def _write_run(index: VideoIndex, shards: list) -> int:
+    """Write consecutive shards in order, in one task; shards already flagged (a retried task) are skipped.
+
+    ``shards``: :func:`_write_shard` arguments without the index. Returns the frames
+    the run covers.
+    """
+    import zarr
+
+    location, storage_options = shards[0][0], shards[0][9]
+    done = zarr.open_group(location, mode="r+", storage_options=storage_options)["_ibl_xvideo/done"][:]
+    total = 0
+    for args in shards:
+        k, a, b = args[2:5]
+        if not done[k]:
+            _write_shard(args[0], index, *args[1:])
+        total += b - a
+    return total
+
+
 def _build_shard(index: VideoIndex, a: int, b: int, first: int, ys: slice, xs: slice, pixels: str, slots: int,
                  fast: str, buffer: int = 0) -> np.ndarray:
     """The bytes of the shard holding store frames [a, b), in this thread's scratch buffer ``buffer``.
@@ -344,6 +363,7 @@ def to_zarr(
     shard_frames: int | None = None,
     overwrite: bool = False,
     storage_options: dict | None = None,
+    client=None,
 ):
     """Write a camera's decoded frames to a Zarr v3 store, resumably; return the store.
 
@@ -369,6 +389,9 @@ def to_zarr(
         Start afresh even if the store holds a (partial) export of the same selection.
     storage_options : dict, optional
         fsspec options for URL stores.
+    client : distributed.Client or False, optional
+        Cluster whose workers write the shards; default the active client if there is
+        one. False: write in this process (threads).
 
     Returns
     -------
@@ -438,7 +461,8 @@ def to_zarr(
         todo = [k for k in range(n_shards) if not done[k]]
         fast = ({"auto": "blosc", None: "raw"}.get(compressors) if isinstance(compressors, (str, type(None)))
                 else None) if _is_local(location) else None
-        _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast)
+        _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
+                    client)
         meta = dict(group.attrs["ibl_xvideo"])
         meta["complete"] = bool(group["_ibl_xvideo/done"][:].all())
         group.attrs["ibl_xvideo"] = meta
@@ -460,7 +484,8 @@ def _refuse_foreign(location, storage_options) -> None:
         raise XVideoError(f"{location} holds other Zarr data: pass overwrite=True to replace it.")
 
 
-def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast):
+def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
+                client=None):
     """Write the shards, on the active dask.distributed client if there is one, else threads."""
     from tqdm.auto import tqdm
 
@@ -470,19 +495,25 @@ def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storag
     bar = tqdm(total=sum(a[5] - a[4] for a in args), desc=f"export {name}", unit="frame",
                disable=not progress)
     try:
-        client = None
-        if not str(location).startswith("memory://"):  # workers cannot see this process's memory
+        if str(location).startswith("memory://"):  # workers cannot see this process's memory
+            client = False
+        if client is None:
             try:
                 from distributed import get_client
 
                 client = get_client()
             except (ImportError, ValueError):
                 client = None
-        if client is not None:
+        if client:
             from distributed import as_completed
 
             index_f = client.scatter(index, broadcast=True)
-            futures = [client.submit(_write_shard, a[0], index_f, *a[2:], pure=False, retries=2) for a in args]
+            # runs of consecutive shards (a decoder goes on across their boundaries), about
+            # four runs per worker thread so that the cluster stays balanced
+            threads = max(1, sum(client.nthreads().values()))
+            size = max(1, len(args) // (4 * threads))
+            runs = [[a[:1] + a[2:] for a in args[i:i + size]] for i in range(0, len(args), size)]
+            futures = [client.submit(_write_run, index_f, run, pure=False, retries=2) for run in runs]
             for fut in as_completed(futures):
                 bar.update(fut.result())
         else:

@@ -160,14 +160,17 @@ def test_cli_export(one_cache, tmp_path, capsys):
 
 
 def _slow_shards(delay):
+    """On a worker: make each shard slower to build (so that a kill lands mid-export), or undo it."""
     import ibl_xvideo.store as st
-    from ibl_xvideo.decode import read_frames
+
+    real = getattr(st, "_real_build_shard", st._build_shard)
+    st._real_build_shard = real
 
     def slow(*a, **k):
         time.sleep(delay)
-        return read_frames(*a, **k)
+        return real(*a, **k)
 
-    st.read_frames = slow if delay else read_frames
+    st._build_shard = slow if delay else real
 
 
 def test_export_on_cluster_survives_a_killed_worker(client, videos, tmp_path):
@@ -266,11 +269,11 @@ def test_a_failed_shard_write_stops_the_export_and_resume_completes_it(videos, t
     monkeypatch.setattr(st, "_write_file", disk_full_at_the_fourth)
     cam = ibl_xvideo.open_camera(videos["longgop"])
     store = tmp_path / "full.zarr"
-    with pytest.raises(OSError, match="No space left"):
-        ibl_xvideo.to_zarr(cam, store, shard_frames=20, progress=False)
+    with pytest.raises(OSError, match="No space left"):  # written here even if a cluster is around
+        ibl_xvideo.to_zarr(cam, store, shard_frames=20, progress=False, client=False)
     status = store_status(store)
     assert 1 <= status["shards_done"] < status["shards"] and not status["complete"]
     assert not (tmp_path / "full.zarr.lock").exists()
     monkeypatch.setattr(st, "_write_file", real)
-    ibl_xvideo.to_zarr(cam, store, shard_frames=20, progress=False)
+    ibl_xvideo.to_zarr(cam, store, shard_frames=20, progress=False, client=False)
     assert checksums(ibl_xvideo.open_store(store).values) == checksums(cam.values)
