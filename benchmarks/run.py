@@ -331,6 +331,9 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
     t_exp, _ = _timed(lambda: ibl_xvideo.to_zarr(cam, store, progress=False, overwrite=True))
     zcam = ibl_xvideo.open_store(store)
     picks = rng.integers(0, n, 20)
+    # first reads come from the disk (the export bypasses the page cache), then from memory,
+    # like the mp4, which every benchmark above has read
+    z_cold = [_timed(lambda: zcam.isel(time=int(i)).values)[0] for i in picks]
     z_times = [_timed(lambda: zcam.isel(time=int(i)).values)[0] for i in picks]
     clear_caches()
     lazy = ibl_xvideo.open_camera(path, chunks=None, timestamps=False)
@@ -342,6 +345,7 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
     res.update(export_raw_fps=n / t_raw, export_raw_vs_scan=(n / t_raw) / res["scan_fps_ours"])
     res.update(export_fps=n / t_exp, export_vs_scan=(n / t_exp) / res["scan_fps_ours"],
                zarr_frame_ms=1000 * statistics.median(z_times), mp4_frame_ms=1000 * statistics.median(v_times),
+               zarr_frame_first_read_ms=1000 * statistics.median(z_cold),
                zarr_vs_mp4=statistics.median(v_times) / statistics.median(z_times), zarr_frames_identical=same,
                store_ratio=index.length * index.height * index.width / sum(
                    f.stat().st_size for f in store.rglob("*") if f.is_file()))
@@ -393,8 +397,10 @@ def report(res: dict) -> str:
         ("  store compression ratio", f"{res['store_ratio']:.2f}x", ""),
         ("Zarr export, uncompressed", f"{res['export_raw_fps']:.0f} frames/s",
          f"{res['export_raw_vs_scan']:.2f}x of scan"),
-        ("random frame from Zarr", f"{res['zarr_frame_ms']:.2f} ms",
-         f"{res['zarr_vs_mp4']:.1f}x faster than mp4 ({res['mp4_frame_ms']:.1f} ms)"),
+        ("random frame from Zarr (file cached)", f"{res['zarr_frame_ms']:.2f} ms",
+         f"{res['zarr_vs_mp4']:.1f}x faster than mp4 ({res['mp4_frame_ms']:.1f} ms, file cached)"),
+        ("  first read, from the disk", f"{res['zarr_frame_first_read_ms']:.2f} ms",
+         f"{res['mp4_frame_ms'] / res['zarr_frame_first_read_ms']:.1f}x faster than mp4"),
         ("  identical pixels", str(res["zarr_frames_identical"]), ""),
         ("HTTP: mid frame, first open (index + frame)", f"{res['remote_first_open_ms']:.0f} ms",
          f"{res['remote_first_open_bytes_pct']:.1f}% of the file"),

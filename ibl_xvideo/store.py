@@ -380,8 +380,9 @@ def to_zarr(
     progress : bool
         Show a progress bar.
     compressors : 'auto', None or zarr codecs
-        'auto': blosc lz4 with bit shuffling; None: no compression (1.5-5x bigger and,
-        measured here, no faster: the disk write costs what lz4 saves); see the README.
+        'auto': blosc lz4 with bit shuffling; None: no compression (1.5-5x bigger,
+        measured here 1.4x faster to write: lz4 costs more than half as much as
+        decoding a frame); see the README.
     shard_frames : int, optional
         Frames per shard (one decoding task each); default the video's keyframe
         interval when regular, else 250.
