@@ -275,6 +275,16 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
     # 100 QC samples, as CameraQC picks them
     idx = np.linspace(100, n - 100, 100).astype(int)
     t_cvs, f_cv = _timed(lambda: samples_opencv(path, idx))
+    try:  # ibllib's own function, when it is installed (the same OpenCV loop)
+        import contextlib
+        import io
+
+        from ibllib.io.video import get_video_frames_preload
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            res["qc100_s_ibllib"], _ = _timed(lambda: get_video_frames_preload(path, idx, mask=np.s_[:, :, 0]))
+    except ImportError:
+        pass
     clear_caches()
     t_qs, f_ours = _timed(lambda: compat.get_video_frames_preload(path, idx, mask=np.s_[:, :, 0], quiet=True))
     seq = ibl_xvideo.read_frames(index, idx)  # our frames (exact by pts)
@@ -381,6 +391,11 @@ def report(res: dict) -> str:
          f"{res['scan_fps_ours'] / res['scan_fps_imageio_pyav']:.2f}x"),
         ("100 QC samples, ours", f"{res['qc100_s_ours']:.2f} s", ""),
         ("  vs OpenCV seek per frame", f"{res['qc100_s_opencv']:.2f} s", f"{res['qc100_speedup']:.2f}x"),
+    ]
+    if "qc100_s_ibllib" in res:
+        rows.append(("  vs ibllib's get_video_frames_preload", f"{res['qc100_s_ibllib']:.2f} s",
+                     f"{res['qc100_s_ibllib'] / res['qc100_s_ours']:.2f}x"))
+    rows += [
         ("  OpenCV frames != exact frame", f"{res['qc100_opencv_frames_differing']} / 100", ""),
         ("camera_qc, 100 samples", f"{res['qc_default_s']:.2f} s",
          f"{res['qc_default_vs_ibllib_loading']:.2f}x vs ibllib loading"),
