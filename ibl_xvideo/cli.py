@@ -60,7 +60,8 @@ def _cmd_qc(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if args.json else "default")
         res = camera_qc(args.source, args.label, one=_one(args.one_cache), n_samples=args.n_samples,
-                        full=args.full, refs=args.refs, kind=args.kind, progress=not args.json)
+                        full=args.full, refs=args.refs, kind=args.kind, progress=not args.json,
+                        full_measures=args.measures.split(",") if args.measures else None)
     d = res.to_dict()
     if args.plot:
         res.plot(args.plot)
@@ -128,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("qc", help="run the IBL camera QC")
     _add_source(p)
-    p.add_argument("--full", action="store_true", help="brightness of every frame (one decoding pass)")
+    p.add_argument("--full", action="store_true",
+                   help="every frame's measures in one decoding pass (brightness; with reference frames also "
+                        "histogram correlation, focus and face position)")
+    p.add_argument("--measures", default=None,
+                   help="with --full: comma-separated per-frame measures to compute (default all: "
+                        "brightness,hist_corr,focus_lpc,focus_fft,position)")
     p.add_argument("--n-samples", type=int, default=100, help="sample frames (default 100, as ibllib)")
     p.add_argument("--refs", default=None, help="reference frames .npy for position and focus")
     p.add_argument("--plot", default=None, help="write the QC report figure to this PNG")

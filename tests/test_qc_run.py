@@ -100,6 +100,18 @@ def test_cli_qc_json(one_cache, capsys):
     assert out["metrics"]["_videoBody_resolution"] == "FAIL" and out["outcome"] == "FAIL"
 
 
+def test_cli_qc_full_with_chosen_measures(one_cache, tmp_path, capsys):
+    import ibl_xvideo as xv
+
+    refs = tmp_path / "refs.npy"
+    np.save(refs, xv.open_camera(one_cache / SESSION_REL, "body").isel(time=[40]).values)
+    png = tmp_path / "qc.png"
+    code = main(["qc", str(one_cache / SESSION_REL), "body", "--full", "--measures", "focus_lpc,position",
+                 "--refs", str(refs), "--n-samples", "8", "--kind", "ephys", "--plot", str(png), "--json"])
+    assert code == 0 and png.stat().st_size > 10_000
+    assert json.loads(capsys.readouterr().out)["metrics"]["_videoBody_position"] in ("PASS", "WARNING", "FAIL")
+
+
 def test_qc_report_figure(one_cache, tmp_path, capsys):
     png = tmp_path / "qc.png"
     code = main(["qc", str(one_cache / SESSION_REL), "body", "--full", "--n-samples", "8", "--kind", "ephys",
@@ -186,3 +198,22 @@ def test_per_frame_position_error_of_shifted_frames():
     # a window too small to hold the shift finds the face elsewhere (or not at all), never the right place
     m = checks.frame_measures(cam, "body", ref[None], center=(x1, y1), radius=(5, 5)).compute()
     assert (m.position_err_x.values[2], m.position_err_y.values[2]) != (-12, 30)
+
+
+def test_full_qc_chosen_measures(one):
+    from ibl_xvideo.qc import checks
+
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    refs = cam.isel(time=[40]).values
+    res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=10, full=True, progress=False, kind="ephys",
+                       refs=refs, full_measures=("focus_lpc", "position"))
+    every = {k for k, v in res.measures.data_vars.items() if "frame" in v.dims}
+    assert every == {"brightness", "focus_lpc", "position_err_x", "position_err_y"}
+    all_of_them = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=10, full=True, progress=False,
+                               kind="ephys", refs=refs).measures
+    for k in every:  # a subset gives the same values
+        np.testing.assert_array_equal(res.measures[k].values, all_of_them[k].values)
+    with pytest.raises(ValueError, match="unknown frame measures"):
+        checks.frame_measures(cam, "body", refs, measures=("sharpness",))
+    with pytest.raises(ValueError, match="need reference frames"):
+        checks.frame_measures(cam, "body", None, measures=("focus_fft",))

@@ -103,6 +103,7 @@ def _plot_focus(ax, m, thresholds) -> None:
     ax2 = ax.twinx()
     if "focus_lpc" in m:
         ax.plot(m["frame"], m["focus_lpc"], lw=0.5, color="tab:blue", alpha=0.5)
+    if "focus_fft" in m:
         ax2.plot(m["frame"], m["focus_fft"], lw=0.5, color="tab:orange", alpha=0.5)
     ax.plot(m["focus_frame"], m["sample_focus_lpc"], "o", ms=3, color="tab:blue", label="Laplacian variance")
     ax2.plot(m["focus_frame"], m["sample_focus_fft"], "s", ms=3, color="tab:orange", label="high-pass mean")
