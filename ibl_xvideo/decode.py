@@ -151,8 +151,8 @@ class _Decoder:
     """An open container positioned somewhere in the stream; owned by one thread.
 
     Packets are demuxed here and fed to the decoder one by one, so that frames that
-    are not needed and that no other frame references (non-reference B-frames before
-    the first wanted frame) are skipped instead of decoded.
+    are not needed and that no other frame references (non-reference B-frames that
+    are not wanted, up to the last wanted frame) are skipped instead of decoded.
     """
 
     def __init__(self, index: VideoIndex, threads: int):
@@ -170,7 +170,8 @@ class _Decoder:
         self.can_skip = not (threads and threads > 1)
         self.frames = None  # live decode iterator
         self.last = -1  # index of the last frame returned by the iterator
-        self.skip_before = None  # pts below which non-reference frames are skipped
+        self.skip_before = None  # pts below which unwanted non-reference frames are skipped
+        self.keep_pts = frozenset()  # pts of the wanted frames (never skipped)
 
     def close(self):
         try:
@@ -183,7 +184,8 @@ class _Decoder:
         for packet in self.container.demux(self.stream):
             if self.can_skip:
                 want = "NONREF" if (self.skip_before is not None and packet.pts is not None
-                                    and packet.pts < self.skip_before) else "DEFAULT"
+                                    and packet.pts < self.skip_before
+                                    and packet.pts not in self.keep_pts) else "DEFAULT"
                 if want != skip:
                     cc.skip_frame = skip = want
             yield from self.stream.decode(packet)
@@ -291,7 +293,10 @@ def _decode_group(
     first = int(wanted[0])
     pts = index.frame_pts
     dec = _decoder(index, threads)
-    dec.skip_before = None if keep is not None else int(pts[first])
+    last_wanted = int(wanted[-1])
+    # non-reference frames that are not wanted, up to the last wanted one, need not be decoded
+    dec.skip_before = None if keep is not None else int(pts[last_wanted])
+    dec.keep_pts = frozenset(pts[wanted].tolist()) if keep is None else frozenset()
     start = int(index.key_frames[g])
     # continue the live decoder when that is no more work than a seek
     resume = dec.frames is not None and dec.last < first and (first - dec.last) <= (first - start + 1)
@@ -316,7 +321,7 @@ def _decode_group(
                     got_first = True
                     if i > first:
                         break  # landed after the wanted frame: seek further back
-                elif i != dec.last + 1 and not (i <= first and dec.skip_before is not None):
+                elif i != dec.last + 1 and not (i <= last_wanted and dec.skip_before is not None):
                     # a gap is only allowed where non-reference frames were skipped on purpose
                     raise DecodeError(
                         f"{index.path}: frames {dec.last + 1}..{i - 1} could not be decoded "
@@ -386,8 +391,8 @@ def read_frames(
 
     Each keyframe group holding a requested frame is decoded once, from its
     keyframe up to the last frame requested in it, whatever the order or
-    repetition of ``frames``; non-reference frames before the first requested one
-    are skipped.
+    repetition of ``frames``; non-reference frames that are not requested, up to the
+    last requested one, are skipped.
 
     Parameters
     ----------

@@ -152,6 +152,23 @@ def test_each_keyframe_group_is_decoded_once(videos):
     assert 5 + 2 <= STATS.frames <= (100 - 60 + 1) + (170 - 120 + 1)
 
 
+def test_unwanted_non_reference_frames_between_wanted_ones_are_skipped(videos, sequential):
+    """Two frames far apart in one group: the non-reference frames between them are not decoded."""
+    from ibl_xvideo.decode import STATS
+
+    index = get_index(videos["longgop"])  # one 250-frame group first, with B-frames
+    clear_caches()
+    STATS.reset()
+    got = ibl_xvideo.read_frames(index, [3, 240])
+    assert checksums(got) == checksums(sequential["longgop"][[3, 240]])
+    skipped = 241 - STATS.frames
+    clear_caches()
+    STATS.reset()
+    every = ibl_xvideo.read_frames(index, np.arange(3, 241))  # all of them wanted: none skipped after 3
+    assert checksums(every) == checksums(sequential["longgop"][3:241])
+    assert STATS.frames >= 238 and skipped > 241 - STATS.frames + 20
+
+
 def test_lazy_isel_plans_per_group(videos):
     from ibl_xvideo.decode import STATS
 
