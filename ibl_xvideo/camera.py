@@ -342,6 +342,25 @@ def _open_cached(source, label, cache, **kwargs) -> xr.DataArray:
     return out
 
 
+def session_labels(eid, *, one=None) -> list[str]:
+    """The cameras whose video a session has (eid with ``one``, or session path), in label order."""
+    from pathlib import Path
+
+    from .sources import _cameras_in, is_eid
+
+    if is_eid(eid):
+        if one is None:
+            raise XVideoError(f"Opening eid {eid} needs a ONE instance: pass one=ONE().")
+        sp = one.eid2path(str(eid))
+        from .errors import SessionNotFoundError
+
+        if sp is None:
+            raise SessionNotFoundError(f"Session {eid} is not in the ONE cache at {one.cache_dir}.")
+    else:
+        sp = Path(eid)
+    return [lb for lb in VIDEO_LABELS if lb in _cameras_in(Path(sp))]
+
+
 def open_session(eid, *, one=None, labels=None, **kwargs) -> xr.DataTree:
     """Open every camera of a session as a DataTree with one node per label.
 
@@ -361,23 +380,7 @@ def open_session(eid, *, one=None, labels=None, **kwargs) -> xr.DataTree:
     xarray.DataTree
         Children named after the labels, each holding a ``'<label>Camera'`` variable.
     """
-    from pathlib import Path
-
-    from .sources import _cameras_in, is_eid
-
-    if labels is None:
-        if is_eid(eid):
-            if one is None:
-                raise XVideoError(f"Opening eid {eid} needs a ONE instance: pass one=ONE().")
-            sp = one.eid2path(str(eid))
-            from .errors import SessionNotFoundError
-
-            if sp is None:
-                raise SessionNotFoundError(f"Session {eid} is not in the ONE cache at {one.cache_dir}.")
-        else:
-            sp = Path(eid)
-        labels = [lb for lb in VIDEO_LABELS if lb in _cameras_in(Path(sp))]
-    labels = assert_valid_label(list(labels))
+    labels = assert_valid_label(list(session_labels(eid, one=one) if labels is None else labels))
     nodes = {}
     for lb in labels:
         cam = open_camera(eid, lb, one=one, **kwargs)

@@ -54,20 +54,27 @@ def _cmd_frame(args) -> int:
 
 def _cmd_qc(args) -> int:
     import warnings
+    from pathlib import Path
 
-    from .qc import camera_qc
+    from .qc import camera_qc, session_qc
 
+    kw = dict(one=_one(args.one_cache), n_samples=args.n_samples, full=args.full, refs=args.refs, kind=args.kind,
+              progress=not args.json, full_measures=args.measures.split(",") if args.measures else None)
+    whole_session = args.label is None and "://" not in args.source and Path(args.source).suffix != ".mp4"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if args.json else "default")
-        res = camera_qc(args.source, args.label, one=_one(args.one_cache), n_samples=args.n_samples,
-                        full=args.full, refs=args.refs, kind=args.kind, progress=not args.json,
-                        full_measures=args.measures.split(",") if args.measures else None)
-    d = res.to_dict()
-    if args.plot:
-        res.plot(args.plot)
+        results = session_qc(args.source, **kw) if whole_session else {None: camera_qc(args.source, args.label,
+                                                                                         **kw)}
+    for label, res in results.items():
+        if args.plot:
+            out = Path(args.plot)
+            res.plot(out if not whole_session else out.with_name(f"{out.stem}_{label}{out.suffix}"))
     if args.json:
+        d = {lb: r.to_dict() for lb, r in results.items()} if whole_session else results[None].to_dict()
         print(json.dumps(d, indent=2))
-    else:
+        return 0
+    for res in results.values():
+        d = res.to_dict()
         print(f"{res.label} camera of {res.eid or args.source}: {d['outcome']}")
         for k, v in d["metrics"].items():
             print(f"  {k:<32} {v}")
@@ -127,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--out", default="frame.png")
     p.set_defaults(func=_cmd_frame)
 
-    p = sub.add_parser("qc", help="run the IBL camera QC")
+    p = sub.add_parser("qc", help="run the IBL camera QC (every camera of a session when LABEL is omitted)")
     _add_source(p)
     p.add_argument("--full", action="store_true",
                    help="every frame's measures in one decoding pass (brightness; with reference frames also "

@@ -294,11 +294,14 @@ def _write_run(index: VideoIndex, shards: list) -> int:
     location, storage_options = shards[0][0], shards[0][9]
     done = zarr.open_group(location, mode="r+", storage_options=storage_options)["_ibl_xvideo/done"][:]
     total = 0
-    for args in shards:
-        k, a, b = args[2:5]
-        if not done[k]:
-            _write_shard(args[0], index, *args[1:])
-        total += b - a
+    try:
+        for args in shards:
+            k, a, b = args[2:5]
+            if not done[k]:
+                _write_shard(args[0], index, *args[1:])
+            total += b - a
+    finally:  # a long-lived worker thread does not keep a shard's worth of memory between tasks
+        getattr(_tls, "scratch", {}).clear()
     return total
 
 

@@ -217,3 +217,20 @@ def test_full_qc_chosen_measures(one):
         checks.frame_measures(cam, "body", refs, measures=("sharpness",))
     with pytest.raises(ValueError, match="need reference frames"):
         checks.frame_measures(cam, "body", None, measures=("focus_fft",))
+
+
+def test_session_qc_runs_every_camera(one, one_cache, tmp_path, capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = qc.session_qc(SESSION_EID, one=one, n_samples=8, kind="ephys", progress=False)
+        single = qc.camera_qc(SESSION_EID, "left", one=one, n_samples=8, kind="ephys", progress=False)
+    assert list(results) == ["left", "body"]  # the cameras this session has, in label order
+    assert results["left"].metrics == single.metrics and results["body"].label == "body"
+    png = tmp_path / "qc.png"
+    assert main(["qc", str(one_cache / SESSION_REL), "--n-samples", "8", "--kind", "ephys", "--json",
+                 "--plot", str(png)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"left", "body"} and out["body"]["metrics"]["_videoBody_timestamps"] == "PASS"
+    assert (tmp_path / "qc_left.png").stat().st_size > 10_000 and (tmp_path / "qc_body.png").exists()

@@ -19,7 +19,7 @@ from ..sources import resolve
 from . import checks
 from .raw import load_audio_ttls, load_camera_ssv_times, load_embedded_frame_data, read_description
 
-__all__ = ["QCResult", "camera_qc", "sample_indices", "load_reference_frames", "session_type",
+__all__ = ["QCResult", "camera_qc", "session_qc", "sample_indices", "load_reference_frames", "session_type",
            "expected_properties"]
 
 _log = logging.getLogger(__name__)
@@ -362,3 +362,28 @@ def camera_qc(
     metrics = {prefix + k: results[k] for k in CHECK_NAMES}
     outcome = checks.overall_outcome(v[0] if isinstance(v, tuple) else v for v in metrics.values())
     return QCResult(outcome, metrics, label, res.eid or "", measures, samples)
+
+
+def session_qc(source, labels=None, *, one=None, **kwargs) -> dict:
+    """Ibllib's camera QC on each camera of a session (as ibllib's ``run_all_qc``).
+
+    Parameters
+    ----------
+    source : str, uuid.UUID or PathLike
+        eid (with ``one``) or session path.
+    labels : sequence of str, optional
+        Cameras; default every camera whose video the session has.
+    **kwargs
+        Passed to :func:`camera_qc` (``n_samples``, ``full``, ``refs``...).
+
+    Returns
+    -------
+    dict
+        label -> :class:`QCResult`.
+    """
+    from ..camera import session_labels
+
+    labels = list(session_labels(source, one=one) if labels is None else labels)
+    if not labels:
+        raise XVideoError(f"{source} has no camera video (raw_video_data/_iblrig_<label>Camera.raw.mp4).")
+    return {label: camera_qc(source, label, one=one, **kwargs) for label in labels}
