@@ -339,7 +339,7 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
     store = tmp / "bench.zarr"
     cam = ibl_xvideo.open_camera(path, timestamps=False)
     t_exp, _ = _timed(lambda: ibl_xvideo.to_zarr(cam, store, progress=False, overwrite=True))
-    zcam = ibl_xvideo.open_store(store)
+    zcam = ibl_xvideo.open_store(store, chunks=None)  # lazily indexed, without Dask, like the mp4 side
     picks = rng.integers(0, n, 20)
     # first reads come from the disk (the export bypasses the page cache), then from memory,
     # like the mp4, which every benchmark above has read

@@ -270,7 +270,7 @@ def open_camera(
     >>> frame = cam.sel(time=1000, method='nearest').values  # doctest: +SKIP
     """
     if cache is not None:
-        return _open_cached(source, label, cache, one=one, pixels=pixels, timestamps=timestamps,
+        return _open_cached(source, label, cache, chunks, one=one, pixels=pixels, timestamps=timestamps,
                             on_mismatch=on_mismatch, validate_times=validate_times, threads=threads, auth=auth,
                             stream=stream, download=download, data_server=data_server)
     if pixels not in PIXEL_MODES:
@@ -319,7 +319,7 @@ def open_camera(
     return da
 
 
-def _open_cached(source, label, cache, **kwargs) -> xr.DataArray:
+def _open_cached(source, label, cache, chunks="auto", **kwargs) -> xr.DataArray:
     from .store import _identity, open_store, store_status, to_zarr
 
     cam = open_camera(source, label, chunks="auto", **kwargs)
@@ -337,7 +337,9 @@ def _open_cached(source, label, cache, **kwargs) -> xr.DataArray:
                           "(size, mtime or frames differ): rebuilding it.", stacklevel=3)
         to_zarr(cam, cache, overwrite=stale)
         state = "refilled" if stale else "filled"
-    out = open_store(cache)
+    # the store's shards are the Dask chunks by default; chunks=None reads it without Dask
+    out = open_store(cache, chunks="shards" if chunks == "auto" else
+                     ({"time": chunks} if isinstance(chunks, int) else chunks))
     out.attrs["cache"] = state
     return out
 

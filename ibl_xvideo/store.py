@@ -584,6 +584,9 @@ def _run_local(args: list, bar) -> None:
 def open_store(store, storage_options: dict | None = None, chunks: Any = "shards") -> xr.DataArray:
     """Open a complete export as a lazy DataArray (Dask chunks = shards by default).
 
+    ``chunks=None`` gives a lazily indexed array without Dask: the fastest for random
+    frames (one frame ~1.3 ms here, against ~3.5 ms through a Dask graph).
+
     Raises
     ------
     XVideoError

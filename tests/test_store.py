@@ -65,16 +65,21 @@ def test_cache_fill_hit_and_stale(videos, tmp_path):
         c = ibl_xvideo.open_camera(video, cache=store)
     assert c.attrs["cache"] == "refilled" and c.sizes["time"] == 150
     assert frame_numbers(c.isel(time=[149]).values) == [149]
+    # chunks as for the video: None reads the store without Dask (fastest for random frames), ints re-chunk
+    d = ibl_xvideo.open_camera(video, cache=store, chunks=None)
+    assert d.attrs["cache"] == "hit" and d.chunks is None
+    assert frame_numbers(d.isel(time=[7, 148, 0]).values) == [7, 148, 0]
+    assert ibl_xvideo.open_camera(video, cache=store, chunks=25).chunks[0][:2] == (25, 25)
 
 
 _KILL_SCRIPT = """
 import sys, time, numpy as np
 import ibl_xvideo, ibl_xvideo.store as st
-real = st.read_frames
+real = st._build_shard
 def slow(*a, **k):  # slow each shard down so the parent can kill us mid-export
     time.sleep(0.3)
     return real(*a, **k)
-st.read_frames = slow
+st._build_shard = slow
 cam = ibl_xvideo.open_camera(sys.argv[1])
 ibl_xvideo.to_zarr(cam, sys.argv[2], shard_frames=20, progress=False)
 """
