@@ -200,6 +200,15 @@ def test_per_frame_position_error_of_shifted_frames():
     assert (m.position_err_x.values[2], m.position_err_y.values[2]) != (-12, 30)
 
 
+def test_reference_frames_of_another_size_are_not_used(one):
+    refs = np.zeros((1, 512, 640), np.uint8)
+    with pytest.warns(UserWarning, match="640x512 but the video .* is 320x256"):
+        res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=8, kind="ephys", progress=False, refs=refs)
+    assert res.metrics["_videoBody_position"] == QC.NOT_SET and res.metrics["_videoBody_focus"] == QC.NOT_SET
+    with pytest.raises(ValueError, match="smaller than the"):
+        qc.imgproc.match_template(np.zeros((100, 100), np.uint8), np.zeros((131, 249), np.uint8))
+
+
 def test_full_qc_chosen_measures(one):
     from ibl_xvideo.qc import checks
 
@@ -228,6 +237,8 @@ def test_session_qc_runs_every_camera(one, one_cache, tmp_path, capsys):
         single = qc.camera_qc(SESSION_EID, "left", one=one, n_samples=8, kind="ephys", progress=False)
     assert list(results) == ["left", "body"]  # the cameras this session has, in label order
     assert results["left"].metrics == single.metrics and results["body"].label == "body"
+    # (with ibllib installed its reference frames are 1280x1024: the 320x256 test videos do not match)
+    assert results["left"].metrics["_videoLeft_position"] == QC.NOT_SET
     png = tmp_path / "qc.png"
     assert main(["qc", str(one_cache / SESSION_REL), "--n-samples", "8", "--kind", "ephys", "--json",
                  "--plot", str(png)]) == 0

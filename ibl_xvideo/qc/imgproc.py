@@ -103,6 +103,8 @@ class TemplateMatcher:
         img = np.asarray(img)
         th, tw = self.tpl.shape
         H, W = img.shape
+        if H < th or W < tw:
+            raise ValueError(f"the {H}x{W} image is smaller than the {th}x{tw} template")
         # circular correlation at a fast size >= the image: the valid positions never wrap
         shape = (fft.next_fast_len(H, real=True), fft.next_fast_len(W, real=True))
         G = self._fft.get(shape)

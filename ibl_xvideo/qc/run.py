@@ -291,6 +291,11 @@ def camera_qc(
     b_samples = checks.frame_brightness(samples, label)
     measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)})
     ref = load_reference_frames(label, refs, one)
+    if ref is not None and tuple(ref.shape[-2:]) != (index.height, index.width):
+        warnings.warn(f"The {label} reference frames are {ref.shape[-1]}x{ref.shape[-2]} but the video of "
+                      f"{res.eid or res.location} is {index.width}x{index.height}: position and focus are "
+                      "NOT_SET. Pass refs= frames of this camera's size.", stacklevel=2)
+        ref = None
     # the face template is matched once in the samples, for position, focus and the full pass
     faces = checks.find_face(samples, label, ref)[0] if ref is not None else None
     focus = QC.NOT_SET
