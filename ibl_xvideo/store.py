@@ -43,6 +43,9 @@ _log = logging.getLogger(__name__)
 STORE_VERSION = 1
 #: Shard length along time when the video's keyframe interval is irregular.
 DEFAULT_SHARD_FRAMES = 250
+#: Largest shard (bytes of decoded frames) by default: 250 frames of the left camera (1280x1024)
+#: would be 330 MB, and each exporting thread holds two shards.
+SHARD_BYTES = 64 * 2**20
 
 
 def parse_roi(roi) -> tuple[slice, slice]:
@@ -199,14 +202,20 @@ def _identity(index: VideoIndex, pixels: str, frames: tuple[int, int], roi: tupl
     }
 
 
-def _shard_frames(index: VideoIndex, first: int) -> int:
+def _shard_frames(index: VideoIndex, first: int, frame_bytes: int) -> int:
+    """Frames per shard by default.
+
+    The usual keyframe interval (shards then start at keyframes), at most
+    :data:`SHARD_BYTES` of frames (an exporting thread holds two shards in memory).
+    """
+    cap = max(16, SHARD_BYTES // max(frame_bytes, 1))
     gops = np.diff(index.key_frames)
     if gops.size and first in set(index.key_frames.tolist()):
         vals, counts = np.unique(gops, return_counts=True)
         common = int(vals[np.argmax(counts)])
         if 16 <= common <= 600:
-            return common
-    return DEFAULT_SHARD_FRAMES
+            return min(common, cap)
+    return min(DEFAULT_SHARD_FRAMES, cap)
 
 
 def _is_local(store) -> bool:
@@ -387,8 +396,8 @@ def to_zarr(
         measured here 1.4x faster to write: lz4 costs more than half as much as
         decoding a frame); see the README.
     shard_frames : int, optional
-        Frames per shard (one decoding task each); default the video's keyframe
-        interval when regular, else 250.
+        Frames per shard; default the video's keyframe interval when regular, else
+        250, at most 64 MiB of frames (:data:`SHARD_BYTES`).
     overwrite : bool
         Start afresh even if the store holds a (partial) export of the same selection.
     storage_options : dict, optional
@@ -427,7 +436,7 @@ def to_zarr(
     w = len(range(index.width)[xs])
     ident = _identity(index, pixels, (first, first + n), (ys, xs))
     name = camera.name or "camera"
-    S = int(shard_frames or _shard_frames(index, first))
+    S = int(shard_frames or _shard_frames(index, first, h * w))
     n_shards = -(-n // S)
     location = os.fspath(store) if isinstance(store, os.PathLike) else store
 
@@ -440,6 +449,12 @@ def to_zarr(
                     f"{location} holds another export ({status.get('source', '?')}, frames "
                     f"{status.get('frames')}); pass overwrite=True to replace it, or use another store."
                 )
+            if shard_frames and int(shard_frames) != status["shard_frames"]:
+                raise XVideoError(
+                    f"{location} was started with shard_frames={status['shard_frames']}: resume it with that "
+                    "(or without shard_frames), or pass overwrite=True to start again.")
+            S = int(status["shard_frames"])  # resume on the store's own grid
+            n_shards = -(-n // S)
             group = zarr.open_group(location, mode="r+", storage_options=storage_options)
             if status["complete"]:
                 return store

@@ -282,3 +282,33 @@ def test_a_failed_shard_write_stops_the_export_and_resume_completes_it(videos, t
     monkeypatch.setattr(st, "_write_file", real)
     ibl_xvideo.to_zarr(cam, store, shard_frames=20, progress=False, client=False)
     assert checksums(ibl_xvideo.open_store(store).values) == checksums(cam.values)
+
+
+def test_resume_keeps_the_store_s_shard_grid(videos, tmp_path, monkeypatch):
+    """A partial export resumes on the grid it was started with, whatever the defaults are now."""
+    from ibl_xvideo import store as st
+
+    cam = ibl_xvideo.open_camera(videos["longgop"])
+    store = tmp_path / "grid.zarr"
+    real, calls = st._write_file, []
+
+    def fail_third(path, data):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(5, "I/O error")
+        real(path, data)
+
+    monkeypatch.setattr(st, "_write_file", fail_third)
+    with pytest.raises(OSError):
+        ibl_xvideo.to_zarr(cam, store, shard_frames=30, progress=False, client=False)
+    monkeypatch.setattr(st, "_write_file", real)
+    with pytest.raises(errors.XVideoError, match="shard_frames=30"):
+        ibl_xvideo.to_zarr(cam, store, shard_frames=50, progress=False, client=False)
+    monkeypatch.setattr(st, "SHARD_BYTES", 17 * 320 * 256)  # the default grid would now be 17 frames
+    ibl_xvideo.to_zarr(cam, store, progress=False, client=False)
+    status = store_status(store)
+    assert status["complete"] and status["shard_frames"] == 30 and status["shards"] == 14
+    assert checksums(ibl_xvideo.open_store(store).values) == checksums(cam.values)
+    fresh = tmp_path / "fresh.zarr"
+    ibl_xvideo.to_zarr(cam, fresh, progress=False, client=False)
+    assert store_status(fresh)["shard_frames"] == 17
