@@ -172,6 +172,8 @@ class _Decoder:
         self.last = -1  # index of the last frame returned by the iterator
         self.skip_before = None  # pts below which unwanted non-reference frames are skipped
         self.keep_pts = frozenset()  # pts of the wanted frames (never skipped)
+        self.drain = False  # flush the decoder once every wanted packet is in (sparse reads)
+        self.drained = False  # flushed: the next read must seek
 
     def close(self):
         try:
@@ -180,7 +182,7 @@ class _Decoder:
             pass
 
     def _iter(self):
-        cc, skip = self.cc, "DEFAULT"
+        cc, skip, seen = self.cc, "DEFAULT", 0
         for packet in self.container.demux(self.stream):
             if self.can_skip:
                 want = "NONREF" if (self.skip_before is not None and packet.pts is not None
@@ -189,6 +191,14 @@ class _Decoder:
                 if want != skip:
                     cc.skip_frame = skip = want
             yield from self.stream.decode(packet)
+            if self.drain and packet.pts in self.keep_pts:
+                seen += 1
+                if seen == len(self.keep_pts):
+                    # every wanted frame and its references are in: flush the reorder buffer
+                    # instead of decoding the next packets to push them out
+                    self.drained = True
+                    yield from self.stream.decode(None)
+                    return
 
     def seek_group(self, g: int) -> None:
         STATS.add(seeks=1)
@@ -196,6 +206,7 @@ class _Decoder:
                             any_frame=False)
         self.frames = self._iter()
         self.last = -1
+        self.drained = False
 
 
 def _seek_target(index: VideoIndex, g: int) -> int:
@@ -283,10 +294,13 @@ def _decode_group(
     sink: Callable[[int, object], None],
     threads: int,
     keep: Callable[[int, object], None] | None,
+    drain: bool = False,
 ) -> None:
     """Decode the frames ``wanted`` (sorted, all in keyframe group ``g``).
 
-    With ``keep`` (remember every decoded frame), no frame is skipped.
+    With ``keep`` (remember every decoded frame), no frame is skipped. With ``drain``
+    the decoder is flushed as soon as every wanted frame is fed (for scattered reads:
+    the decoder is then not continued by the next read).
     """
     import av
 
@@ -299,7 +313,10 @@ def _decode_group(
     dec.keep_pts = frozenset(pts[wanted].tolist()) if keep is None else frozenset()
     start = int(index.key_frames[g])
     # continue the live decoder when that is no more work than a seek
-    resume = dec.frames is not None and dec.last < first and (first - dec.last) <= (first - start + 1)
+    resume = (dec.frames is not None and not dec.drained and dec.last < first
+              and (first - dec.last) <= (first - start + 1))
+    # scattered frames: flush once the wanted ones are in (a range is left open to continue)
+    dec.drain = drain and keep is None and dec.can_skip
     seek_g = g
     if not resume:
         dec.seek_group(seek_g)
@@ -450,6 +467,7 @@ def read_frames(
         return out if in_order else out[inverse]
     cr = index.color_range
     groups = index.group_of(uniq[pending])
+    scattered = bool(uniq[-1] - uniq[0] + 1 > uniq.size)  # not one range: no later read continues it
 
     def work(g):
         pos = pending[groups == g]
@@ -462,7 +480,7 @@ def read_frames(
         def sink(j, frame):
             _convert(frame, pixels, y, x, cr, out=out[pos[j]])
 
-        _decode_group(index, int(g), wanted, sink, threads, keep)
+        _decode_group(index, int(g), wanted, sink, threads, keep, drain=scattered)
         if progress is not None:
             progress(int(pos.size))
 

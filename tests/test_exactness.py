@@ -169,6 +169,25 @@ def test_unwanted_non_reference_frames_between_wanted_ones_are_skipped(videos, s
     assert STATS.frames >= 238 and skipped > 241 - STATS.frames + 20
 
 
+def test_scattered_read_flushes_and_the_next_read_seeks_again(videos, sequential):
+    """A scattered read flushes each decoder once its wanted frames are in; later reads stay exact."""
+    from ibl_xvideo.decode import STATS
+
+    for name in ("bframes", "longgop"):
+        index = get_index(videos[name])
+        ref = sequential[name]
+        clear_caches()
+        for wanted in ([5, 37, 38, 59], [60, 61], [39], [40, 41, 42], [20, 22], [30], [3, 250, 120], [119], [2, 1]):
+            STATS.reset()
+            got = ibl_xvideo.read_frames(index, wanted, workers=1)
+            assert checksums(got) == checksums(ref[wanted]), (name, wanted)
+        # a range is left open: the next frame continues the decoder without a seek
+        ibl_xvideo.read_frames(index, [10, 11, 12], workers=1)
+        STATS.reset()
+        assert checksums(ibl_xvideo.read_frames(index, [13], workers=1)) == checksums(ref[[13]])
+        assert STATS.seeks == 0
+
+
 def test_lazy_isel_plans_per_group(videos):
     from ibl_xvideo.decode import STATS
 
