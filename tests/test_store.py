@@ -259,19 +259,25 @@ def test_shard_file_writes_exact_bytes(tmp_path, where, size):
         path.unlink(missing_ok=True)
 
 
-def test_a_failed_shard_write_stops_the_export_and_resume_completes_it(videos, tmp_path, monkeypatch):
-    """The background shard writer's error reaches the caller; the shards written stay; a rerun finishes."""
+def _fail_shard_write(monkeypatch, at: int, error: OSError):
+    """Make the ``at``-th shard file write of this process raise ``error`` (a full or failing disk)."""
     from ibl_xvideo import store as st
 
     real, calls = st._write_file, []
 
-    def disk_full_at_the_fourth(path, data):
+    def failing(path, data):
         calls.append(path)
-        if len(calls) == 4:
-            raise OSError(28, "No space left on device")
+        if len(calls) == at:
+            raise error
         real(path, data)
 
-    monkeypatch.setattr(st, "_write_file", disk_full_at_the_fourth)
+    monkeypatch.setattr(st, "_write_file", failing)
+    return lambda: monkeypatch.setattr(st, "_write_file", real)
+
+
+def test_a_failed_shard_write_stops_the_export_and_resume_completes_it(videos, tmp_path, monkeypatch):
+    """The background shard writer's error reaches the caller; the shards written stay; a rerun finishes."""
+    repair = _fail_shard_write(monkeypatch, 4, OSError(28, "No space left on device"))
     cam = ibl_xvideo.open_camera(videos["longgop"])
     store = tmp_path / "full.zarr"
     with pytest.raises(OSError, match="No space left"):  # written here even if a cluster is around
@@ -279,7 +285,7 @@ def test_a_failed_shard_write_stops_the_export_and_resume_completes_it(videos, t
     status = store_status(store)
     assert 1 <= status["shards_done"] < status["shards"] and not status["complete"]
     assert not (tmp_path / "full.zarr.lock").exists()
-    monkeypatch.setattr(st, "_write_file", real)
+    repair()
     ibl_xvideo.to_zarr(cam, store, shard_frames=20, progress=False, client=False)
     assert checksums(ibl_xvideo.open_store(store).values) == checksums(cam.values)
 
@@ -290,18 +296,10 @@ def test_resume_keeps_the_store_s_shard_grid(videos, tmp_path, monkeypatch):
 
     cam = ibl_xvideo.open_camera(videos["longgop"])
     store = tmp_path / "grid.zarr"
-    real, calls = st._write_file, []
-
-    def fail_third(path, data):
-        calls.append(path)
-        if len(calls) == 3:
-            raise OSError(5, "I/O error")
-        real(path, data)
-
-    monkeypatch.setattr(st, "_write_file", fail_third)
+    repair = _fail_shard_write(monkeypatch, 3, OSError(5, "I/O error"))
     with pytest.raises(OSError):
         ibl_xvideo.to_zarr(cam, store, shard_frames=30, progress=False, client=False)
-    monkeypatch.setattr(st, "_write_file", real)
+    repair()
     with pytest.raises(errors.XVideoError, match="shard_frames=30"):
         ibl_xvideo.to_zarr(cam, store, shard_frames=50, progress=False, client=False)
     monkeypatch.setattr(st, "SHARD_BYTES", 17 * 320 * 256)  # the default grid would now be 17 frames
