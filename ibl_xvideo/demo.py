@@ -122,6 +122,37 @@ def write_daq_sync(session_path: Path, audio: np.ndarray, cameras: dict[str, np.
         "typeThis=nidq\nniSampRate=30000\nnSavedChans=2\nsnsMnMaXaDw=0,0,0,1\n")
 
 
+def write_timeline_daq(session_path: Path, audio: np.ndarray, cameras: dict[str, np.ndarray],
+                       collection: str = "raw_sync_data", rate: float = 1000.0, seed: int = 0) -> Path:
+    """Write a Timeline (mesoscope rig) DAQ recording: ``_timeline_DAQdata.{raw,timestamps}.npy`` and ``.meta.json``.
+
+    ``raw`` holds one column per input, as Timeline saves them: ``chrono`` (a voltage
+    toggled every sample), ``audio`` (a voltage: ~0 V with noise and a DC offset, 5 V
+    during the pulses) and each camera's frame counter (``EdgeCount``: one count per
+    frame); ``timestamps`` the sample times on the DAQ clock.
+    """
+    folder = Path(session_path) / collection
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    end = max([float(audio.max()) if audio.size else 0.0] + [float(t[-1]) for t in cameras.values()]) + 1.0
+    ts = np.arange(0.0, end, 1.0 / rate)
+    volts = 0.3 + rng.normal(0, 0.02, ts.size)
+    for rise, fall in audio:
+        volts[(ts >= rise) & (ts < fall)] += 5.0
+    inputs = [{"name": "chrono", "arrayColumn": 1, "measurement": "Voltage", "daqChannelID": "ai0"},
+              {"name": "audio", "arrayColumn": 2, "measurement": "Voltage", "daqChannelID": "ai1"}]
+    columns = [(np.arange(ts.size) % 2) * 5.0, volts]
+    for k, (label, times) in enumerate(cameras.items()):
+        inputs.append({"name": f"{label}_camera", "arrayColumn": 3 + k, "measurement": "EdgeCount",
+                       "daqChannelID": f"ctr{k}"})
+        columns.append(np.searchsorted(times, ts, side="right").astype(np.float64))
+    np.save(folder / "_timeline_DAQdata.raw.npy", np.column_stack(columns))
+    np.save(folder / "_timeline_DAQdata.timestamps.npy", ts)
+    meta = {"acqStartDateTime": "2023-03-01 12:00:00", "daqSampleRate": rate, "inputs": inputs}
+    (folder / "_timeline_DAQdata.meta.json").write_text(json.dumps(meta))
+    return folder
+
+
 def write_bpod_task_data(session_path: Path, audio: np.ndarray, trial_length: float = 10.0,
                          bpod_start: float = 1000.0) -> Path:
     """Write ``raw_behavior_data/_iblrig_taskData.raw.jsonable`` whose BNC2 events are the audio pulses.

@@ -1,4 +1,4 @@
-"""The pin-state check on the session's own audio TTLs: DAQ sync (nidq) and Bpod task data."""
+"""The pin-state check on the session's own audio TTLs: DAQ sync (nidq, Timeline) and Bpod task data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import pytest
 from one.alf.spec import QC
 
 from ibl_xvideo import qc
-from ibl_xvideo.demo import audio_pulses, camera_times, write_bpod_task_data, write_camera_session_files, write_daq_sync
+from ibl_xvideo.demo import (
+    audio_pulses,
+    camera_times,
+    write_bpod_task_data,
+    write_camera_session_files,
+    write_daq_sync,
+    write_timeline_daq,
+)
 from ibl_xvideo.errors import XVideoError
 from ibl_xvideo.qc.raw import load_audio_ttls
 from ibl_xvideo.synth import make_video
@@ -102,8 +109,8 @@ def test_description_chooses_the_sync(session):
     assert _pin_state(sp, kind=None) == (QC.PASS, 0, 0)
     (sp / "_ibl_experiment.description.yaml").write_text(
         "devices:\n  cameras:\n    body: {collection: raw_video_data}\n"
-        "sync:\n  nidq: {collection: raw_sync_data, acquisition_software: timeline}\n")
-    with pytest.raises(XVideoError, match="timeline"):
+        "sync:\n  nidq: {collection: raw_sync_data, acquisition_software: labview}\n")
+    with pytest.raises(XVideoError, match="labview"):
         load_audio_ttls(sp)
     with pytest.warns(UserWarning, match="pin_state is NOT_SET"):
         res = qc.camera_qc(sp, "body", kind="ephys", n_samples=5, progress=False)
@@ -115,3 +122,50 @@ def test_given_audio_wins_and_no_files_is_not_set(session):
     assert load_audio_ttls(sp, "ephys") is None
     assert _pin_state(sp) == QC.NOT_SET
     assert _pin_state(sp, audio=pulses.ravel()) == (QC.PASS, 0, 0)
+
+
+TIMELINE = ("devices:\n  cameras:\n    body: {collection: raw_video_data, fps: 30, width: 320, height: 256}\n"
+            "sync:\n  nidq: {collection: raw_sync_data, acquisition_software: timeline}\n")
+
+
+def test_timeline_daq_audio_ttls(session):
+    """A mesoscope rig: the audio input of the Timeline DAQ recording, thresholded like ibllib."""
+    sp, times, pulses = session
+    folder = write_timeline_daq(sp, pulses, {"body": times})
+    (sp / "_ibl_experiment.description.yaml").write_text(TIMELINE)
+    audio = load_audio_ttls(sp)
+    ts = np.load(folder / "_timeline_DAQdata.timestamps.npy")
+    # each front at the first DAQ sample at or after it
+    np.testing.assert_array_equal(audio, np.sort(ts[np.searchsorted(ts, pulses.ravel() - 1e-9)]))
+    assert np.abs(audio - np.sort(pulses.ravel())).max() <= 1e-3 + 1e-9
+    assert _pin_state(sp, kind=None) == (QC.PASS, 0, 0)
+    # extracted sync files, when present, are read instead of the raw samples
+    np.save(folder / "_timeline_sync.times.npy", np.array([1.0, 2.0, 3.0, 4.0]))
+    np.save(folder / "_timeline_sync.channels.npy", np.array([2, 1, 2, 3]))
+    np.testing.assert_array_equal(load_audio_ttls(sp), [1.0, 3.0])
+
+
+def test_timeline_audio_counter_and_errors(session):
+    sp, times, pulses = session
+    folder = write_timeline_daq(sp, pulses, {"body": times})
+    (sp / "_ibl_experiment.description.yaml").write_text(TIMELINE)
+    meta_path = folder / "_timeline_DAQdata.meta.json"
+    meta = json.loads(meta_path.read_text())
+    # an edge counter on the audio line: one front per change of the count
+    raw = np.load(folder / "_timeline_DAQdata.raw.npy")
+    ts = np.load(folder / "_timeline_DAQdata.timestamps.npy")
+    raw[:, 1] = np.searchsorted(np.sort(pulses.ravel()), ts, side="right")
+    np.save(folder / "_timeline_DAQdata.raw.npy", raw)
+    meta["inputs"][1]["measurement"] = "EdgeCount"
+    meta_path.write_text(json.dumps(meta))
+    assert load_audio_ttls(sp).size == pulses.size
+    meta["inputs"][1]["measurement"] = "Position"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(XVideoError, match="Position"):
+        load_audio_ttls(sp)
+    meta["inputs"] = [x for x in meta["inputs"] if x["name"] != "audio"]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(XVideoError, match="no 'audio' input"):
+        load_audio_ttls(sp)
+    meta_path.unlink()
+    assert load_audio_ttls(sp) is None

@@ -21,6 +21,7 @@ from ibl_xvideo.demo import (  # noqa: E402
     write_bpod_task_data,
     write_camera_session_files,
     write_daq_sync,
+    write_timeline_daq,
 )
 from ibl_xvideo.qc.raw import load_audio_ttls  # noqa: E402
 
@@ -117,6 +118,28 @@ def test_audio_ttls_and_pin_state_match_ibllib(session, tmp_path):
         {"SYSTEM": "3B", "SYNC_WIRING_DIGITAL": {"P0.5": "audio"}}))
     np.testing.assert_array_equal(load_audio_ttls(moved, "ephys"), _ibllib_audio(moved, "ephys"))
     assert load_audio_ttls(moved, "ephys").size > 0
+
+
+def test_timeline_audio_ttls_match_ibllib(session, tmp_path):
+    """A mesoscope rig's Timeline DAQ: audio fronts as ibllib extracts them, from raw samples or sync files."""
+    import shutil
+
+    from ibllib.io.extractors.ephys_fpga import get_sync_fronts
+    from ibllib.io.raw_daq_loaders import load_timeline_sync_and_chmap
+
+    sp = tmp_path / REL
+    shutil.copytree(session[0], sp)
+    times = np.load(sp / "alf" / "_ibl_bodyCamera.times.npy")
+    folder = write_timeline_daq(sp, audio_pulses(times[0], times[-1]), {"body": times})
+    (sp / "_ibl_experiment.description.yaml").write_text(
+        "sync:\n  nidq: {collection: raw_sync_data, acquisition_software: timeline}\n")
+    sync, chmap = load_timeline_sync_and_chmap(folder, save=False)
+    theirs = get_sync_fronts(sync, chmap["audio"])["times"]
+    assert theirs.size >= 4  # two pulses: rises and falls
+    np.testing.assert_array_equal(load_audio_ttls(sp), theirs)
+    sync, chmap = load_timeline_sync_and_chmap(folder, save=True)  # writes _timeline_sync.*.npy
+    assert any(folder.glob("_timeline_sync.times*.npy"))
+    np.testing.assert_array_equal(load_audio_ttls(sp), get_sync_fronts(sync, chmap["audio"])["times"])
 
 
 def test_test_mode_focus_and_position_match_ibllib(session):

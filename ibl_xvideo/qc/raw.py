@@ -245,6 +245,53 @@ def _bpod_bnc2_fronts(task_file: Path) -> np.ndarray:
     return np.sort(np.array(times, dtype=np.float64), kind="stable")
 
 
+def _analog_rises(x: np.ndarray, step: float) -> np.ndarray:
+    """Indices where ``x > step`` turns true (the sample after the crossing)."""
+    above = x > step
+    return np.flatnonzero(~above[:-1] & above[1:]) + 1
+
+
+def _timeline_audio(folder: Path) -> np.ndarray | None:
+    """Audio TTL front times of a Timeline DAQ recording (``_timeline_DAQdata`` in ``folder``).
+
+    As ibllib's ``load_timeline_sync_and_chmap``: the audio channel's fronts from the
+    folder's extracted ``_timeline_sync`` files when they exist; else from the raw
+    samples: a voltage input is thresholded at half its maximum above its 10th
+    percentile (rises where it goes above, falls where it goes below), an edge
+    counter gives a front at each change. Times are the DAQ timestamps of the
+    samples after each front, sorted. None without Timeline files.
+    """
+    metas = sorted(folder.glob("_timeline_DAQdata.meta*.json"))
+    if not metas:
+        return None
+    inputs = json.loads(metas[0].read_text()).get("inputs") or []
+    info = next((x for x in inputs if str(x.get("name", "")).lower() == "audio"), None)
+    if info is None:
+        raise XVideoError(f"{metas[0]} has no 'audio' input: the audio TTLs are unknown; pass audio= "
+                          "to camera_qc.")
+    times, chans = sorted(folder.glob("_timeline_sync.times*.npy")), sorted(folder.glob("_timeline_sync.channels*.npy"))
+    if times and chans:
+        t, ch = np.load(times[0]).ravel(), np.load(chans[0]).ravel()
+        return t[ch == info["arrayColumn"]]
+    raws = sorted(folder.glob("_timeline_DAQdata.raw*.npy"))
+    stamps = sorted(folder.glob("_timeline_DAQdata.timestamps*.npy"))
+    if not raws or not stamps:
+        return None
+    raw = np.load(raws[0], mmap_mode="r")[:, info["arrayColumn"] - 1]  # MATLAB's 1-based columns
+    ts = np.load(stamps[0]).ravel()
+    measurement = info.get("measurement")
+    if measurement == "Voltage":
+        x = raw - np.percentile(raw, 10)
+        step = np.max(x) / 2
+        ind = np.r_[_analog_rises(x, step), _analog_rises(-x, -step)]
+    elif measurement == "EdgeCount":
+        ind = np.flatnonzero(np.diff(np.asarray(raw, np.float64))) + 1
+    else:
+        raise XVideoError(f"{metas[0]}: an audio input measured as {measurement!r} is not read; pass audio= "
+                          "to camera_qc.")
+    return np.sort(ts[ind])
+
+
 def load_audio_ttls(session_path, kind: str | None = None) -> np.ndarray | None:
     """Times (s) of the audio TTL fronts, rising and falling, as ``CameraQC.load_data`` gets them.
 
@@ -254,6 +301,8 @@ def load_audio_ttls(session_path, kind: str | None = None) -> np.ndarray | None:
 
     - DAQ (nidq): fronts on the ``audio`` channel of ``<collection>/_spikeglx_sync.*.npy``,
       the channel from the folder's ``*.wiring*.json`` (default 7).
+    - Timeline (``acquisition_software: timeline``): the ``audio`` input of
+      ``<collection>/_timeline_DAQdata.*`` (see :func:`_timeline_audio`).
     - Bpod: the BNC2 fronts of ``<task collection>/_iblrig_taskData.raw*.jsonable``.
 
     Returns None when the session does not have those files.
@@ -261,7 +310,7 @@ def load_audio_ttls(session_path, kind: str | None = None) -> np.ndarray | None:
     Raises
     ------
     XVideoError
-        For a sync this reader does not handle (3A probes, Timeline): pass ``audio=``.
+        For a sync this reader does not handle (3A probes, other software): pass ``audio=``.
     """
     if session_path is None:
         return None
@@ -273,10 +322,12 @@ def load_audio_ttls(session_path, kind: str | None = None) -> np.ndarray | None:
         sync_name = "nidq" if kind == "ephys" else "bpod"
     if sync_name != "bpod":
         namespace = sync.get("acquisition_software") or "spikeglx"
+        folder = sp / (sync.get("collection") or "raw_ephys_data")
+        if namespace == "timeline":
+            return _timeline_audio(folder)
         if namespace != "spikeglx":
             raise XVideoError(f"{sp}: audio TTLs from a {namespace!r} sync are not read here; pass audio= "
                               "to camera_qc (the times of the audio TTL fronts).")
-        folder = sp / (sync.get("collection") or "raw_ephys_data")
         times = sorted(folder.glob("_spikeglx_sync.times*.npy"))
         chans = sorted(folder.glob("_spikeglx_sync.channels*.npy"))
         if not times or not chans:
