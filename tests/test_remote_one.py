@@ -70,3 +70,22 @@ def test_download_then_local(remote_session, capsys):
     assert np.array_equal(cam.isel(time=[0, 60, 119]).values,
                           ibl_xvideo.open_camera(reference, chunks=None).isel(time=[0, 60, 119]).values)
     local.unlink()  # leave the session as the other tests expect it
+
+
+def test_remote_one_builds_the_url_and_credentials(remote_session, tmp_path, monkeypatch):
+    """A real ``OneAlyx`` (local mode, no Alyx query): the URL from ``one.path2url``, auth from its parameters."""
+    from one.api import OneAlyx
+
+    from .httpserver import PASSWORD, USER
+
+    one, server, reference, _ = remote_session
+    monkeypatch.setenv("HOME", str(tmp_path))  # ONE writes its parameter file there, not in the user's home
+    remote = OneAlyx(base_url="http://127.0.0.1:9", mode="local", cache_dir=one.cache_dir, silent=True)
+    private = server.rsplit("/", 1)[0] + "/private"  # the same files behind basic auth
+    remote.alyx._par = remote.alyx._par.set("HTTP_DATA_SERVER", private)
+    with pytest.raises(errors.XVideoError, match="401|credentials|auth"):
+        ibl_xvideo.open_camera(EID, "body", one=remote).values
+    remote.alyx._par = remote.alyx._par.set("HTTP_DATA_SERVER_LOGIN", USER).set("HTTP_DATA_SERVER_PWD", PASSWORD)
+    cam = ibl_xvideo.open_camera(EID, "body", one=remote)
+    assert cam.attrs["source"].startswith(private) and PASSWORD not in repr(cam.attrs)
+    assert checksums(cam.values) == checksums(ibl_xvideo.open_camera(reference, chunks=None).values)
