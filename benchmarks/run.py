@@ -385,6 +385,13 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
                zarr_vs_mp4=statistics.median(v_times) / statistics.median(z_times), zarr_frames_identical=same,
                store_ratio=index.length * index.height * index.width / sum(
                    f.stat().st_size for f in store.rglob("*") if f.is_file()))
+    # the camera QC reading its samples from that store (no decoding)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qc_cached = [_timed(lambda: camera_qc(path, "body", timestamps=ts, kind="ephys", refs=r, cache=store,
+                                              progress=False))[0] for r in (None, refs)]
+    res.update(qc_cached_s=qc_cached[0], qc_cached_vs_ibllib_loading=t_cvs / qc_cached[0],
+               qc_cached_refs_s=qc_cached[1], qc_cached_refs_vs_ibllib_loading=t_cvs / qc_cached[1])
     res["codecs"] = codec_table(path)
 
     # one frame from the middle, streamed over loopback HTTP, against OpenCV on the same URL
@@ -444,6 +451,10 @@ def report(res: dict) -> str:
         ("  first read, from the disk", f"{res['zarr_frame_first_read_ms']:.2f} ms",
          f"{res['mp4_frame_ms'] / res['zarr_frame_first_read_ms']:.1f}x faster than mp4"),
         ("  identical pixels", str(res["zarr_frames_identical"]), ""),
+        ("camera_qc(cache=store), 100 samples", f"{res['qc_cached_s']:.2f} s",
+         f"{res['qc_cached_vs_ibllib_loading']:.1f}x vs ibllib loading"),
+        ("  with refs (+ position, focus)", f"{res['qc_cached_refs_s']:.2f} s",
+         f"{res['qc_cached_refs_vs_ibllib_loading']:.1f}x vs ibllib loading"),
         ("HTTP: mid frame, first open (index + frame)", f"{res['remote_first_open_ms']:.0f} ms",
          f"{res['remote_first_open_bytes_pct']:.1f}% of the file"),
         ("HTTP: mid frame, index cached", f"{res['remote_index_cached_ms']:.0f} ms",

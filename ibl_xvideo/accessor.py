@@ -100,4 +100,6 @@ class VideoAccessor:
             kwargs.setdefault("timestamps", cam.time.values)
         elif origin not in ("alf", "none"):  # a file given to open_camera
             kwargs.setdefault("timestamps", origin)
+        if cam.attrs.get("cache") and cam.encoding.get("source"):  # opened from a Zarr cache: QC reads it
+            kwargs.setdefault("cache", cam.encoding["source"])
         return camera_qc(source, self._label(), **kwargs)

@@ -59,14 +59,25 @@ class VideoBackendArray(BackendArray):
         )
 
     def _raw_getitem(self, key: tuple) -> np.ndarray:
-        tkey, ykey, xkey = key
-        scalar = isinstance(tkey, (int, np.integer))
-        frames = np.arange(self.length)[tkey]
-        frames = np.atleast_1d(frames)
-        ysl, ypost = _as_slice(ykey, self.shape[1])
-        xsl, xpost = _as_slice(xkey, self.shape[2])
+        frames, ysl, xsl, finish = outer_key(key, self.shape)
         out = read_frames(self.index, frames, y=ysl, x=xsl, pixels=self.pixels, threads=self.threads,
                           workers=self.workers, remember=frames.size <= self.INTERACTIVE)
+        return finish(out)
+
+
+def outer_key(key: tuple, shape: tuple):
+    """An outer ``(time, y, x)`` key as the frames to read, the crops to apply when reading, and a finisher.
+
+    ``finish(out)`` takes the ``(len(frames), h, w)`` cropped frames and applies what a
+    crop cannot (index arrays on y or x) and drops the axes of integer keys.
+    """
+    tkey, ykey, xkey = key
+    scalar = isinstance(tkey, (int, np.integer))
+    frames = np.atleast_1d(np.arange(shape[0])[tkey])
+    ysl, ypost = _as_slice(ykey, shape[1])
+    xsl, xpost = _as_slice(xkey, shape[2])
+
+    def finish(out: np.ndarray) -> np.ndarray:
         if ypost is not None:
             out = out[:, ypost]
         if xpost is not None:
@@ -78,6 +89,8 @@ class VideoBackendArray(BackendArray):
         if isinstance(xkey, (int, np.integer)):
             out = out[..., 0]
         return out
+
+    return frames, ysl, xsl, finish
 
 
 def _as_slice(key, n: int):
@@ -319,7 +332,7 @@ def open_camera(
     return da
 
 
-def _open_cached(source, label, cache, chunks="auto", **kwargs) -> xr.DataArray:
+def _open_cached(source, label, cache, chunks="auto", progress: bool = True, **kwargs) -> xr.DataArray:
     from .store import _identity, open_store, store_status, to_zarr
 
     cam = open_camera(source, label, chunks="auto", **kwargs)
@@ -335,7 +348,7 @@ def _open_cached(source, label, cache, chunks="auto", **kwargs) -> xr.DataArray:
         if stale:
             warnings.warn(f"The cache {cache} was made from another version of {cam.attrs['source']} "
                           "(size, mtime or frames differ): rebuilding it.", stacklevel=3)
-        to_zarr(cam, cache, overwrite=stale)
+        to_zarr(cam, cache, overwrite=stale, progress=progress)
         state = "refilled" if stale else "filled"
     # the store's shards are the Dask chunks by default; chunks=None reads it without Dask
     out = open_store(cache, chunks="shards" if chunks == "auto" else

@@ -61,6 +61,10 @@ def _cmd_qc(args) -> int:
     kw = dict(one=_one(args.one_cache), n_samples=args.n_samples, full=args.full, refs=args.refs, kind=args.kind,
               progress=not args.json, full_measures=args.measures.split(",") if args.measures else None)
     whole_session = args.label is None and "://" not in args.source and Path(args.source).suffix != ".mp4"
+    if args.cache:
+        if whole_session:
+            raise SystemExit("ibl-xvideo qc: --cache is one camera's Zarr store: give the camera LABEL too.")
+        kw["cache"] = args.cache
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if args.json else "default")
         results = session_qc(args.source, **kw) if whole_session else {None: camera_qc(args.source, args.label,
@@ -145,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-samples", type=int, default=100, help="sample frames (default 100, as ibllib)")
     p.add_argument("--refs", default=None, help="reference frames .npy for position and focus")
     p.add_argument("--plot", default=None, help="write the QC report figure to this PNG")
+    p.add_argument("--cache", default=None,
+                   help="Zarr store of this camera's decoded frames (filled first unless complete): read instead "
+                        "of decoding")
     p.add_argument("--kind", choices=("ephys", "training"), default=None, help="rig type (default: from the session)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_qc)

@@ -20,6 +20,7 @@ still valid for a video.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import mmap
@@ -32,6 +33,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from .decode import each_frame, read_frames
 from .errors import XVideoError
@@ -596,6 +599,192 @@ def _run_local(args: list, bar) -> None:
             raise
 
 
+_NO_CHUNK = np.iinfo(np.uint64).max
+
+
+class _LocalShards:
+    """Frames of a local store read straight from its shard files (the layout :func:`to_zarr` writes).
+
+    Zarr v3 ``sharding_indexed`` shards of one-frame inner chunks, raw or blosc, index
+    at the end with its CRC32C: each shard's index is read once per request, the
+    wanted chunks in one read, and each is decompressed straight into the output.
+    zarr-python reads the same bytes at about twice the cost (its per-chunk machinery);
+    any other layout is read through zarr.
+    """
+
+    def __init__(self, folder: Path, shard_frames: int, height: int, width: int, blosc: bool, fill: int):
+        self.folder, self.S, self.h, self.w = folder, shard_frames, height, width
+        self.blosc, self.fill = blosc, fill
+
+    @classmethod
+    def open(cls, store, name: str) -> _LocalShards | None:
+        """The reader of ``store``'s array ``name``, or None when it is not local or not this layout."""
+        if not _is_local(store):
+            return None
+        folder = Path(store) / name
+        try:
+            meta = json.loads((folder / "zarr.json").read_text())
+            (shard,) = meta["codecs"]
+            conf = shard["configuration"]
+            inner = [c["name"] for c in conf["codecs"]]
+            ok = (shard["name"] == "sharding_indexed" and meta["data_type"] == "uint8" and len(meta["shape"]) == 3
+                  and conf["chunk_shape"] == [1] + meta["shape"][1:] and inner in (["bytes"], ["bytes", "blosc"])
+                  and [c["name"] for c in conf["index_codecs"]] == ["bytes", "crc32c"]
+                  and conf.get("index_location", "end") == "end"
+                  and meta["chunk_key_encoding"] == {"name": "default", "configuration": {"separator": "/"}}
+                  and not meta.get("storage_transformers"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not ok:
+            return None
+        return cls(folder, meta["chunk_grid"]["configuration"]["chunk_shape"][0], meta["shape"][1],
+                   meta["shape"][2], inner[-1] == "blosc", int(meta.get("fill_value") or 0))
+
+    def read(self, frames: np.ndarray, ysl: slice, xsl: slice) -> np.ndarray:
+        """Frames ``frames`` (sorted, distinct), cropped, as ``(n, h, w)`` uint8; shards read in parallel."""
+        hh, ww = len(range(self.h)[ysl]), len(range(self.w)[xsl])
+        out = np.empty((frames.size, hh, ww), np.uint8)
+        shards = frames // self.S
+        jobs = [(int(k), np.flatnonzero(shards == k)) for k in np.unique(shards)]
+
+        def job(item):
+            k, rows = item
+            self._read_shard(k, frames[rows] - k * self.S, out, rows, ysl, xsl)
+
+        if len(jobs) > 1:
+            _read_runs(job, jobs, _StoreFrames.THREADS)
+        elif jobs:
+            job(jobs[0])
+        return out
+
+    def _read_shard(self, k: int, slots: np.ndarray, out: np.ndarray, rows: np.ndarray, ysl: slice, xsl: slice):
+        import google_crc32c
+        import numcodecs
+
+        codec = numcodecs.Blosc()  # blosc chunks describe their own compressor and shuffle
+        path = self.folder / "c" / str(k) / "0" / "0"
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:  # a shard never written holds the fill value
+            out[rows] = self.fill
+            return
+        try:
+            n_index = self.S * 16 + 4
+            ib = os.pread(fd, n_index, max(os.fstat(fd).st_size - n_index, 0))
+            if len(ib) != n_index or google_crc32c.value(ib[:-4]) != int.from_bytes(ib[-4:], "little"):
+                raise XVideoError(f"{path}: the shard's index is damaged (checksum mismatch): export the store "
+                                  "again (to_zarr(..., overwrite=True)).")
+            index = np.frombuffer(ib, "<u8", count=2 * self.S).reshape(-1, 2)[slots]
+            have = index[:, 0] != _NO_CHUNK
+            buf, base = None, 0
+            if have.any():
+                lo, hi = int(index[have, 0].min()), int((index[have, 0] + index[have, 1]).max())
+                if hi - lo <= 2 * int(index[have, 1].sum()) + (1 << 20):  # the chunks are close: one read
+                    buf, base = memoryview(os.pread(fd, hi - lo, lo)), lo
+            crop = (ysl, xsl) != (slice(None), slice(None))
+            tmp = np.empty((self.h, self.w), np.uint8) if crop and self.blosc else None
+            for j, (o, nb) in enumerate(index.tolist()):
+                dest = out[rows[j]]
+                if o == _NO_CHUNK:
+                    dest[...] = self.fill
+                    continue
+                chunk = buf[o - base:o - base + nb] if buf is not None else os.pread(fd, nb, o)
+                if self.blosc:
+                    # blosc's header: uncompressed size at bytes 4-8, compressed size at 12-16
+                    if nb < 16 or (int.from_bytes(chunk[4:8], "little"), int.from_bytes(chunk[12:16], "little")) != (
+                            self.h * self.w, nb):
+                        raise XVideoError(f"{path}: chunk {int(slots[j])} does not hold a {self.w}x{self.h} frame.")
+                    codec.decode(chunk, out=tmp if crop else dest)
+                    if crop:
+                        dest[...] = tmp[ysl, xsl]
+                else:
+                    if nb != self.h * self.w:
+                        raise XVideoError(f"{path}: chunk {int(slots[j])} does not hold a {self.w}x{self.h} frame.")
+                    dest[...] = np.frombuffer(chunk, np.uint8).reshape(self.h, self.w)[ysl, xsl]
+        finally:
+            os.close(fd)
+
+
+class _StoreFrames(BackendArray):
+    """Lazy ``(time, y, x)`` frames of a store's array.
+
+    Local stores in :func:`to_zarr`'s layout are read straight from their shard files
+    (:class:`_LocalShards`); others through zarr-python, one run of consecutive frames
+    at a time (it reads an integer-array selection of a sharded array several times
+    slower than the same frames as slices), in parallel. Picklable: holds the store's
+    location, not open arrays.
+    """
+
+    #: Threads reading the shards or runs of one request (reads wait on the disk; blosc releases the GIL).
+    THREADS = 4
+
+    def __init__(self, store, name: str, shape: tuple, dtype, token: str, storage_options: dict | None = None):
+        self.store, self.name, self.storage_options = store, name, storage_options
+        self.shape, self.dtype, self.token = tuple(shape), np.dtype(dtype), token
+        self._array = self._local = None
+        self._opened = False
+
+    def __getstate__(self):
+        return {**self.__dict__, "_array": None, "_local": None, "_opened": False}
+
+    def __dask_tokenize__(self):
+        return ("ibl_xvideo._StoreFrames", self.token)
+
+    @property
+    def array(self):
+        if self._array is None:
+            import zarr
+
+            self._array = zarr.open_group(self.store, mode="r", storage_options=self.storage_options)[self.name]
+        return self._array
+
+    @property
+    def local(self) -> _LocalShards | None:
+        if not self._opened:
+            self._local, self._opened = _LocalShards.open(self.store, self.name), True
+        return self._local
+
+    def __getitem__(self, key):
+        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.OUTER, self._raw)
+
+    def _raw(self, key: tuple) -> np.ndarray:
+        from .camera import outer_key
+
+        frames, ysl, xsl, finish = outer_key(key, self.shape)
+        uniq, inverse = np.unique(frames, return_inverse=True)
+        out = self.local.read(uniq, ysl, xsl) if self.local is not None else self._zarr_read(uniq, ysl, xsl)
+        return finish(out if np.array_equal(uniq, frames) else out[inverse.reshape(-1)])
+
+    def _zarr_read(self, frames: np.ndarray, ysl: slice, xsl: slice) -> np.ndarray:
+        arr = self.array
+        yy, xx = np.arange(self.shape[1])[ysl], np.arange(self.shape[2])[xsl]
+        if not (frames.size and yy.size and xx.size):
+            return np.empty((frames.size, yy.size, xx.size), self.dtype)
+        # zarr takes positive steps only: read the bounding box, then step in NumPy
+        box = (slice(int(yy.min()), int(yy.max()) + 1), slice(int(xx.min()), int(xx.max()) + 1))
+        starts = np.flatnonzero(np.r_[True, np.diff(frames) > 1])
+        runs = [(int(frames[a]), int(frames[b - 1]) + 1) for a, b in zip(starts, np.r_[starts[1:], frames.size])]
+
+        def read(run):
+            return arr[(slice(*run),) + box][:, yy - box[0].start][:, :, xx - box[1].start]
+
+        parts = _read_runs(read, runs, self.THREADS) if len(runs) > 1 else [read(runs[0])]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+_RUN_POOL = None
+
+
+def _read_runs(read, runs: list, threads: int) -> list:
+    """``[read(r) for r in runs]`` on a shared pool of ``threads`` threads."""
+    global _RUN_POOL
+    if _RUN_POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _RUN_POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ibl_xvideo_zarr")
+    return list(_RUN_POOL.map(read, runs))
+
+
 def open_store(store, storage_options: dict | None = None, chunks: Any = "shards") -> xr.DataArray:
     """Open a complete export as a lazy DataArray (Dask chunks = shards by default).
 
@@ -621,9 +810,16 @@ def open_store(store, storage_options: dict | None = None, chunks: Any = "shards
         warnings.simplefilter("ignore", category=RuntimeWarning)
         # the coordinates are one chunk each: splitting them is fine
         warnings.filterwarnings("ignore", message=".*separate the stored chunks.*")
-        ds = xr.open_zarr(store, consolidated=False, chunks=chunks, storage_options=storage_options)
+        ds = xr.open_zarr(store, consolidated=False, chunks=None, storage_options=storage_options)
     ds = ds.set_coords("frame")
-    da = ds[status["name"]].assign_coords(frame=("time", ds["frame"].values))
+    name = status["name"]
+    lazy = ds[name]
+    token = f"{store}-{name}-{json.dumps({k: v for k, v in status.items() if k != 'shards_done'}, sort_keys=True)}"
+    frames = _StoreFrames(store, name, lazy.shape, lazy.dtype, token, storage_options)
+    da = xr.DataArray(xr.Variable(lazy.dims, indexing.LazilyIndexedArray(frames)), name=name,
+                      coords={"time": ds["time"].variable, "frame": ("time", ds["frame"].values)})
     da.attrs = {k: v for k, v in ds.attrs.items() if k != "ibl_xvideo"}
+    if chunks is not None:
+        da = da.chunk(chunks, name_prefix=f"{name}-zarr-", token=hashlib.sha1(token.encode()).hexdigest())
     da.encoding["source"] = str(store)
     return da

@@ -245,3 +245,39 @@ def test_session_qc_runs_every_camera(one, one_cache, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"left", "body"} and out["body"]["metrics"]["_videoBody_timestamps"] == "PASS"
     assert (tmp_path / "qc_left.png").stat().st_size > 10_000 and (tmp_path / "qc_body.png").exists()
+
+
+def test_qc_reads_the_zarr_cache_instead_of_decoding(one, tmp_path, capsys):
+    """camera_qc(cache=store): the store is filled once, then the QC (samples and full pass) decodes nothing."""
+    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.store import store_status
+
+    refs = ibl_xvideo.open_camera(SESSION_EID, "body", one=one).isel(time=[40]).values
+    kw = dict(one=one, n_samples=10, kind="ephys", progress=False, refs=refs, full=True)
+    plain = qc.camera_qc(SESSION_EID, "body", **kw)
+    store = tmp_path / "body.zarr"
+    first = qc.camera_qc(SESSION_EID, "body", cache=store, **kw)  # fills the store
+    assert store_status(store)["complete"]
+    STATS.reset()
+    again = qc.camera_qc(SESSION_EID, "body", cache=store, **kw)
+    assert STATS.frames == 0 and STATS.seeks == 0  # every frame came from the store
+    for res in (first, again):
+        assert res.metrics == plain.metrics and res.outcome == plain.outcome
+        np.testing.assert_array_equal(res.samples, plain.samples)
+        for name in ("brightness", "focus_fft", "position_err_x"):
+            np.testing.assert_array_equal(res.measures[name].values, plain.measures[name].values)
+    # the accessor of a camera opened from the cache hands the store to the QC
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one, cache=store)
+    STATS.reset()
+    via = cam.video.qc(n_samples=10, kind="ephys", progress=False, refs=refs)
+    assert STATS.frames == 0 and via.metrics == qc.camera_qc(SESSION_EID, "body", **{**kw, "full": False}).metrics
+    np.save(tmp_path / "refs.npy", refs)
+    capsys.readouterr()
+    STATS.reset()
+    assert main(["qc", str(one.cache_dir / SESSION_REL), "body", "--cache", str(store), "--refs",
+                 str(tmp_path / "refs.npy"), "--n-samples", "10", "--kind", "ephys", "--json"]) == 0
+    assert STATS.frames == 0
+    out = json.loads(capsys.readouterr().out)["metrics"]
+    assert out == {k: v for k, v in json.loads(json.dumps(via.to_dict()))["metrics"].items()}
+    with pytest.raises(SystemExit, match="LABEL"):
+        main(["qc", str(one.cache_dir / SESSION_REL), "--cache", str(store)])

@@ -38,6 +38,55 @@ def test_export_round_trip(videos, tmp_path):
     assert ds["camera"].dims == ("time", "y", "x")
 
 
+@pytest.mark.parametrize("reader", ["shard files", "zarr-python"])
+@pytest.mark.parametrize("compressors", ["auto", None])
+def test_store_selections_equal_the_video(videos, tmp_path, monkeypatch, reader, compressors):
+    """Every access pattern on a store (lazily indexed and Dask-backed) gives the video's frames.
+
+    Local stores are read from their shard files directly; zarr-python reads any other.
+    """
+    import pickle
+
+    from ibl_xvideo.store import _LocalShards
+
+    cam = ibl_xvideo.open_camera(videos["bframes"], chunks=None)
+    store = tmp_path / "cam.zarr"
+    ibl_xvideo.to_zarr(cam, store, progress=False, compressors=compressors)
+    assert _LocalShards.open(store, "camera") is not None
+    if reader == "zarr-python":
+        monkeypatch.setattr(_LocalShards, "open", classmethod(lambda cls, *args: None))
+    ref = cam.values
+    n = ref.shape[0]
+    picks = [5, [n - 1, 3, 3, 120, 4, 5, 6, 60], slice(None, None, -7), slice(10, 200, 3), [], -1]
+    for chunks in (None, "shards"):
+        z = ibl_xvideo.open_store(store, chunks=chunks)
+        z = pickle.loads(pickle.dumps(z))  # a task's graph pickles (the store's location, not an open array)
+        for t in picks:
+            np.testing.assert_array_equal(z.isel(time=t).values, ref[t], err_msg=f"{chunks} {t}")
+        np.testing.assert_array_equal(z.isel(time=[7, 2, 90], y=[0, 5, 1], x=slice(3, 50)).values,
+                                      ref[[7, 2, 90]][:, [0, 5, 1], 3:50])
+        np.testing.assert_array_equal(z.isel(time=slice(50, 20, -3), y=slice(None, None, -2), x=7).values,
+                                      ref[50:20:-3, ::-2, 7])
+        np.testing.assert_array_equal(z.sel(time=cam.time.values[[40, 2]]).frame.values, [40, 2])
+        assert checksums(z.values) == checksums(ref)
+    assert ibl_xvideo.open_store(store).chunks[0][0] == store_status(store)["shard_frames"]
+    assert ibl_xvideo.open_store(store).data.name == ibl_xvideo.open_store(store).data.name  # deterministic
+
+
+def test_damaged_shard_index_is_an_error(videos, tmp_path):
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    store = tmp_path / "cam.zarr"
+    ibl_xvideo.to_zarr(cam, store, progress=False)
+    shard = store / "camera" / "c" / "1" / "0" / "0"
+    data = bytearray(shard.read_bytes())
+    data[-10] ^= 0xFF  # one bit pattern of the index flipped
+    shard.write_bytes(bytes(data))
+    z = ibl_xvideo.open_store(store, chunks=None)
+    z.isel(time=0).values  # other shards read fine
+    with pytest.raises(errors.XVideoError, match="damaged"):
+        z.isel(time=store_status(store)["shard_frames"]).values
+
+
 def test_export_selection_and_roi(one, tmp_path):
     cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
     t = cam.time.values

@@ -208,6 +208,7 @@ def camera_qc(
     timestamps=None,
     progress: bool = True,
     full_measures=None,
+    cache=None,
 ) -> QCResult:
     """Run ibllib's camera QC on a video and return its outcome and metrics.
 
@@ -247,6 +248,11 @@ def camera_qc(
         With ``full=True`` and reference frames, which per-frame measures to compute
         (:data:`ibl_xvideo.qc.checks.MEASURES`; default all). The FFT focus measure
         and the face position cost the most (about 3 and 1.6 ms a 640x512 frame).
+    cache : str, PathLike or fsspec URL, optional
+        A Zarr store of this video's decoded frames, as ``open_camera(..., cache=)``:
+        the samples (and the full pass) are read from it when it is a complete
+        export of this video, else it is filled first. The frames are the same;
+        reading them from the store skips the decoding.
 
     Returns
     -------
@@ -285,9 +291,17 @@ def camera_qc(
                 warnings.warn(f"pin_state is NOT_SET: {exc}", stacklevel=2)
 
     idx = sample_indices(length, n_samples)
-    with tqdm(total=np.unique(idx).size, desc=f"QC samples {label}", unit="frame", disable=not progress,
-              leave=False) as bar:
-        samples = read_frames(index, idx, workers=os.cpu_count() or 1, progress=bar.update)
+    cached = None
+    if cache is not None:
+        from ..camera import _open_cached
+
+        cached = _open_cached(res.location, label, cache, chunks=None, progress=progress, timestamps=False,
+                              auth=res.auth)
+        samples = cached.isel(time=idx).values
+    else:
+        with tqdm(total=np.unique(idx).size, desc=f"QC samples {label}", unit="frame", disable=not progress,
+                  leave=False) as bar:
+            samples = read_frames(index, idx, workers=os.cpu_count() or 1, progress=bar.update)
     b_samples = checks.frame_brightness(samples, label)
     measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)})
     ref = load_reference_frames(label, refs, one)
@@ -313,7 +327,10 @@ def camera_qc(
     if full:
         from ..camera import open_camera
 
-        cam = open_camera(res.location, label, timestamps=False, auth=res.auth)
+        if cached is None:
+            cam = open_camera(res.location, label, timestamps=False, auth=res.auth)
+        else:  # the (now complete) store, its shards as Dask chunks
+            cam = open_camera(res.location, label, timestamps=False, auth=res.auth, cache=cache)
         roi = checks.face_roi(samples, label, ref, faces) if ref is not None else None
         center = tuple(np.median(np.array(faces), axis=0).round().astype(int)) if ref is not None else None
         lazy = checks.frame_measures(cam, label, ref, roi, center=center,
