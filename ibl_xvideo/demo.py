@@ -95,20 +95,24 @@ def write_camera_session_files(session_path: Path, label: str, times: np.ndarray
     _frame_data(times, pin4).tofile(session_path / "raw_video_data" / f"_iblrig_{label}Camera.frameData.bin")
 
 
-def write_daq_sync(session_path: Path, audio: np.ndarray, cameras: dict[str, np.ndarray]) -> None:
-    """Write the DAQ sync of a 3B rig in ``raw_ephys_data``: ``_spikeglx_sync.{times,channels,polarities}.npy``.
+def write_daq_sync(session_path: Path, audio: np.ndarray, cameras: dict[str, np.ndarray],
+                   probe: str | None = None) -> Path:
+    """Write an ephys rig's sync: ``_spikeglx_sync.{times,channels,polarities}.npy``; return their folder.
 
-    Fronts on ibllib's default nidq channels: each camera's frame TTLs (1 ms pulses at
-    the frame times) and the audio pulses (channel 7); plus the nidq ``.meta`` file the
-    rig writes next to them.
+    Fronts on ibllib's default channels: each camera's frame TTLs (1 ms pulses at the
+    frame times) and the audio pulses. A 3B rig (``probe=None``): the nidq board's
+    sync in ``raw_ephys_data`` (audio on channel 7) and its ``.meta`` file. A 3A rig
+    (``probe='probe00'``...): that probe's sync in ``raw_ephys_data/<probe>`` (audio on
+    channel 15) and its ``.ap.meta`` file.
     """
-    from .qc.raw import DEFAULT_SYNC_CHANNELS
+    from .qc.raw import DEFAULT_SYNC_CHANNELS, DEFAULT_SYNC_CHANNELS_3A
 
-    folder = Path(session_path) / "raw_ephys_data"
+    folder = Path(session_path) / "raw_ephys_data" / (probe or "")
     folder.mkdir(parents=True, exist_ok=True)
+    chmap = DEFAULT_SYNC_CHANNELS_3A if probe else DEFAULT_SYNC_CHANNELS
     t, ch, pol = [], [], []
-    for channel, rises, falls in [(DEFAULT_SYNC_CHANNELS["audio"], audio[:, 0], audio[:, 1])] + [
-            (DEFAULT_SYNC_CHANNELS[f"{label}_camera"], times, times + 1e-3) for label, times in cameras.items()]:
+    for channel, rises, falls in [(chmap["audio"], audio[:, 0], audio[:, 1])] + [
+            (chmap[f"{label}_camera"], times, times + 1e-3) for label, times in cameras.items()]:
         for times, sign in ((rises, 1.0), (falls, -1.0)):
             t.append(np.asarray(times, np.float64))
             ch.append(np.full(len(times), channel, np.int64))
@@ -118,8 +122,13 @@ def write_daq_sync(session_path: Path, audio: np.ndarray, cameras: dict[str, np.
     np.save(folder / "_spikeglx_sync.times.npy", t[order])
     np.save(folder / "_spikeglx_sync.channels.npy", ch[order])
     np.save(folder / "_spikeglx_sync.polarities.npy", pol[order])
-    (folder / "_spikeglx_ephysData_g0_t0.nidq.meta").write_text(
-        "typeThis=nidq\nniSampRate=30000\nnSavedChans=2\nsnsMnMaXaDw=0,0,0,1\n")
+    if probe:
+        (folder / "_spikeglx_ephysData_g0_t0.imec.ap.meta").write_text(
+            "typeEnabled=imec\nimSampRate=30000\nnSavedChans=385\n")
+    else:
+        (folder / "_spikeglx_ephysData_g0_t0.nidq.meta").write_text(
+            "typeThis=nidq\nniSampRate=30000\nnSavedChans=2\nsnsMnMaXaDw=0,0,0,1\n")
+    return folder
 
 
 def write_timeline_daq(session_path: Path, audio: np.ndarray, cameras: dict[str, np.ndarray],

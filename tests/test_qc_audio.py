@@ -169,3 +169,20 @@ def test_timeline_audio_counter_and_errors(session):
         load_audio_ttls(sp)
     meta_path.unlink()
     assert load_audio_ttls(sp) is None
+
+
+def test_3a_probe_sync_audio(session):
+    """A 3A rig has no nidq board: the audio is on channel 15 of the sync of the probe with the most fronts."""
+    sp, times, pulses = session
+    main_probe = write_daq_sync(sp, pulses, {"body": times}, probe="probe00")
+    write_daq_sync(sp, pulses[:2], {}, probe="probe01")  # a second probe, fewer fronts
+    assert not any((sp / "raw_ephys_data").glob("*nidq.meta"))
+    np.testing.assert_array_equal(load_audio_ttls(sp, "ephys"), np.sort(pulses.ravel()))
+    assert _pin_state(sp) == (QC.PASS, 0, 0)
+    # the probe's wiring file moves the audio to another pin of its sync connector
+    ch = np.load(main_probe / "_spikeglx_sync.channels.npy")
+    np.save(main_probe / "_spikeglx_sync.channels.npy", np.where(ch == 15, 9, ch))
+    assert load_audio_ttls(sp, "ephys").size == 0
+    (main_probe / "_spikeglx_ephysData_g0_t0.imec.wiring.json").write_text(json.dumps(
+        {"SYSTEM": "3A", "SYNC_WIRING_DIGITAL": {"pin12": "audio", "pin03": "left_camera"}}))
+    assert load_audio_ttls(sp, "ephys").size == pulses.size

@@ -142,6 +142,33 @@ def test_timeline_audio_ttls_match_ibllib(session, tmp_path):
     np.testing.assert_array_equal(load_audio_ttls(sp), get_sync_fronts(sync, chmap["audio"])["times"])
 
 
+def test_3a_probe_audio_ttls_match_ibllib(session, tmp_path):
+    """A 3A rig (no nidq board): the main probe's sync as ibllib's get_main_probe_sync picks it."""
+    import json
+    import shutil
+
+    from ibllib.io.extractors.ephys_fpga import get_sync_and_chn_map, get_sync_fronts
+
+    sp = tmp_path / REL
+    shutil.copytree(session[0], sp)
+    shutil.rmtree(sp / "raw_ephys_data")
+    times = np.load(sp / "alf" / "_ibl_bodyCamera.times.npy")
+    pulses = audio_pulses(times[0], times[-1])
+    write_daq_sync(sp, pulses, {"body": times}, probe="probe00")
+    second = write_daq_sync(sp, pulses[:1], {"body": times[:50]}, probe="probe01")
+    (second / "_spikeglx_ephysData_g0_t0.imec.wiring.json").write_text(json.dumps(
+        {"SYSTEM": "3A", "SYNC_WIRING_DIGITAL": {"pin12": "audio"}}))
+    for probe in ("probe00", "probe01"):  # either probe may hold the most fronts
+        if probe == "probe01":
+            write_daq_sync(sp, pulses, {"body": times, "left": times}, probe="probe01")
+            ch = np.load(second / "_spikeglx_sync.channels.npy")
+            np.save(second / "_spikeglx_sync.channels.npy", np.where(ch == 15, 9, ch))
+        sync, chmap = get_sync_and_chn_map(sp, "raw_ephys_data")
+        theirs = get_sync_fronts(sync, chmap["audio"])["times"]
+        assert theirs.size == pulses.size
+        np.testing.assert_array_equal(load_audio_ttls(sp, "ephys"), theirs)
+
+
 def test_test_mode_focus_and_position_match_ibllib(session):
     sp, one = session
     theirs = camera.CameraQC(sp, "left", one=one, n_samples=5, stream=False)

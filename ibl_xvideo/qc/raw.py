@@ -208,21 +208,51 @@ DEFAULT_SYNC_CHANNELS = {"left_camera": 0, "right_camera": 1, "body_camera": 2, 
                          "laser_ttl": 18}
 
 
-def _sync_channels(folder: Path) -> dict:
-    """Device -> sync channel: the folder's ``*.wiring*.json`` over :data:`DEFAULT_SYNC_CHANNELS`."""
+#: Sync channel of each device on a 3A probe's sync port (ibllib's default map).
+DEFAULT_SYNC_CHANNELS_3A = {"left_camera": 2, "right_camera": 3, "body_camera": 4, "bpod": 7, "frame2ttl": 12,
+                            "rotary_encoder_0": 13, "rotary_encoder_1": 14, "audio": 15}
+#: Sync channel of each pin of a 3A probe's sync connector (the others are grounds).
+_PINS_3A = {f"pin{k:02d}": ch for ch, k in enumerate([1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19])}
+
+
+def _sync_channels(folder: Path, default: dict = DEFAULT_SYNC_CHANNELS) -> dict:
+    """Device -> sync channel: the folder's ``*.wiring*.json`` over the ``default`` map."""
     files = sorted(folder.glob("*.wiring*.json"))
     if not files:
-        return dict(DEFAULT_SYNC_CHANNELS)
+        return dict(default)
     wiring = json.loads(files[0].read_text())
     digital = wiring.get("SYNC_WIRING_DIGITAL") or {}
     if wiring.get("SYSTEM") == "3B":  # pins named P0.0..P0.7
         chans = {name: int(pin.split(".")[-1]) for pin, name in digital.items()}
-    elif wiring.get("SYSTEM") == "3A":
-        raise XVideoError(f"{files[0]}: 3A probe sync is not supported; pass audio= to camera_qc.")
+    elif wiring.get("SYSTEM") == "3A":  # pins named pin01..pin24, grounds skipped
+        chans = {name: _PINS_3A[pin] for pin, name in digital.items() if pin in _PINS_3A}
     else:  # e.g. 'DI3'
         chans = {name: int(pin[3:]) for pin, name in digital.items()}
     chans.update({name: int(pin[2:]) + 16 for pin, name in (wiring.get("SYNC_WIRING_ANALOG") or {}).items()})
-    return {**DEFAULT_SYNC_CHANNELS, **chans}
+    return {**default, **chans}
+
+
+def _probe_3a_audio(session_path: Path) -> np.ndarray | None:
+    """Audio TTL fronts of a 3A ephys rig: the sync of the probe with the most sync fronts.
+
+    As ibllib's ``get_main_probe_sync``: every folder with a probe's ``*.ap*.meta``
+    holds that probe's ``_spikeglx_sync.*.npy``; the one with the most fronts is the
+    sync master, its channels mapped by its ``*.wiring*.json`` over the 3A defaults
+    (audio on 15). None without probe sync files.
+    """
+    best = None
+    for meta in sorted(session_path.glob("**/*.ap*.meta")):
+        times = sorted(meta.parent.glob("_spikeglx_sync.times*.npy"))
+        chans = sorted(meta.parent.glob("_spikeglx_sync.channels*.npy"))
+        if not times or not chans:
+            continue
+        t = np.load(times[0]).ravel()
+        if best is None or t.size > best[0].size:
+            best = (t, np.load(chans[0]).ravel(), meta.parent)
+    if best is None:
+        return None
+    t, ch, folder = best
+    return t[ch == _sync_channels(folder, DEFAULT_SYNC_CHANNELS_3A)["audio"]]
 
 
 def _bpod_bnc2_fronts(task_file: Path) -> np.ndarray:
@@ -301,6 +331,8 @@ def load_audio_ttls(session_path, kind: str | None = None) -> np.ndarray | None:
 
     - DAQ (nidq): fronts on the ``audio`` channel of ``<collection>/_spikeglx_sync.*.npy``,
       the channel from the folder's ``*.wiring*.json`` (default 7).
+    - 3A probes (``raw_ephys_data`` without a nidq board): the sync of the probe with
+      the most fronts (see :func:`_probe_3a_audio`; audio on channel 15 by default).
     - Timeline (``acquisition_software: timeline``): the ``audio`` input of
       ``<collection>/_timeline_DAQdata.*`` (see :func:`_timeline_audio`).
     - Bpod: the BNC2 fronts of ``<task collection>/_iblrig_taskData.raw*.jsonable``.
@@ -310,7 +342,8 @@ def load_audio_ttls(session_path, kind: str | None = None) -> np.ndarray | None:
     Raises
     ------
     XVideoError
-        For a sync this reader does not handle (3A probes, other software): pass ``audio=``.
+        For a sync this reader does not handle (acquisition software other than
+        SpikeGLX and Timeline): pass ``audio=``.
     """
     if session_path is None:
         return None
@@ -328,13 +361,12 @@ def load_audio_ttls(session_path, kind: str | None = None) -> np.ndarray | None:
         if namespace != "spikeglx":
             raise XVideoError(f"{sp}: audio TTLs from a {namespace!r} sync are not read here; pass audio= "
                               "to camera_qc (the times of the audio TTL fronts).")
+        if folder.name == "raw_ephys_data" and not any(folder.glob("*nidq.meta")):
+            return _probe_3a_audio(sp)  # no nidq board: a 3A rig, synced on a probe
         times = sorted(folder.glob("_spikeglx_sync.times*.npy"))
         chans = sorted(folder.glob("_spikeglx_sync.channels*.npy"))
         if not times or not chans:
             return None
-        if folder.name == "raw_ephys_data" and not any(folder.glob("*nidq.meta")):
-            raise XVideoError(f"{folder} has no nidq.meta (a 3A probe recording): its sync is not read "
-                              "here; pass audio= to camera_qc.")
         t, ch = np.load(times[0]).ravel(), np.load(chans[0]).ravel()
         return t[ch == _sync_channels(folder)["audio"]]
     tasks = desc.get("tasks") or []
