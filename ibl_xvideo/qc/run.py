@@ -238,7 +238,7 @@ def camera_qc(
         Rig type for the expected fps and size; default from the session.
     audio : array, optional
         Audio TTL front times for the pin-state check; default the session's, from its
-        DAQ sync (nidq or Timeline) or Bpod task data (see :func:`ibl_xvideo.qc.raw.load_audio_ttls`);
+        DAQ sync (nidq, 3A probe or Timeline) or Bpod task data (see :func:`ibl_xvideo.qc.raw.load_audio_ttls`);
         NOT_SET without.
     timestamps : array or path, optional
         Camera timestamps; default the session's ``alf/_ibl_<label>Camera.times.npy``.
