@@ -1,4 +1,4 @@
-"""Camera QC, a report figure, and a Zarr cache on the demo session.
+"""Camera QC, a report figure, a Zarr cache on the demo session, and the QC from that cache.
 
 Run after ``ibl-xvideo demo`` (which builds the offline demo ONE cache):
 
@@ -53,8 +53,15 @@ def main(argv=None) -> dict:
     first = open_camera(DEMO_EID, "body", one=one, cache=out / "body.zarr")
     again = open_camera(DEMO_EID, "body", one=one, cache=out / "body.zarr")
     print(f"cache: {first.attrs['cache']}, then {again.attrs['cache']}")
+
+    # 4. the QC again, its frames read from the cache instead of decoded (same verdicts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = time.perf_counter()
+        cached = again.video.qc(kind="ephys", progress=False)  # = camera_qc(..., cache=out / "body.zarr")
+    print(f"QC from the cache in {time.perf_counter() - t:.2f} s: {cached.outcome.name}")
     return {"outcome": res.outcome, "metrics": res.metrics, "figure": out / "qc_body.png", "clip": clip.shape,
-            "frame": frame, "cache": (first.attrs["cache"], again.attrs["cache"])}
+            "frame": frame, "cache": (first.attrs["cache"], again.attrs["cache"]), "cached_qc": cached}
 
 
 if __name__ == "__main__":

@@ -86,3 +86,5 @@ def test_example_qc_and_cache_runs(small_demo, tmp_path):
     assert out["cache"] == ("filled", "hit")
     # the demo's cameras see the audio pulses its DAQ recorded
     assert out["metrics"]["_videoBody_pin_state"] == (QC.PASS, 0, 0)
+    # the QC from the cache: the same verdicts
+    assert out["cached_qc"].metrics == out["metrics"] and out["cached_qc"].outcome == out["outcome"]
