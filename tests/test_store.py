@@ -73,6 +73,19 @@ def test_store_selections_equal_the_video(videos, tmp_path, monkeypatch, reader,
     assert ibl_xvideo.open_store(store).data.name == ibl_xvideo.open_store(store).data.name  # deterministic
 
 
+def test_store_opened_by_a_relative_path_reads_from_another_directory(videos, tmp_path, monkeypatch):
+    """A task unpickled in a worker with another working directory still finds a local store."""
+    import pickle
+
+    cam = ibl_xvideo.open_camera(videos["mono"])
+    (tmp_path / "a").mkdir()
+    ibl_xvideo.to_zarr(cam, tmp_path / "a" / "cam.zarr", progress=False)
+    monkeypatch.chdir(tmp_path / "a")
+    blob = pickle.dumps(ibl_xvideo.open_store("cam.zarr").isel(time=slice(3, 9)))
+    monkeypatch.chdir(tmp_path)
+    np.testing.assert_array_equal(pickle.loads(blob).values, cam.isel(time=slice(3, 9)).values)
+
+
 def test_damaged_shard_index_is_an_error(videos, tmp_path):
     cam = ibl_xvideo.open_camera(videos["bframes"])
     store = tmp_path / "cam.zarr"
