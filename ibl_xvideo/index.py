@@ -340,14 +340,16 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
         key = _key(url, facts.size, facts.version)
         index = _cached(key, lambda: build_remote_index(url, auth), use_cache)
         return dataclasses.replace(index, auth=auth)
-    path = os.fspath(path)
+    path = os.path.abspath(os.fspath(path))
     try:
         st = os.stat(path)
     except FileNotFoundError as exc:
         from .errors import VideoNotFoundError
 
         raise VideoNotFoundError(f"Video file {path} does not exist.") from exc
-    return _cached(_key(path, st.st_size, st.st_mtime_ns), lambda: build_index(path), use_cache)
+    index = _cached(_key(path, st.st_size, st.st_mtime_ns), lambda: build_index(path), use_cache)
+    # the file as named now (an index cached under a relative name must not be opened from elsewhere)
+    return index if index.path == path else dataclasses.replace(index, path=path)
 
 
 def _cached(key: str, build, use_cache: bool) -> VideoIndex:

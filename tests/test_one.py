@@ -107,3 +107,22 @@ def test_stale_index_cache_is_not_used(tmp_path, videos):
     shutil.copy(videos["offset"], p)  # same path, new content (size and mtime change)
     assert get_index(p).length == 150
     assert [i for i, _ in iter_frames(get_index(p), 0, 3)] == [0, 1, 2]
+
+
+def test_index_of_a_relative_path_is_usable_from_another_directory(videos, tmp_path, monkeypatch):
+    """An index cached for ``video.mp4`` in one directory opens the right file from any other."""
+    import pickle
+    import shutil
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(videos["bframes"], tmp_path / "a" / "video.mp4")
+    shutil.copy(videos["mono"], tmp_path / "b" / "video.mp4")  # same name, another video
+    monkeypatch.chdir(tmp_path / "a")
+    cam = ibl_xvideo.open_camera("video.mp4", chunks=None)
+    blob = pickle.dumps(cam.isel(time=[0, 7]))
+    ref = cam.isel(time=[0, 7]).values
+    monkeypatch.chdir(tmp_path / "b")
+    np.testing.assert_array_equal(pickle.loads(blob).values, ref)
+    again = get_index(tmp_path / "a" / "video.mp4")  # the cached index, by its absolute name
+    assert again.path == str(tmp_path / "a" / "video.mp4")
