@@ -442,6 +442,8 @@ def to_zarr(
     S = int(shard_frames or _shard_frames(index, first, h * w))
     n_shards = -(-n // S)
     location = os.fspath(store) if isinstance(store, os.PathLike) else store
+    if _is_local(location):  # the workers writing shards may run in another directory
+        location = os.path.abspath(location)
 
     with _Lock(location):
         status = None if overwrite else store_status(location, storage_options)
