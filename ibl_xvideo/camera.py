@@ -10,6 +10,7 @@ only the frames asked for.
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import warnings
 from typing import Any, Literal
@@ -91,6 +92,104 @@ def outer_key(key: tuple, shape: tuple):
         return out
 
     return frames, ysl, xsl, finish
+
+
+def _read_group(backend: VideoBackendArray, frames: np.ndarray, ykey, xkey) -> np.ndarray:
+    """One task of a planned selection: ``frames`` (sorted, one keyframe group), cropped.
+
+    Decoded like one group of a ``chunks=None`` read: unwanted non-reference frames
+    skipped, the decoder flushed once the wanted frames are in.
+    """
+    frames, ysl, xsl, finish = outer_key((frames, ykey, xkey), backend.shape)
+    return finish(read_frames(backend.index, frames, y=ysl, x=xsl, pixels=backend.pixels, threads=backend.threads,
+                              flush=True))
+
+
+@functools.lru_cache(maxsize=None)
+def _video_dask_class():
+    """The Dask array subclass of cameras (made on first use: Dask is imported only then)."""
+    import dask.array as dsa
+
+    class _VideoDask(dsa.Array):
+        """A camera's Dask array whose list selections along time decode only the frames wanted.
+
+        Dask turns ``x[[i, j, ...]]`` into a shuffle of whole chunks: every chunk
+        holding a wanted frame would be decoded to its end. Here such a selection
+        (and ``sel(time=[...], method='nearest')``, which xarray sends as one) becomes
+        one task per keyframe group, decoding from the keyframe to the last frame
+        wanted in it, as ``chunks=None`` does. Time slices keep this behaviour;
+        anything else is Dask's own indexing.
+        """
+
+        def __getitem__(self, index):
+            planned = self._xv_plan(index)
+            return super().__getitem__(index) if planned is None else planned
+
+        def __reduce__(self):
+            return _video_dask_rebuild, (self.dask, self.name, self.chunks, self._meta, self._xv_backend,
+                                         self._xv_frames)
+
+        def _xv_plan(self, index):
+            key = index if isinstance(index, tuple) else (index,)
+            if any(k is Ellipsis or k is None for k in key) or len(key) > 3:
+                return None
+            key = key + (slice(None),) * (3 - len(key))
+            tkey, rest = key[0], key[1:]
+            if any(not isinstance(k, (slice, int, np.integer)) for k in rest):
+                return None
+            if isinstance(tkey, slice):  # a time slice: still a camera (when y and x are whole)
+                out = super().__getitem__(index)
+                if all(k == slice(None) for k in rest):
+                    return _video_dask(out, self._xv_backend, self._xv_frames[tkey])
+                return out
+            t = np.asarray(tkey)
+            if t.ndim != 1 or t.dtype.kind not in "iub" or (t.dtype.kind == "b" and t.size != self.shape[0]):
+                return None
+            wanted = self._xv_frames[t]  # IndexError for frames out of range, as NumPy
+            return _planned(self._xv_backend, wanted, rest, self.name)
+
+    return _VideoDask
+
+
+def _video_dask(data, backend: VideoBackendArray, frames: np.ndarray | None = None):
+    """``data`` (the camera's Dask array) as a camera Dask array over ``backend``'s frames ``frames``."""
+    out = _video_dask_class()(data.dask, data.name, data.chunks, meta=data._meta)
+    out._xv_backend = backend
+    out._xv_frames = np.arange(backend.length) if frames is None else frames
+    return out
+
+
+def _video_dask_rebuild(graph, name, chunks, meta, backend, frames):
+    """Unpickle a camera Dask array (keeping its planned list selections)."""
+    import dask.array as dsa
+
+    return _video_dask(dsa.Array(graph, name, chunks, meta=meta), backend, frames)
+
+
+def _planned(backend: VideoBackendArray, frames: np.ndarray, rest: tuple, parent: str):
+    """A Dask array of ``frames`` (any order) cropped by ``rest``: one task per keyframe group."""
+    import dask.array as dsa
+    from dask.base import tokenize
+
+    index = backend.index
+    uniq, inverse = np.unique(frames, return_inverse=True)
+    name = "frames-" + tokenize(parent, uniq, rest)
+    shape = np.empty((1,) + backend.shape[1:], np.uint8)[(slice(None),) + rest].shape[1:]
+    zeros = (0,) * len(shape)
+    graph, sizes = {}, []
+    if uniq.size:
+        groups = index.group_of(uniq)
+        bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
+        for j, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            graph[(name, j) + zeros] = (_read_group, backend, uniq[a:b], *rest)
+            sizes.append(int(b - a))
+    else:
+        graph[(name, 0) + zeros] = (np.empty, (0,) + shape, np.uint8)
+        sizes.append(0)
+    out = dsa.Array(graph, name, (tuple(sizes),) + tuple((n,) for n in shape), dtype=np.uint8,
+                    meta=np.empty((0,) * (1 + len(shape)), np.uint8))
+    in_order = uniq.size == frames.size and np.array_equal(uniq, frames)
+    return out if in_order else out[inverse.reshape(-1)]
 
 
 def _as_slice(key, n: int):
@@ -328,6 +427,8 @@ def open_camera(
             name_prefix=f"{name}-",
             token=f"{index.token}-{pixels}-{n}-{hash(sizes) & 0xFFFFFFFF:x}",
         )
+        # list selections along time decode only the frames wanted (see _video_dask)
+        da = da.copy(data=_video_dask(da.data, VideoBackendArray(index, n, pixels, threads, 1)))
         da = da.assign_coords(frame=("time", np.arange(n, dtype=np.int64)))
     return da
 

@@ -403,6 +403,7 @@ def read_frames(
     workers: int = 1,
     remember: bool = False,
     progress: Callable[[int], None] | None = None,
+    flush: bool | None = None,
 ) -> np.ndarray:
     """Decode the given frames, cropped, as a ``(len(frames), h, w)`` uint8 array.
 
@@ -432,6 +433,10 @@ def read_frames(
         viewing: a later request for another frame of the same group is then free).
     progress : callable, optional
         Called with the number of requested (unique) frames done, after each group.
+    flush : bool, optional
+        Flush each decoder as soon as its wanted frames are fed, instead of leaving it
+        open for a later read to continue. Default: when the frames are not one range
+        (a scattered read, which no later read continues).
 
     Returns
     -------
@@ -467,7 +472,8 @@ def read_frames(
         return out if in_order else out[inverse]
     cr = index.color_range
     groups = index.group_of(uniq[pending])
-    scattered = bool(uniq[-1] - uniq[0] + 1 > uniq.size)  # not one range: no later read continues it
+    # not one range: no later read continues it
+    scattered = bool(uniq[-1] - uniq[0] + 1 > uniq.size) if flush is None else bool(flush)
 
     def work(g):
         pos = pending[groups == g]

@@ -15,6 +15,7 @@ def test_pickle_round_trip(videos):
     cam = ibl_xvideo.open_camera(videos["bframes"], chunks=40)
     again = pickle.loads(pickle.dumps(cam))
     assert again.data.name == cam.data.name  # deterministic graph names
+    assert type(again.data) is type(cam.data)  # list selections still planned per keyframe group
     assert np.array_equal(again.isel(time=[7, 250]).values, cam.isel(time=[7, 250]).values)
     lazy = ibl_xvideo.open_camera(videos["bframes"], chunks=None)
     assert np.array_equal(pickle.loads(pickle.dumps(lazy)).isel(time=3).values, lazy.isel(time=3).values)
@@ -36,5 +37,8 @@ def test_cluster_reduction_equals_local(client, videos, one):
     body = ibl_xvideo.open_camera(SESSION_EID, "body", one=one, chunks=20)
     got = client.compute(body.isel(time=slice(None, None, 3)).max(("y", "x")).data).result()
     np.testing.assert_array_equal(got, body.isel(time=slice(None, None, 3)).max(("y", "x")).values)
+    # a list of frames, planned per keyframe group, computed by the workers
+    picked = body.isel(time=[40, 3, 3, 71])
+    np.testing.assert_array_equal(client.compute(picked.data).result(), picked.values)
     workers = client.run(lambda: __import__("os").getpid())
     assert len(set(workers.values())) == 2

@@ -212,3 +212,41 @@ def test_each_frame_streams_exact_frames(videos, sequential, name):
     each_frame(index, start, stop, lambda i, f: got.__setitem__(i, f.copy()), y=slice(10, 90), x=slice(1, None, 2))
     assert sorted(got) == list(range(start, stop))
     assert checksums(np.stack([got[i] for i in range(start, stop)])) == checksums(ref[start:stop, 10:90, 1::2])
+
+
+@pytest.mark.parametrize("chunks", ["auto", 7])
+def test_dask_list_selections_decode_only_the_frames_wanted(videos, sequential, chunks):
+    """On a Dask-backed camera a list of frames (or of times) is planned per keyframe group like chunks=None.
+
+    Dask alone would decode every chunk holding a wanted frame to its end.
+    """
+    from ibl_xvideo.decode import STATS
+
+    ref = sequential["longgop"]  # a 250-frame group with B-frames, then 150 frames
+    n = ref.shape[0]
+    cam = ibl_xvideo.open_camera(videos["longgop"], chunks=chunks)
+    wanted = [120, 5, 5, 3, 260]
+    counts = []
+    for read in (lambda: cam.isel(time=wanted).values, lambda: ibl_xvideo.read_frames(get_index(videos["longgop"]),
+                                                                                      wanted)):
+        clear_caches()
+        STATS.reset()
+        assert checksums(read()) == checksums(ref[wanted])
+        counts.append(STATS.frames)
+    # as the engine's scattered read: not the 250-frame chunk, nor the second group's end
+    assert counts[0] == counts[1] <= 121 + 11
+    times = cam.time.values[[200, 7]] + 0.1 / cam.attrs["fps"]
+    assert frame_numbers(cam.sel(time=times, method="nearest").values) == [200, 7]
+    # after a time slice, with crops, as a mask, empty, negative
+    assert frame_numbers(cam.isel(time=slice(100, 300)).isel(time=[150, 20, 21]).values) == [250, 120, 121]
+    assert frame_numbers(cam.isel(time=slice(300, 0, -2)).isel(time=[0, 100]).values) == [300, 100]
+    np.testing.assert_array_equal(cam.isel(time=[9, 2], y=slice(3, 40), x=17).values, ref[[9, 2], 3:40, 17])
+    mask = np.zeros(n, bool)
+    mask[[7, 333]] = True
+    assert frame_numbers(cam.isel(time=mask).values) == [7, 333]
+    assert cam.isel(time=[]).values.shape == (0,) + ref.shape[1:]
+    assert frame_numbers(cam.isel(time=[-1, -n]).values) == [n - 1, 0]
+    with pytest.raises(IndexError):
+        cam.isel(time=[n])
+    # a crop first: Dask's own indexing, still exact
+    np.testing.assert_array_equal(cam.isel(x=slice(0, 50)).isel(time=[30, 1]).values, ref[[30, 1], :, :50])
