@@ -65,6 +65,20 @@ class VideoBackendArray(BackendArray):
                           workers=self.workers, remember=frames.size <= self.INTERACTIVE)
         return finish(out)
 
+    def plan_groups(self, frames: np.ndarray) -> np.ndarray:
+        """The keyframe group of each frame: the unit of work of a planned selection."""
+        return self.index.group_of(frames)
+
+    def read_planned(self, frames: np.ndarray, ykey, xkey) -> np.ndarray:
+        """``frames`` (sorted, one keyframe group), cropped, as a scattered read decodes them.
+
+        Unwanted non-reference frames are skipped and the decoder is flushed once the
+        wanted frames are in.
+        """
+        frames, ysl, xsl, finish = outer_key((frames, ykey, xkey), self.shape)
+        return finish(read_frames(self.index, frames, y=ysl, x=xsl, pixels=self.pixels, threads=self.threads,
+                                  flush=True))
+
 
 def outer_key(key: tuple, shape: tuple):
     """An outer ``(time, y, x)`` key as the frames to read, the crops to apply when reading, and a finisher.
@@ -94,31 +108,25 @@ def outer_key(key: tuple, shape: tuple):
     return frames, ysl, xsl, finish
 
 
-def _read_group(backend: VideoBackendArray, frames: np.ndarray, ykey, xkey) -> np.ndarray:
-    """One task of a planned selection: ``frames`` (sorted, one keyframe group), cropped.
-
-    Decoded like one group of a ``chunks=None`` read: unwanted non-reference frames
-    skipped, the decoder flushed once the wanted frames are in.
-    """
-    frames, ysl, xsl, finish = outer_key((frames, ykey, xkey), backend.shape)
-    return finish(read_frames(backend.index, frames, y=ysl, x=xsl, pixels=backend.pixels, threads=backend.threads,
-                              flush=True))
+def _read_planned(backend, frames: np.ndarray, ykey, xkey) -> np.ndarray:
+    """One task of a planned selection (see :func:`frames_dask`)."""
+    return backend.read_planned(frames, ykey, xkey)
 
 
 @functools.lru_cache(maxsize=None)
-def _video_dask_class():
-    """The Dask array subclass of cameras (made on first use: Dask is imported only then)."""
+def _frames_dask_class():
+    """The Dask array subclass of cameras and stores (made on first use: Dask is imported only then)."""
     import dask.array as dsa
 
-    class _VideoDask(dsa.Array):
-        """A camera's Dask array whose list selections along time decode only the frames wanted.
+    class _FramesDask(dsa.Array):
+        """A Dask array of frames whose list selections along time read only the frames wanted.
 
         Dask turns ``x[[i, j, ...]]`` into a shuffle of whole chunks: every chunk
-        holding a wanted frame would be decoded to its end. Here such a selection
-        (and ``sel(time=[...], method='nearest')``, which xarray sends as one) becomes
-        one task per keyframe group, decoding from the keyframe to the last frame
-        wanted in it, as ``chunks=None`` does. Time slices keep this behaviour;
-        anything else is Dask's own indexing.
+        holding a wanted frame would be read (for a video: decoded to its end). Here
+        such a selection (and ``sel(time=[...], method='nearest')``, which xarray sends
+        as one) becomes one task per unit of its backend (a keyframe group of a video,
+        a shard of a store) reading only the wanted frames, as ``chunks=None`` does.
+        Time slices keep this behaviour; anything else is Dask's own indexing.
         """
 
         def __getitem__(self, index):
@@ -126,8 +134,8 @@ def _video_dask_class():
             return super().__getitem__(index) if planned is None else planned
 
         def __reduce__(self):
-            return _video_dask_rebuild, (self.dask, self.name, self.chunks, self._meta, self._xv_backend,
-                                         self._xv_frames)
+            return _frames_dask_rebuild, (self.dask, self.name, self.chunks, self._meta, self._xv_backend,
+                                          self._xv_frames)
 
         def _xv_plan(self, index):
             key = index if isinstance(index, tuple) else (index,)
@@ -140,7 +148,7 @@ def _video_dask_class():
             if isinstance(tkey, slice):  # a time slice: still a camera (when y and x are whole)
                 out = super().__getitem__(index)
                 if all(k == slice(None) for k in rest):
-                    return _video_dask(out, self._xv_backend, self._xv_frames[tkey])
+                    return frames_dask(out, self._xv_backend, self._xv_frames[tkey])
                 return out
             t = np.asarray(tkey)
             if t.ndim != 1 or t.dtype.kind not in "iub" or (t.dtype.kind == "b" and t.size != self.shape[0]):
@@ -148,40 +156,44 @@ def _video_dask_class():
             wanted = self._xv_frames[t]  # IndexError for frames out of range, as NumPy
             return _planned(self._xv_backend, wanted, rest, self.name)
 
-    return _VideoDask
+    return _FramesDask
 
 
-def _video_dask(data, backend: VideoBackendArray, frames: np.ndarray | None = None):
-    """``data`` (the camera's Dask array) as a camera Dask array over ``backend``'s frames ``frames``."""
-    out = _video_dask_class()(data.dask, data.name, data.chunks, meta=data._meta)
+def frames_dask(data, backend, frames: np.ndarray | None = None):
+    """``data`` (a Dask array of ``backend``'s frames ``frames``) with planned list selections.
+
+    ``backend``: a picklable lazy ``(time, y, x)`` array with ``length``, ``shape``,
+    ``plan_groups(frames)`` (the unit of work of each frame) and
+    ``read_planned(frames, ykey, xkey)`` (sorted frames of one unit, cropped).
+    """
+    out = _frames_dask_class()(data.dask, data.name, data.chunks, meta=data._meta)
     out._xv_backend = backend
     out._xv_frames = np.arange(backend.length) if frames is None else frames
     return out
 
 
-def _video_dask_rebuild(graph, name, chunks, meta, backend, frames):
-    """Unpickle a camera Dask array (keeping its planned list selections)."""
+def _frames_dask_rebuild(graph, name, chunks, meta, backend, frames):
+    """Unpickle a :func:`frames_dask` array (keeping its planned list selections)."""
     import dask.array as dsa
 
-    return _video_dask(dsa.Array(graph, name, chunks, meta=meta), backend, frames)
+    return frames_dask(dsa.Array(graph, name, chunks, meta=meta), backend, frames)
 
 
-def _planned(backend: VideoBackendArray, frames: np.ndarray, rest: tuple, parent: str):
-    """A Dask array of ``frames`` (any order) cropped by ``rest``: one task per keyframe group."""
+def _planned(backend, frames: np.ndarray, rest: tuple, parent: str):
+    """A Dask array of ``frames`` (any order) cropped by ``rest``: one task per unit of ``backend``."""
     import dask.array as dsa
     from dask.base import tokenize
 
-    index = backend.index
     uniq, inverse = np.unique(frames, return_inverse=True)
     name = "frames-" + tokenize(parent, uniq, rest)
     shape = np.empty((1,) + backend.shape[1:], np.uint8)[(slice(None),) + rest].shape[1:]
     zeros = (0,) * len(shape)
     graph, sizes = {}, []
     if uniq.size:
-        groups = index.group_of(uniq)
+        groups = backend.plan_groups(uniq)
         bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
         for j, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-            graph[(name, j) + zeros] = (_read_group, backend, uniq[a:b], *rest)
+            graph[(name, j) + zeros] = (_read_planned, backend, uniq[a:b], *rest)
             sizes.append(int(b - a))
     else:
         graph[(name, 0) + zeros] = (np.empty, (0,) + shape, np.uint8)
@@ -427,8 +439,8 @@ def open_camera(
             name_prefix=f"{name}-",
             token=f"{index.token}-{pixels}-{n}-{hash(sizes) & 0xFFFFFFFF:x}",
         )
-        # list selections along time decode only the frames wanted (see _video_dask)
-        da = da.copy(data=_video_dask(da.data, VideoBackendArray(index, n, pixels, threads, 1)))
+        # list selections along time decode only the frames wanted (see frames_dask)
+        da = da.copy(data=frames_dask(da.data, VideoBackendArray(index, n, pixels, threads, 1)))
         da = da.assign_coords(frame=("time", np.arange(n, dtype=np.int64)))
     return da
 

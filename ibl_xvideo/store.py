@@ -720,9 +720,11 @@ class _StoreFrames(BackendArray):
     #: Threads reading the shards or runs of one request (reads wait on the disk; blosc releases the GIL).
     THREADS = 4
 
-    def __init__(self, store, name: str, shape: tuple, dtype, token: str, storage_options: dict | None = None):
+    def __init__(self, store, name: str, shape: tuple, dtype, token: str, storage_options: dict | None = None,
+                 shard_frames: int = 1):
         self.store, self.name, self.storage_options = store, name, storage_options
         self.shape, self.dtype, self.token = tuple(shape), np.dtype(dtype), token
+        self.length, self.shard_frames = self.shape[0], max(int(shard_frames), 1)
         self._array = self._local = None
         self._opened = False
 
@@ -756,6 +758,14 @@ class _StoreFrames(BackendArray):
         uniq, inverse = np.unique(frames, return_inverse=True)
         out = self.local.read(uniq, ysl, xsl) if self.local is not None else self._zarr_read(uniq, ysl, xsl)
         return finish(out if np.array_equal(uniq, frames) else out[inverse.reshape(-1)])
+
+    def plan_groups(self, frames: np.ndarray) -> np.ndarray:
+        """The shard of each frame: the unit of a planned selection (see :func:`ibl_xvideo.camera.frames_dask`)."""
+        return frames // self.shard_frames
+
+    def read_planned(self, frames: np.ndarray, ykey, xkey) -> np.ndarray:
+        """``frames`` (sorted, one shard), cropped."""
+        return self._raw((frames, ykey, xkey))
 
     def _zarr_read(self, frames: np.ndarray, ysl: slice, xsl: slice) -> np.ndarray:
         arr = self.array
@@ -819,11 +829,15 @@ def open_store(store, storage_options: dict | None = None, chunks: Any = "shards
     token = f"{store}-{name}-{json.dumps({k: v for k, v in status.items() if k != 'shards_done'}, sort_keys=True)}"
     # a worker process (another working directory) finds a local store by its absolute path
     location = os.path.abspath(store) if _is_local(store) else store
-    frames = _StoreFrames(location, name, lazy.shape, lazy.dtype, token, storage_options)
+    frames = _StoreFrames(location, name, lazy.shape, lazy.dtype, token, storage_options, status["shard_frames"])
     da = xr.DataArray(xr.Variable(lazy.dims, indexing.LazilyIndexedArray(frames)), name=name,
                       coords={"time": ds["time"].variable, "frame": ("time", ds["frame"].values)})
     da.attrs = {k: v for k, v in ds.attrs.items() if k != "ibl_xvideo"}
     if chunks is not None:
+        from .camera import frames_dask
+
         da = da.chunk(chunks, name_prefix=f"{name}-zarr-", token=hashlib.sha1(token.encode()).hexdigest())
+        # a list of frames reads only those frames, not their whole shards (see frames_dask)
+        da = da.copy(data=frames_dask(da.data, frames))
     da.encoding["source"] = str(store)
     return da
