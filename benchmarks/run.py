@@ -310,7 +310,12 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
     rounds = _rounds({"opencv": lambda: samples_opencv(path, idx), "ours": ours_cold})
     t_cvs, t_qs = statistics.median(rounds["opencv"]), statistics.median(rounds["ours"])
     ratios = [a / b for a, b in zip(rounds["opencv"], rounds["ours"])]
+    # the same frames through the default (Dask-backed) camera: planned per keyframe group
+    dask_cam = ibl_xvideo.open_camera(path, timestamps=False)
+    clear_caches()
+    res["qc100_s_dask_camera"], f_dask = _timed(lambda: dask_cam.isel(time=idx).values)
     seq = ibl_xvideo.read_frames(index, idx)  # our frames (exact by pts)
+    res["qc100_dask_camera_identical"] = bool(np.array_equal(f_dask, seq))
     res.update(qc100_s_ours=t_qs, qc100_s_opencv=t_cvs, qc100_speedup=t_cvs / t_qs,
                qc100_round_ratios=[round(r, 2) for r in ratios],
                qc100_opencv_frames_differing=int(sum(not np.array_equal(a, b) for a, b in zip(f_cv, seq))))
@@ -434,6 +439,8 @@ def report(res: dict) -> str:
         ("  vs OpenCV seek per frame", f"{res['qc100_s_opencv']:.2f} s",
          f"{res['qc100_speedup']:.2f}x (medians; rounds {res['qc100_round_ratios']})"),
     ]
+    rows.append(("  same via the Dask camera (cam.isel)", f"{res['qc100_s_dask_camera']:.2f} s",
+                 f"identical: {res['qc100_dask_camera_identical']}"))
     if "qc100_s_ibllib" in res:
         rows.append(("  vs ibllib's get_video_frames_preload", f"{res['qc100_s_ibllib']:.2f} s",
                      f"{res['qc100_s_ibllib'] / res['qc100_s_ours']:.2f}x"))
