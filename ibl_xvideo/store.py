@@ -826,9 +826,9 @@ def open_store(store, storage_options: dict | None = None, chunks: Any = "shards
     ds = ds.set_coords("frame")
     name = status["name"]
     lazy = ds[name]
-    token = f"{store}-{name}-{json.dumps({k: v for k, v in status.items() if k != 'shards_done'}, sort_keys=True)}"
     # a worker process (another working directory) finds a local store by its absolute path
     location = os.path.abspath(store) if _is_local(store) else store
+    token = f"{location}-{name}-{json.dumps({k: v for k, v in status.items() if k != 'shards_done'}, sort_keys=True)}"
     frames = _StoreFrames(location, name, lazy.shape, lazy.dtype, token, storage_options, status["shard_frames"])
     da = xr.DataArray(xr.Variable(lazy.dims, indexing.LazilyIndexedArray(frames)), name=name,
                       coords={"time": ds["time"].variable, "frame": ("time", ds["frame"].values)})
