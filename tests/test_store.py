@@ -375,3 +375,30 @@ def test_resume_keeps_the_store_s_shard_grid(videos, tmp_path, monkeypatch):
     fresh = tmp_path / "fresh.zarr"
     ibl_xvideo.to_zarr(cam, fresh, progress=False, client=False)
     assert store_status(fresh)["shard_frames"] == 17
+
+
+def test_shard_reader_matches_zarr_on_stores_zarr_python_wrote(tmp_path):
+    """Shards written by zarr-python (another blosc compressor, an all-zero frame it leaves out) read the same."""
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    from ibl_xvideo.store import _LocalShards
+
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 255, (23, 24, 32), dtype=np.uint8)
+    data[3] = 0  # zarr-python does not write an inner chunk of fill values
+    store = tmp_path / "z.zarr"
+    arr = zarr.create_array(store, name="camera", shape=data.shape, dtype="uint8", chunks=(1, 24, 32),
+                            shards=(10, 24, 32), fill_value=0,
+                            compressors=[BloscCodec(cname="zstd", clevel=1, shuffle="bitshuffle")])
+    arr[:] = data
+    raw = (store / "camera" / "c" / "0" / "0" / "0").read_bytes()
+    assert np.frombuffer(raw[-(10 * 16 + 4):-4], "<u8").reshape(-1, 2)[3, 0] == np.iinfo(np.uint64).max  # left out
+    reader = _LocalShards.open(store, "camera")
+    assert reader is not None and reader.blosc
+    frames = np.array([0, 2, 3, 4, 9, 10, 22])
+    np.testing.assert_array_equal(reader.read(frames, slice(None), slice(None)), data[frames])
+    np.testing.assert_array_equal(reader.read(frames, slice(20, 2, -3), slice(5, 30)), data[frames][:, 20:2:-3, 5:30])
+    # another layout (inner chunks of two frames) is left to zarr-python
+    zarr.create_array(store, name="other", shape=data.shape, dtype="uint8", chunks=(2, 24, 32), shards=(10, 24, 32))
+    assert _LocalShards.open(store, "other") is None
