@@ -126,7 +126,8 @@ def _frames_dask_class():
         such a selection (and ``sel(time=[...], method='nearest')``, which xarray sends
         as one) becomes one task per unit of its backend (a keyframe group of a video,
         a shard of a store) reading only the wanted frames, as ``chunks=None`` does.
-        Time slices keep this behaviour; anything else is Dask's own indexing.
+        Slices (of time, y or x) keep this behaviour, the crops being applied as the
+        frames are read; anything else is Dask's own indexing.
         """
 
         def __getitem__(self, index):
@@ -135,21 +136,22 @@ def _frames_dask_class():
 
         def __reduce__(self):
             return _frames_dask_rebuild, (self.dask, self.name, self.chunks, self._meta, self._xv_backend,
-                                          self._xv_frames)
+                                          self._xv_frames, self._xv_crop)
 
         def _xv_plan(self, index):
             key = index if isinstance(index, tuple) else (index,)
-            if any(k is Ellipsis or k is None for k in key) or len(key) > 3:
+            if any(k is Ellipsis or k is None for k in key) or len(key) > self.ndim or not self.ndim:
                 return None
-            key = key + (slice(None),) * (3 - len(key))
-            tkey, rest = key[0], key[1:]
-            if any(not isinstance(k, (slice, int, np.integer)) for k in rest):
+            key = key + (slice(None),) * (self.ndim - len(key))
+            tkey, keys = key[0], iter(key[1:])
+            if any(not isinstance(k, (slice, int, np.integer)) for k in key[1:]):
                 return None
-            if isinstance(tkey, slice):  # a time slice: still a camera (when y and x are whole)
-                out = super().__getitem__(index)
-                if all(k == slice(None) for k in rest):
-                    return frames_dask(out, self._xv_backend, self._xv_frames[tkey])
-                return out
+            # the y and x keys on the backend's whole frames (an integer crop took its axis away;
+            # IndexError out of range, as NumPy)
+            rest = tuple(crop if isinstance(crop, int) else _compose(crop, next(keys), n)
+                         for crop, n in zip(self._xv_crop, self._xv_backend.shape[1:]))
+            if isinstance(tkey, slice):  # a time slice: still frames of the backend
+                return frames_dask(super().__getitem__(index), self._xv_backend, self._xv_frames[tkey], rest)
             t = np.asarray(tkey)
             if t.ndim != 1 or t.dtype.kind not in "iub" or (t.dtype.kind == "b" and t.size != self.shape[0]):
                 return None
@@ -159,24 +161,35 @@ def _frames_dask_class():
     return _FramesDask
 
 
-def frames_dask(data, backend, frames: np.ndarray | None = None):
-    """``data`` (a Dask array of ``backend``'s frames ``frames``) with planned list selections.
+def frames_dask(data, backend, frames: np.ndarray | None = None, crop: tuple | None = None):
+    """``data`` (a Dask array of ``backend``'s frames ``frames``, cropped by ``crop``) with planned list selections.
 
     ``backend``: a picklable lazy ``(time, y, x)`` array with ``length``, ``shape``,
     ``plan_groups(frames)`` (the unit of work of each frame) and
     ``read_planned(frames, ykey, xkey)`` (sorted frames of one unit, cropped).
+    ``crop``: the y and x keys (slices, or integers for axes taken away) of the backend's
+    frames that ``data`` holds.
     """
     out = _frames_dask_class()(data.dask, data.name, data.chunks, meta=data._meta)
     out._xv_backend = backend
     out._xv_frames = np.arange(backend.length) if frames is None else frames
+    out._xv_crop = (slice(None), slice(None)) if crop is None else tuple(crop)
     return out
 
 
-def _frames_dask_rebuild(graph, name, chunks, meta, backend, frames):
+def _frames_dask_rebuild(graph, name, chunks, meta, backend, frames, crop=None):
     """Unpickle a :func:`frames_dask` array (keeping its planned list selections)."""
     import dask.array as dsa
 
-    return frames_dask(dsa.Array(graph, name, chunks, meta=meta), backend, frames)
+    return frames_dask(dsa.Array(graph, name, chunks, meta=meta), backend, frames, crop)
+
+
+def _compose(crop: slice, key, n: int):
+    """The key on an axis of length ``n`` equal to ``key`` applied after ``crop``: a slice, or an int."""
+    picked = range(n)[crop][key]
+    if isinstance(picked, int):
+        return int(picked)
+    return slice(picked.start, None if picked.stop < 0 else picked.stop, picked.step)
 
 
 def _planned(backend, frames: np.ndarray, rest: tuple, parent: str):

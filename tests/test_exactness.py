@@ -248,5 +248,23 @@ def test_dask_list_selections_decode_only_the_frames_wanted(videos, sequential, 
     assert frame_numbers(cam.isel(time=[-1, -n]).values) == [n - 1, 0]
     with pytest.raises(IndexError):
         cam.isel(time=[n])
-    # a crop first: Dask's own indexing, still exact
-    np.testing.assert_array_equal(cam.isel(x=slice(0, 50)).isel(time=[30, 1]).values, ref[[30, 1], :, :50])
+    # crops first (also nested, reversed, then an integer): still planned, cropped as decoded
+    w = ref.shape[2]
+    crops = [
+        (lambda c: c.isel(x=slice(0, 50)), np.s_[:, :50]),
+        (lambda c: c.isel(y=slice(5, None), x=slice(None, None, -1)).isel(y=slice(2, 30, 3), x=slice(4, 60)),
+         np.s_[7:35:3, w - 5:w - 61:-1]),
+        (lambda c: c.isel(time=slice(None, None, -1), y=slice(10, 20)).isel(y=-1), np.s_[19, :]),
+    ]
+    clear_caches()
+    STATS.reset()
+    ibl_xvideo.read_frames(get_index(videos["longgop"]), [1, 30, 260])
+    engine = STATS.frames
+    for crop, yx in crops:
+        cropped = crop(cam)
+        forward = cropped.time.values[0] < cropped.time.values[-1]
+        clear_caches()
+        STATS.reset()
+        got = cropped.isel(time=[30, 1, 260] if forward else [n - 31, n - 2, n - 261]).values
+        assert STATS.frames == engine, yx
+        np.testing.assert_array_equal(got, ref[[30, 1, 260]][(slice(None),) + yx])
