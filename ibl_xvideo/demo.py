@@ -215,7 +215,7 @@ def make_one_cache(root: Path, eids: dict[str, str] | None = None) -> Path:
     root = Path(root)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fn_ses, fn_ds = make_parquet_db(root, hash_ids=True)
+        fn_ses, fn_ds = make_parquet_db(root, hash_ids=True, hash_files=True)  # md5 of each file, as Alyx
     ses, meta = parquet.load(fn_ses)
     ds, meta_ds = parquet.load(fn_ds)
     eids = {k.replace("\\", "/"): v for k, v in (eids or {}).items()}

@@ -36,6 +36,26 @@ def test_open_camera_by_eid(one, one_cache):
     assert frame_numbers(frame.values[None]) == [61]
 
 
+def test_offline_one_does_not_hash_the_timestamps(one, one_cache, monkeypatch):
+    """Offline, ONE can only warn about a local file's md5; computing it cost ~0.14 s per open."""
+    from one.api import hashfile
+
+    from ibl_xvideo.sources import _quiet_load
+
+    hashed = []
+    md5 = hashfile.md5
+    monkeypatch.setattr(hashfile, "md5", lambda f, *a, **k: hashed.append(f) or md5(f, *a, **k))
+    name = "_ibl_bodyCamera.times.npy"
+    assert one.offline
+    ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    assert hashed == []
+    # online, ONE checks the local copy against the cache's md5 (it matches: nothing to download)
+    monkeypatch.setattr(type(one), "offline", property(lambda self: False))
+    times = _quiet_load(one, SESSION_EID, name, "alf")
+    assert [f.name for f in hashed] == [name]
+    np.testing.assert_array_equal(times, np.load(one_cache / SESSION_REL / "alf" / name))
+
+
 def test_uuid_object_and_session_path_and_file(one, one_cache):
     import uuid
 
