@@ -21,7 +21,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .decode import PIXEL_MODES, read_frames
-from .errors import InvalidTimestampsError, TimestampsMismatchError, XVideoError
+from .errors import InvalidTimestampsError, TimestampsMismatchError
 from .index import VideoIndex, get_index
 from .sources import VIDEO_LABELS, Resolved, assert_valid_label, resolve
 
@@ -487,11 +487,10 @@ def session_labels(eid, *, one=None) -> list[str]:
     """The cameras whose video a session has (eid with ``one``, or session path), in label order."""
     from pathlib import Path
 
-    from .sources import _cameras_in, is_eid
+    from .sources import _cameras_in, default_one, is_eid
 
     if is_eid(eid):
-        if one is None:
-            raise XVideoError(f"Opening eid {eid} needs a ONE instance: pass one=ONE().")
+        one = default_one(eid) if one is None else one
         sp = one.eid2path(str(eid))
         from .errors import SessionNotFoundError
 

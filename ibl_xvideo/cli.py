@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 __all__ = ["main"]
 
@@ -18,9 +19,11 @@ def _one(cache: str | None):
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="eid (with --one-cache), session folder or mp4 file")
+    p.add_argument("source", help="eid, session folder or mp4 file")
     p.add_argument("label", nargs="?", default=None, help="camera: left, right, body or belly")
-    p.add_argument("--one-cache", default=None, help="ONE cache folder (needed for eids)")
+    p.add_argument("--one-cache", default=None,
+                   help="ONE cache folder for eids (default: this computer's configured ONE, offline; the demo's "
+                        "cache for the demo eid)")
 
 
 def _cmd_demo(args) -> int:
@@ -175,11 +178,19 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_info)
 
     args = parser.parse_args(argv)
+    shown = warnings.showwarning
+    warnings.showwarning = _show_warning  # a message, not the source line that warned
     try:
         return args.func(args)
     except XVideoError as exc:
         print(f"ibl-xvideo: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        warnings.showwarning = shown
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"ibl-xvideo: warning: {message}", file=sys.stderr if file is None else file)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,7 +22,7 @@ import numpy as np
 from .decode import read_frames
 from .errors import RemoteError, VideoNotFoundError
 from .index import get_index
-from .sources import VIDEO_LABELS, assert_valid_label, is_eid, label_from_path
+from .sources import VIDEO_LABELS, assert_valid_label, default_one, is_eid, label_from_path
 
 __all__ = ["url_from_eid", "get_video_frame", "get_video_frames_preload", "get_video_meta",
            "label_from_path", "assert_valid_label", "VIDEO_LABELS"]
@@ -125,8 +125,8 @@ def url_from_eid(eid, label=None, one=None):
         Session eid.
     label : str or sequence of str, optional
         Camera label(s); default: all.
-    one : one.api.One
-        ONE instance (required).
+    one : one.api.One, optional
+        ONE instance (default: :func:`ibl_xvideo.sources.default_one`).
 
     Returns
     -------
@@ -136,10 +136,9 @@ def url_from_eid(eid, label=None, one=None):
     valid = np.isin(label, VIDEO_LABELS).all() if label is not None else True
     if not valid:
         raise ValueError("labels must be one of %s" % ", ".join(VIDEO_LABELS))
-    if one is None:
-        raise VideoNotFoundError("url_from_eid needs a ONE instance: pass one=ONE().")
     if not is_eid(eid):
         raise ValueError(f"{eid!r} is not an eid")
+    one = default_one(eid) if one is None else one
     wanted = [label] if isinstance(label, str) else (label or VIDEO_LABELS)
     rx = re.compile(r"^_iblrig_([a-z]+)(?=Camera.raw.mp4$)")
     urls = {}

@@ -322,5 +322,7 @@ def run_demo(out: str | os.PathLike = "demo_frame.png", root: str | os.PathLike 
 
     iio.imwrite(out, img)
     print(f"saved the frame at t=1000 s to {out}")
+    print(f"\nnext: ibl-xvideo qc {eid} body --plot qc.png   (the camera QC of this session)\n"
+          f"      python examples/trial_frames.py ; python examples/qc_and_cache.py")
     return {"frame": int(frame.frame), "time": float(frame.time), "meta": meta, "png": str(out),
             "first10": first10.shape}

@@ -33,6 +33,7 @@ __all__ = [
     "resolve",
     "video_file_name",
     "times_file_name",
+    "default_one",
 ]
 
 VIDEO_LABELS = ("left", "right", "body", "belly")
@@ -242,13 +243,68 @@ def _is_file_source(source) -> bool:
     return not is_eid(source) and Path(source).expanduser().is_file()
 
 
+_DEFAULT_ONES: dict = {}
+
+
+def _configured_one_client() -> str | None:
+    """The default database of this computer's ONE settings (``ONE.setup()``), or None; writes nothing."""
+    import json
+
+    from iblutil.io import params as iopar
+
+    try:
+        caches = Path(iopar.getfile("one/caches"))
+        return json.loads(caches.read_text()).get("DEFAULT") if caches.exists() else None
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+
+
+def default_one(eid=None):
+    """The ONE instance used for an eid given without ``one=``.
+
+    This computer's configured ONE (``ONE.setup()``) in local mode: its cache tables,
+    no Alyx query (videos not downloaded stream from its data server). For the
+    built-in demo's eid, the demo's cache when the configured one does not hold that
+    session. Pass ``one=ONE()`` for Alyx queries.
+
+    Raises
+    ------
+    XVideoError
+        When no ONE is configured and the eid is not the built demo's.
+    """
+    from .demo import DEMO_EID, demo_cache_dir
+
+    client = _configured_one_client()
+    demo = demo_cache_dir()
+    is_demo = str(eid) == DEMO_EID and (demo / "ibl_xvideo_demo.json").exists()
+    keys = ([("configured", client)] if client else []) + ([("demo", str(demo))] if is_demo else [])
+    for kind, where in keys:
+        one = _DEFAULT_ONES.get((kind, where))
+        if one is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if kind == "configured":
+                    from one.api import ONE
+
+                    one = ONE(mode="local", silent=True)
+                else:
+                    from one.api import One
+
+                    one = One(cache_dir=where, mode="local")
+            _DEFAULT_ONES[(kind, where)] = one
+        if eid is None or kind == keys[-1][0] or one.eid2path(str(eid)) is not None:
+            return one
+    raise XVideoError(
+        f"Opening eid {eid} needs ONE, and none is configured on this computer: pass one=ONE() (after "
+        "ONE.setup()) or one=One(cache_dir=<folder with ONE's cache tables>) (command line: --one-cache), "
+        "or give the session folder or the mp4 file instead."
+    )
+
+
 def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, data_server=None,
                  auth=None) -> Resolved:
     if one is None:
-        raise XVideoError(
-            f"Opening eid {eid} needs a ONE instance: pass one=ONE() (or "
-            "one=One(cache_dir=...) for a local cache)."
-        )
+        one = default_one(eid)
     if label is None:
         raise InvalidLabelError(f"Give the camera label for eid {eid}: one of {VIDEO_LABELS}.")
     session_path = one.eid2path(eid)

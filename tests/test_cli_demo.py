@@ -37,6 +37,19 @@ def test_demo_cache_is_a_real_one_cache(small_demo):
     assert build_demo(small_demo, cameras=SMALL, progress=False) == small_demo  # cached
 
 
+def test_demo_eid_opens_without_one(small_demo, tmp_path, monkeypatch, capsys):
+    """With no ONE configured, the demo's eid finds the built demo cache (CLI and API)."""
+    from ibl_xvideo import sources
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(small_demo))
+    monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
+    assert open_camera(DEMO_EID, "body").sizes["time"] == 120
+    png = tmp_path / "f.png"
+    assert main(["frame", DEMO_EID, "body", "--time", "13", "-o", str(png)]) == 0
+    assert png.stat().st_size > 0 and "frame 15" in capsys.readouterr().out
+
+
 def test_run_demo_walkthrough(small_demo, tmp_path, capsys):
     out = run_demo(tmp_path / "f.png", root=small_demo, cameras=SMALL)
     assert (tmp_path / "f.png").stat().st_size > 1000

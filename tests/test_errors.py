@@ -31,9 +31,15 @@ def test_unknown_eid(one):
         ibl_xvideo.open_camera(eid, "body", one=one)
 
 
-def test_eid_needs_one():
-    with pytest.raises(errors.XVideoError, match="one="):
+def test_eid_needs_one(tmp_path, monkeypatch):
+    from ibl_xvideo import sources
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ONE settings on this "computer"
+    monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(tmp_path / "no_demo"))
+    monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
+    with pytest.raises(errors.XVideoError, match=rf"{SESSION_EID} needs ONE.*one=One\(cache_dir="):
         ibl_xvideo.open_camera(SESSION_EID, "body")
+    assert not (tmp_path / ".one").exists()  # looking for ONE's settings wrote none
 
 
 def test_session_without_that_camera(one):

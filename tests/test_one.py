@@ -56,6 +56,30 @@ def test_offline_one_does_not_hash_the_timestamps(one, one_cache, monkeypatch):
     np.testing.assert_array_equal(times, np.load(one_cache / SESSION_REL / "alf" / name))
 
 
+def test_eid_without_one_uses_the_configured_one(one, one_cache, tmp_path, monkeypatch, capsys):
+    """As ibllib's ``one or ONE()``: this computer's ONE settings, in local mode (no Alyx here)."""
+    import json
+
+    from one import params as one_params
+
+    from ibl_xvideo import sources
+    from ibl_xvideo.cli import main
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
+    one_params.setup(client="http://127.0.0.1:9", silent=True, make_default=True, cache_dir=str(one_cache))
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body")
+    assert cam.attrs["eid"] == SESSION_EID and cam.attrs["timestamps"] == "alf"
+    assert cam.identical(ibl_xvideo.open_camera(SESSION_EID, "body", one=one))
+    assert list(ibl_xvideo.open_session(SESSION_EID).children) == list(
+        ibl_xvideo.open_session(SESSION_EID, one=one).children) == ["left", "body"]
+    assert len(sources._DEFAULT_ONES) == 1  # one ONE instance, kept
+    assert main(["meta", SESSION_EID, "body"]) == 0  # the command line needs no --one-cache then
+    assert json.loads(capsys.readouterr().out)["length"] == 90
+    with pytest.raises(ibl_xvideo.errors.SessionNotFoundError, match=str(one_cache)):
+        ibl_xvideo.open_camera("11111111-2222-4333-8444-555555555555", "body")
+
+
 def test_uuid_object_and_session_path_and_file(one, one_cache):
     import uuid
 

@@ -127,7 +127,9 @@ def load_reference_frames(label: str, refs=None, one=None):
         download(url.format(label=label), f, progress=False, retries=0)
         return np.load(f)
     except (XVideoError, OSError, ValueError) as exc:
-        _log.warning("Could not download the %s reference frames (%s)", label, exc)
+        reason = str(exc).replace(url.format(label=label), "").strip(" :")
+        _log.warning("Could not download the %s reference frames from %s: %s", label, url.format(label=label),
+                     reason if len(reason) < 160 else reason[:157] + "...")
         return None
 
 
