@@ -18,6 +18,7 @@ __all__ = [
     "CorruptVideoError",
     "DecodeError",
     "RemoteError",
+    "DependencyError",
 ]
 
 
@@ -59,3 +60,7 @@ class DecodeError(CorruptVideoError):
 
 class RemoteError(XVideoError, OSError):
     """A remote (HTTP) source failed; the URL is given without credentials."""
+
+
+class DependencyError(XVideoError, ImportError):
+    """A feature needs a package that is not installed (or not available for this Python)."""

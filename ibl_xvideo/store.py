@@ -37,7 +37,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .decode import each_frame, read_frames
-from .errors import XVideoError
+from .errors import DependencyError, XVideoError
 from .index import VideoIndex, get_index
 
 __all__ = ["to_zarr", "open_store", "store_status", "parse_roi", "DEFAULT_SHARD_FRAMES"]
@@ -346,9 +346,25 @@ def _store_shard(location: str, name: str, k: int, n: int, data: np.ndarray, sto
     return n
 
 
+def _require_zarr(what: str):
+    """zarr-python 3, or a :class:`DependencyError` saying how to get it."""
+    import sys
+
+    try:
+        import zarr
+    except ImportError:
+        zarr = None
+    if zarr is not None and int(zarr.__version__.split(".")[0]) >= 3:
+        return zarr
+    py = ".".join(map(str, sys.version_info[:3]))
+    how = ("it needs Python >= 3.11 (this is Python " + py + "): use a newer Python for Zarr; reading, "
+           "QC and Dask work here" if sys.version_info < (3, 11) else "pip install 'zarr>=3'")
+    raise DependencyError(f"{what} needs zarr-python >= 3 (the Zarr v3 format): {how}.")
+
+
 def store_status(store, storage_options: dict | None = None) -> dict | None:
     """What a store holds: its ``ibl_xvideo`` attributes plus shards done; None if it is not one."""
-    import zarr
+    zarr = _require_zarr(f"Reading the Zarr store {store}")
 
     try:
         group = zarr.open_group(store, mode="r", storage_options=storage_options)
@@ -418,8 +434,10 @@ def to_zarr(
     XVideoError
         If the store holds another video or selection (pass ``overwrite=True``), or
         another process is writing it.
+    DependencyError
+        Without zarr-python 3 (it needs Python >= 3.11).
     """
-    import zarr
+    zarr = _require_zarr(f"Exporting {camera.name} to Zarr")
 
     if time is not None:
         camera = camera.sel(time=time)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from pathlib import Path
 
@@ -15,6 +16,10 @@ SESSION_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
 SESSION_REL = "hoferlab/Subjects/SWC_043/2020-09-21/001"
 OTHER_EID = "0c3d1e3a-1111-4b1e-9a44-5d4b2f3a9c01"
 OTHER_REL = "hoferlab/Subjects/SWC_043/2020-09-22/001"
+
+#: Zarr v3 export and cache: zarr-python 3 (Python >= 3.11); everything else runs on Python 3.10.
+needs_zarr = pytest.mark.skipif(importlib.util.find_spec("zarr") is None,
+                                reason="zarr-python 3 needs Python >= 3.11")
 
 # name -> make_video keyword arguments (all 320x256 unless stated)
 VIDEO_KINDS = {

@@ -12,7 +12,7 @@ import ibl_xvideo
 from ibl_xvideo import qc
 from ibl_xvideo.errors import XVideoError
 
-from .conftest import SESSION_EID, checksums
+from .conftest import SESSION_EID, checksums, needs_zarr
 
 
 def test_meta_brightness_motion(one):
@@ -26,6 +26,7 @@ def test_meta_brightness_motion(one):
     np.testing.assert_allclose(np.asarray(e), np.asarray(e2))
 
 
+@needs_zarr
 def test_to_zarr_through_the_accessor(one, tmp_path):
     cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
     store = cam.video.to_zarr(tmp_path / "b.zarr", progress=False)

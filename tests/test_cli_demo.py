@@ -12,7 +12,7 @@ from ibl_xvideo import open_camera
 from ibl_xvideo.cli import main
 from ibl_xvideo.demo import DEMO_EID, DEMO_SESSION, build_demo, run_demo
 
-from .conftest import SESSION_REL
+from .conftest import SESSION_REL, needs_zarr
 
 SMALL = {"body": (320, 256, 30, 4.0), "right": (320, 256, 150, 1.0)}
 
@@ -88,6 +88,7 @@ def test_example_trial_frames_runs(small_demo):
     assert out["energy"].size == out["clip"][0] - 1 and np.all(out["energy"] > 0)
 
 
+@needs_zarr
 def test_example_qc_and_cache_runs(small_demo, tmp_path):
     import runpy
     from pathlib import Path

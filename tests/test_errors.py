@@ -42,6 +42,22 @@ def test_eid_needs_one(tmp_path, monkeypatch):
     assert not (tmp_path / ".one").exists()  # looking for ONE's settings wrote none
 
 
+def test_zarr_features_without_zarr_python_3(videos, tmp_path, monkeypatch):
+    """On Python 3.10 (no zarr-python 3) the Zarr features say so; everything else works."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "zarr", None)  # what Python 3.10 has: no importable zarr 3
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    calls = [lambda: ibl_xvideo.to_zarr(cam, tmp_path / "a.zarr"), lambda: ibl_xvideo.open_store(tmp_path / "a.zarr"),
+             lambda: ibl_xvideo.open_camera(videos["bframes"], cache=tmp_path / "a.zarr"),
+             lambda: cam.video.to_zarr(tmp_path / "a.zarr")]
+    for call in calls:
+        with pytest.raises(errors.DependencyError, match=r"zarr-python >= 3"):
+            call()
+    assert not (tmp_path / "a.zarr").exists()
+    assert cam.isel(time=[5, 1]).values.shape == (2, 256, 320)  # reading needs no zarr
+
+
 def test_session_without_that_camera(one):
     with pytest.raises(errors.VideoNotFoundError, match=rf"{OTHER_EID}.*no left camera.*body"):
         ibl_xvideo.open_camera(OTHER_EID, "left", one=one)

@@ -13,7 +13,7 @@ import ibl_xvideo
 from ibl_xvideo import qc
 from ibl_xvideo.cli import main
 
-from .conftest import OTHER_EID, SESSION_EID, SESSION_REL, frame_numbers
+from .conftest import OTHER_EID, SESSION_EID, SESSION_REL, frame_numbers, needs_zarr
 
 KEYS = ["brightness", "camera_times", "dropped_frames", "file_headers", "focus", "framerate", "pin_state",
         "position", "resolution", "timestamps", "wheel_alignment"]
@@ -247,6 +247,7 @@ def test_session_qc_runs_every_camera(one, one_cache, tmp_path, capsys):
     assert (tmp_path / "qc_left.png").stat().st_size > 10_000 and (tmp_path / "qc_body.png").exists()
 
 
+@needs_zarr
 def test_qc_reads_the_zarr_cache_instead_of_decoding(one, tmp_path, capsys):
     """camera_qc(cache=store): the store is filled once, then the QC (samples and full pass) decodes nothing."""
     from ibl_xvideo.decode import STATS

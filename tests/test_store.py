@@ -20,7 +20,9 @@ from ibl_xvideo import errors
 from ibl_xvideo.cli import main
 from ibl_xvideo.store import store_status
 
-from .conftest import SESSION_EID, SESSION_REL, checksums, frame_numbers
+from .conftest import SESSION_EID, SESSION_REL, checksums, frame_numbers, needs_zarr
+
+pytestmark = needs_zarr
 
 
 def test_export_round_trip(videos, tmp_path):
