@@ -93,6 +93,26 @@ def test_description_overrides_expected(one_cache, tmp_path):
     assert res.metrics["_videoBody_resolution"] == QC.PASS
 
 
+def test_refs_false_skips_position_and_focus_quietly(one, one_cache, tmp_path, monkeypatch, capsys):
+    """refs=False (--no-refs): position and focus NOT_SET on purpose, even where reference frames exist."""
+    import warnings
+
+    from ibl_xvideo.qc import run
+
+    looked = []
+    monkeypatch.setattr(run, "load_reference_frames", lambda *a, **k: looked.append(a) or np.full((1, 256, 320), 99))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=8, progress=False, kind="ephys", refs=False)
+    assert looked == []
+    assert res.metrics["_videoBody_position"] == QC.NOT_SET and res.metrics["_videoBody_focus"] == QC.NOT_SET
+    with_refs = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=8, progress=False, kind="ephys")
+    assert looked and with_refs.metrics["_videoBody_position"] != QC.NOT_SET
+    assert main(["qc", str(one_cache / SESSION_REL), "body", "--json", "--n-samples", "5", "--kind", "ephys",
+                 "--no-refs"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"]["_videoBody_focus"] == "NOT_SET"
+
+
 def test_cli_qc_json(one_cache, capsys):
     code = main(["qc", str(one_cache / SESSION_REL), "body", "--json", "--n-samples", "5", "--kind", "ephys"])
     assert code == 0

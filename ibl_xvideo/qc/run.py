@@ -233,9 +233,10 @@ def camera_qc(
         check can pass; see :func:`ibl_xvideo.qc.frame_measures`), kept in
         ``measures``; the position and focus outcomes stay those of the samples, as
         ibllib.
-    refs : array or path, optional
+    refs : array, path or False, optional
         Reference frames for position and focus (see :func:`load_reference_frames`);
-        without any, those checks are NOT_SET with a warning.
+        without any, those checks are NOT_SET with a warning; ``False`` skips them
+        on purpose (NOT_SET, no warning, nothing looked for or downloaded).
     kind : {'ephys', 'training'}, optional
         Rig type for the expected fps and size; default from the session.
     audio : array, optional
@@ -306,7 +307,7 @@ def camera_qc(
             samples = read_frames(index, idx, workers=os.cpu_count() or 1, progress=bar.update)
     b_samples = checks.frame_brightness(samples, label)
     measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)})
-    ref = load_reference_frames(label, refs, one)
+    ref = None if refs is False else load_reference_frames(label, refs, one)
     if ref is not None and tuple(ref.shape[-2:]) != (index.height, index.width):
         warnings.warn(f"The {label} reference frames are {ref.shape[-1]}x{ref.shape[-2]} but the video of "
                       f"{res.eid or res.location} is {index.width}x{index.height}: position and focus are "
@@ -357,7 +358,7 @@ def camera_qc(
     if timestamps.size == 0:
         return QCResult(QC.CRITICAL, {}, label, res.eid or "", measures, samples)
 
-    if ref is None:
+    if ref is None and refs is not False:
         warnings.warn(
             f"No reference frames for the {label} camera: the position and focus checks are NOT_SET. "
             f"Install ibllib, pass refs=<frames_{label}.npy>, put that file in {cache_dir() / 'reference'}, "
