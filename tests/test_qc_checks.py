@@ -168,6 +168,17 @@ def test_highpass_mean_matches_opencv():
         assert imgproc.highpass_mean(f) == pytest.approx(_cv_highpass(f), abs=0.05)
 
 
+@pytest.mark.parametrize("shape", [(512, 640), (257, 321), (121, 300), (300, 122)])
+def test_highpass_magnitude_equals_the_masked_full_dft(shape):
+    """The pruned transform (band from a few columns, symmetric part + rank-one edges) is the full DFT's."""
+    f = np.random.default_rng(sum(shape)).integers(0, 256, shape).astype(np.float32)
+    h, w = shape
+    F = np.fft.fft2(f.astype(np.float64))
+    F[np.ix_(np.r_[0:60, h - 60:h], np.r_[0:60, w - 60:w])] = 0
+    full = np.abs(np.fft.ifft2(F))
+    np.testing.assert_allclose(imgproc._highpass_magnitude(f, 60), full, rtol=0, atol=1e-5 * full.max())
+
+
 def _scene(h=512, w=640, shift=(0, 0), seed=3):
     rng = np.random.default_rng(seed)
     img = np.kron(rng.integers(20, 230, (h // 8 + 2, w // 8 + 2)), np.ones((8, 8)))[:h, :w]

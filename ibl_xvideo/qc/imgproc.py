@@ -155,11 +155,14 @@ def highpass_mean(frame: np.ndarray, size: int = 60) -> float:
 
     f = np.asarray(frame, dtype=np.float32)
     h, w = f.shape
-    F = fft.fft2(f)
-    ky = np.r_[0:min(size, h), max(h - size, 0):h]
-    kx = np.r_[0:min(size, w), max(w - size, 0):w]
-    F[np.ix_(ky, kx)] = 0
-    mag = np.abs(fft.ifft2(F, overwrite_x=True))
+    if h > 2 * size and w > 2 * size:
+        mag = _highpass_magnitude(f, size)
+    else:  # the band covers a whole axis
+        F = fft.fft2(f)
+        ky = np.r_[0:min(size, h), max(h - size, 0):h]
+        kx = np.r_[0:min(size, w), max(w - size, 0):w]
+        F[np.ix_(ky, kx)] = 0
+        mag = np.abs(fft.ifft2(F, overwrite_x=True))
     lo, hi = float(mag.min()), float(mag.max())
     if hi == lo:
         return 0.0
@@ -168,6 +171,45 @@ def highpass_mean(frame: np.ndarray, size: int = 60) -> float:
     np.rint(mag, out=mag)
     np.minimum(mag, 255, out=mag)
     return float(mag.mean(dtype=np.float64))
+
+
+def _highpass_magnitude(f: np.ndarray, s: int) -> np.ndarray:
+    """``|f - L|`` where ``L`` is the inverse DFT of ``f``'s frequencies -s..s-1 on both axes.
+
+    The same as zeroing that band of the full DFT and inverting it, at about half
+    the cost: the band is only needed from the row transforms' first ``s + 1``
+    columns; its symmetric part -(s-1)..s-1 inverts to a real image through the half
+    spectrum, and its edge at frequency -s (one row and one column of the band) adds
+    two rank-one complex images.
+    """
+    from scipy import fft
+
+    h, w = f.shape
+    G = fft.fft(fft.rfft(f, axis=1)[:, :s + 1], axis=0)  # F[ky, kx] for kx = 0..s, every ky
+    ky = np.r_[0:s, h - s + 1:h]  # -(s-1)..s-1
+    band = np.zeros((h, s), np.complex64)
+    band[ky] = G[ky, :s]
+    half = np.zeros((h, w // 2 + 1), np.complex64)
+    half[:, :s] = fft.ifft(band, axis=0)
+    low = fft.irfft(half, n=w, axis=1)
+    # the edge: F[-s, kx] for kx = -s..s-1 (F[ky, -k] = conj(F[-ky, k]): f is real) ...
+    row = np.zeros(w, np.complex64)
+    row[:s] = G[h - s, :s]
+    row[w - s:] = np.conj(G[s, s:0:-1])
+    # ... and F[ky, -s] for ky = -(s-1)..s-1
+    col = np.zeros(h, np.complex64)
+    col[ky] = np.conj(G[(-ky) % h, s])
+    u, v = np.exp(-2j * np.pi * s * np.arange(h) / h) / h, fft.ifft(row)
+    p, q = fft.ifft(col), np.exp(-2j * np.pi * s * np.arange(w) / w) / w
+    # real and imaginary parts of u (x) v + p (x) q, as rank-4 products
+    re = f - low - np.stack([u.real, -u.imag, p.real, -p.imag], 1).astype(np.float32) @ np.stack(
+        [v.real, v.imag, q.real, q.imag]).astype(np.float32)
+    im = np.stack([u.real, u.imag, p.real, p.imag], 1).astype(np.float32) @ np.stack(
+        [v.imag, v.real, q.imag, q.real]).astype(np.float32)
+    re *= re
+    im *= im
+    re += im
+    return np.sqrt(re, out=re)
 
 
 def box_blur(img: np.ndarray, k: int) -> np.ndarray:
