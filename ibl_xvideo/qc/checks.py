@@ -181,7 +181,7 @@ def frame_measures(camera, label: str, refs=None, roi=None, center=None, radius=
     measures : sequence of str, optional
         Which of :data:`MEASURES` to compute (default all). Per 640x512 frame and core,
         beyond decoding: brightness, histogram correlation and Laplacian well under
-        1 ms, the FFT focus measure ~3 ms, the face position ~1.6 ms.
+        1 ms, the FFT focus measure ~2 ms, the face position ~1.6 ms.
 
     Returns
     -------

@@ -7,6 +7,8 @@ without OpenCV. The tests compare each one with OpenCV.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 __all__ = ["equalize_hist", "equalize_lut", "laplacian", "calc_hist", "compare_hist_correl", "match_template",
@@ -189,7 +191,9 @@ def _highpass_magnitude(f: np.ndarray, s: int) -> np.ndarray:
     ky = np.r_[0:s, h - s + 1:h]  # -(s-1)..s-1
     band = np.zeros((h, s), np.complex64)
     band[ky] = G[ky, :s]
-    half = np.zeros((h, w // 2 + 1), np.complex64)
+    # this thread's buffers, reused: fresh pages cost a fault each on virtual machines,
+    # as much as the transforms (``half`` is zero beyond its first s columns, always)
+    half, edge = _buffers((h, w // 2 + 1), np.complex64, s), _buffers((h, w), np.float32, 0)
     half[:, :s] = fft.ifft(band, axis=0)
     low = fft.irfft(half, n=w, axis=1)
     # the edge: F[-s, kx] for kx = -s..s-1 (F[ky, -k] = conj(F[-ky, k]): f is real) ...
@@ -201,15 +205,33 @@ def _highpass_magnitude(f: np.ndarray, s: int) -> np.ndarray:
     col[ky] = np.conj(G[(-ky) % h, s])
     u, v = np.exp(-2j * np.pi * s * np.arange(h) / h) / h, fft.ifft(row)
     p, q = fft.ifft(col), np.exp(-2j * np.pi * s * np.arange(w) / w) / w
-    # real and imaginary parts of u (x) v + p (x) q, as rank-4 products
-    re = f - low - np.stack([u.real, -u.imag, p.real, -p.imag], 1).astype(np.float32) @ np.stack(
-        [v.real, v.imag, q.real, q.imag]).astype(np.float32)
-    im = np.stack([u.real, u.imag, p.real, p.imag], 1).astype(np.float32) @ np.stack(
-        [v.imag, v.real, q.imag, q.real]).astype(np.float32)
+    # real and imaginary parts of u (x) v + p (x) q, as rank-4 products (einsum's own loops: a
+    # BLAS matmul would start its threads inside every Dask thread, which halved the full QC's speed)
+    left = np.stack([u.real, -u.imag, p.real, -p.imag, u.imag, u.real, p.imag, p.real], 1).astype(np.float32)
+    right = np.stack([v.real, v.imag, q.real, q.imag]).astype(np.float32)
+    re = np.subtract(f, low, out=low)
+    re -= np.einsum("ik,kj->ij", left[:, :4], right, optimize=False, out=edge)
+    im = np.einsum("ik,kj->ij", left[:, 4:], right, optimize=False, out=edge)
     re *= re
     im *= im
     re += im
     return np.sqrt(re, out=re)
+
+
+_tls = threading.local()
+
+
+def _buffers(shape: tuple, dtype, key) -> np.ndarray:
+    """The calling thread's zero-initialised scratch array ``key`` of ``shape`` and ``dtype`` (kept for reuse)."""
+    bufs = getattr(_tls, "bufs", None)
+    if bufs is None:
+        bufs = _tls.bufs = {}
+    k = (shape, np.dtype(dtype).str, key)
+    if k not in bufs:
+        if len(bufs) > 8:  # frames of many sizes: start over
+            bufs.clear()
+        bufs[k] = np.zeros(shape, dtype)
+    return bufs[k]
 
 
 def box_blur(img: np.ndarray, k: int) -> np.ndarray:
