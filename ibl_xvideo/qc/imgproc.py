@@ -67,17 +67,22 @@ def _window_sums(x: np.ndarray, th: int, tw: int, bound: float | None = None) ->
     Integer input is summed exactly: in uint32 modular arithmetic when every window
     sum is below 2**32 (``bound``: the largest value of ``x``; the running sums wrap
     but their differences do not), else in int64. Anything else in float64.
+
+    The result is this thread's scratch buffer: valid until its next call (copy it).
     """
     if np.issubdtype(x.dtype, np.integer):
         small = bound is not None and bound * th * tw < 2 ** 32
         dt = np.uint32 if small else np.int64
     else:
         dt = np.float64
-    c = np.cumsum(x, axis=1, dtype=dt)
-    rows = c[:, tw - 1:].copy()
+    H, W = x.shape
+    c = np.cumsum(x, axis=1, dtype=dt, out=_buffers((H, W), dt, "ws_c"))
+    rows = _buffers((H, W - tw + 1), dt, "ws_rows")
+    np.copyto(rows, c[:, tw - 1:])
     rows[:, 1:] -= c[:, :-tw]
     c = np.cumsum(rows, axis=0, out=rows)
-    out = c[th - 1:].copy()
+    out = _buffers((H - th + 1, W - tw + 1), dt, "ws_out")
+    np.copyto(out, c[th - 1:])
     out[1:] -= c[:-th]
     return out
 
@@ -112,20 +117,28 @@ class TemplateMatcher:
         G = self._fft.get(shape)
         if G is None:
             G = self._fft[shape] = np.conj(fft.rfft2(self.t0.astype(np.float32), shape))
+        # this thread's buffers, reused (fresh pages cost as much as the arithmetic here)
+        valid = (H - th + 1, W - tw + 1)
+        f32 = _buffers((H, W), np.float32, "tm_img")
+        np.copyto(f32, img)
         # the correlation in single precision (as OpenCV), the normalisation in double
-        corr = fft.irfft2(fft.rfft2(img.astype(np.float32), shape) * G, shape)[:H - th + 1, :W - tw + 1]
-        corr = corr.astype(np.float64)
+        spec = fft.rfft2(f32, shape)
+        spec *= G
+        corr = _buffers(valid, np.float64, "tm_corr")
+        np.copyto(corr, fft.irfft2(spec, shape, overwrite_x=True)[:valid[0], :valid[1]])
+        s1, s2 = _buffers(valid, np.float64, "tm_s1"), _buffers(valid, np.float64, "tm_s2")
         # window sums exactly in integers for 8/16-bit images (their squares fit in int64 sums)
         if img.dtype == np.uint8:
-            s2 = _window_sums(np.square(img, dtype=np.uint32), th, tw, bound=255 ** 2).astype(np.float64)
-            s1 = _window_sums(img, th, tw, bound=255).astype(np.float64)
+            np.copyto(s2, _window_sums(np.square(img, dtype=np.uint32, out=_buffers((H, W), np.uint32, "tm_sq")),
+                                       th, tw, bound=255 ** 2))
+            np.copyto(s1, _window_sums(img, th, tw, bound=255))
         else:
             small_int = img.dtype in (np.int8, np.uint16, np.int16)
             sq = img.astype(np.int64) ** 2 if small_int else img.astype(np.float64) ** 2
-            s2 = _window_sums(sq, th, tw).astype(np.float64)
-            s1 = _window_sums(img if small_int else img.astype(np.float64), th, tw).astype(np.float64)
+            np.copyto(s2, _window_sums(sq, th, tw))
+            np.copyto(s1, _window_sums(img if small_int else img.astype(np.float64), th, tw))
         if self.method == "TM_SQDIFF":
-            return s2 - 2 * corr + (self.tpl * self.tpl).sum()
+            return s2 - 2 * corr + (self.tpl * self.tpl).sum()  # a fresh array
         s1 *= s1
         s1 /= th * tw
         np.subtract(s2, s1, out=s2)  # the variance of each window (times its size)
@@ -228,7 +241,7 @@ def _buffers(shape: tuple, dtype, key) -> np.ndarray:
         bufs = _tls.bufs = {}
     k = (shape, np.dtype(dtype).str, key)
     if k not in bufs:
-        if len(bufs) > 8:  # frames of many sizes: start over
+        if len(bufs) > 48:  # frames of many sizes: start over
             bufs.clear()
         bufs[k] = np.zeros(shape, dtype)
     return bufs[k]
