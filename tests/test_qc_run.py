@@ -218,6 +218,11 @@ def test_per_frame_position_error_of_shifted_frames():
     # a window too small to hold the shift finds the face elsewhere (or not at all), never the right place
     m = checks.frame_measures(cam, "body", ref[None], center=(x1, y1), radius=(5, 5)).compute()
     assert (m.position_err_x.values[2], m.position_err_y.values[2]) != (-12, 30)
+    # a Dask camera chunked along time (and, rechunked, along y and x): the same measures
+    whole = checks.frame_measures(cam, "body", ref[None], center=(x1, y1)).compute()
+    for chunks in ({"time": 3}, {"time": 2, "y": 200, "x": 300}):
+        got = checks.frame_measures(cam.chunk(chunks), "body", ref[None], center=(x1, y1)).compute()
+        xr.testing.assert_equal(got, whole)
 
 
 def test_reference_frames_of_another_size_are_not_used(one):

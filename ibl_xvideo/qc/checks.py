@@ -154,6 +154,14 @@ def _block_measures(block, label, ref_hist, roi, template, center, radius, origi
     return out
 
 
+def _nested_block_measures(blocks, *args):
+    """:func:`_block_measures` of a time block that blockwise gives as lists (over y) of lists (over x)."""
+    if isinstance(blocks, list):  # whole frames are one block each: used as they are, no copy
+        rows = [r[0] if len(r) == 1 else np.concatenate(r, axis=2) for r in blocks]
+        blocks = rows[0] if len(rows) == 1 else np.concatenate(rows, axis=1)
+    return _block_measures(blocks, *args)
+
+
 def frame_measures(camera, label: str, refs=None, roi=None, center=None, radius=None, measures=None):
     """Per-frame QC measures over a whole camera, as one Dask pass (each chunk decoded once).
 
@@ -215,9 +223,12 @@ def frame_measures(camera, label: str, refs=None, roi=None, center=None, radius=
                                                                    for r in radius)
     if roi is None:
         roi = np.s_[y1:y2, x1:x2]
-    m = data.map_blocks(_block_measures, label, ref_hist, roi, template, center, radius, (x1, y1), measures,
-                        drop_axis=(1, 2), new_axis=1, chunks=(data.chunks[0], (len(_COLUMNS),)),
-                        dtype=np.float64)
+    # blockwise without concatenation: map_blocks would copy every (whole-frame) chunk to "join" it
+    # along the dropped y and x axes
+    args = (label, ref_hist, roi, template, center, radius, (x1, y1), measures)
+    m = da.blockwise(_nested_block_measures, "tc", data, "tyx", *(a for arg in args for a in (arg, None)),
+                     new_axes={"c": len(_COLUMNS)}, concatenate=False, dtype=np.float64,
+                     meta=np.empty((0, 0), np.float64))
     keep = {"brightness", *measures} | ({"position_err_x", "position_err_y"} if "position" in measures else set())
     return xr.Dataset({k: ("time", m[:, j]) for j, k in enumerate(_COLUMNS) if k in keep},
                       coords=camera.time.coords)
