@@ -12,6 +12,7 @@ during the session's audio TTL pulses) and the DAQ sync of a 3B nidq rig
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -33,8 +34,8 @@ DEMO_SESSION = "hoferlab/Subjects/SWC_043/2020-09-21/001"
 #: label -> (width, height, fps, seconds of video); the body camera covers t = 1000 s.
 DEMO_CAMERAS = {
     "body": (640, 512, 30, 1000.0),
-    "left": (1280, 1024, 60, 10.0),
-    "right": (640, 512, 150, 8.0),
+    "left": (1280, 1024, 60, 6.0),
+    "right": (640, 512, 150, 4.0),
 }
 #: Session-clock time of the first camera frame (the cameras start before the task).
 DEMO_T0 = 12.5
@@ -215,15 +216,18 @@ def make_one_cache(root: Path, eids: dict[str, str] | None = None) -> Path:
     root = Path(root)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fn_ses, fn_ds = make_parquet_db(root, hash_ids=True, hash_files=True)  # md5 of each file, as Alyx
+        fn_ses, fn_ds = make_parquet_db(root, hash_ids=True)
     ses, meta = parquet.load(fn_ses)
     ds, meta_ds = parquet.load(fn_ds)
     eids = {k.replace("\\", "/"): v for k, v in (eids or {}).items()}
-    mapping = {}
+    mapping, folders = {}, {}
     for eid, row in ses.iterrows():
         key = "/".join([row["lab"], "Subjects", row["subject"], str(row["date"]), f"{int(row['number']):03d}"]) \
             if row["lab"] else "/".join([row["subject"], str(row["date"]), f"{int(row['number']):03d}"])
         mapping[str(eid)] = eids.get(key, str(eid))
+        folders[str(eid)] = key
+    # each file's md5, as Alyx records it (iblutil's hashing allocates 256 MiB per file)
+    ds["hash"] = [_md5(root / folders[str(e)] / r) for (e, _), r in zip(ds.index, ds["rel_path"])]
     ses.index = ses.index.map(lambda e: mapping[str(e)])
     ses.index.name = "id"
     new_idx = [(mapping[str(e)], str(uuid.uuid5(uuid.UUID(mapping[str(e)]), r))) for (e, _), r in
@@ -232,6 +236,14 @@ def make_one_cache(root: Path, eids: dict[str, str] | None = None) -> Path:
     parquet.save(fn_ses, ses, meta)
     parquet.save(fn_ds, ds, meta_ds)
     return root
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fid:
+        for block in iter(lambda: fid.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, progress: bool = True,
