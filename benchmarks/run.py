@@ -530,7 +530,7 @@ def report(res: dict) -> str:
                      f"{res[f'qc_{k}_vs_ibllib_loading']:.2f}x vs {loading} frame loading"
                      f" ({res[f'qc_{k}_vs_opencv_loading']:.2f}x vs OpenCV replica)"))
     for k, label in which.items():
-        rows.append((label.replace(", 100 samples", "") + ", full=True", f"{res[f'qc_full_{k}_fps']:.0f} frames/s",
+        rows.append((label + ", full=True", f"{res[f'qc_full_{k}_fps']:.0f} frames/s",
                      f"{res[f'qc_full_{k}_vs_scan']:.2f}x of scan"))
     rows += [
         ("one random frame, cold", f"{res['frame_cold_ms']:.1f} ms", ""),

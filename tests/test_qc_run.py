@@ -93,7 +93,7 @@ def test_description_overrides_expected(one_cache, tmp_path):
     assert res.metrics["_videoBody_resolution"] == QC.PASS
 
 
-def test_refs_false_skips_position_and_focus_quietly(one, one_cache, tmp_path, monkeypatch, capsys):
+def test_refs_false_skips_position_and_focus_quietly(one, one_cache, monkeypatch, capsys):
     """refs=False (--no-refs): position and focus NOT_SET on purpose, even where reference frames exist."""
     import warnings
 
