@@ -170,10 +170,18 @@ class _Decoder:
         self.can_skip = not (threads and threads > 1)
         self.frames = None  # live decode iterator
         self.last = -1  # index of the last frame returned by the iterator
-        self.skip_before = None  # pts below which unwanted non-reference frames are skipped
-        self.keep_pts = frozenset()  # pts of the wanted frames (never skipped)
-        self.drain = False  # flush the decoder once every wanted packet is in (sparse reads)
+        # what the current read wants (read by the iterator when it changes, see `plan_read`)
+        self.plan = (None, frozenset(), False)
         self.drained = False  # flushed: the next read must seek
+
+    def plan_read(self, skip_before: int | None, keep_pts: frozenset, drain: bool) -> None:
+        """Set what the next frames are decoded for.
+
+        ``skip_before``: pts below which unwanted non-reference frames are skipped
+        (None: skip nothing); ``keep_pts``: pts of the wanted frames (never skipped);
+        ``drain``: flush the decoder once every wanted packet is in (sparse reads).
+        """
+        self.plan = (skip_before if self.can_skip else None, keep_pts, drain and self.can_skip)
 
     def close(self):
         try:
@@ -182,22 +190,28 @@ class _Decoder:
             pass
 
     def _iter(self):
-        cc, skip, seen = self.cc, "DEFAULT", 0
+        cc, decode, plan = self.cc, self.stream.decode, None
+        skipping = False
+        cc.skip_frame = "DEFAULT"  # whatever an abandoned iterator left set
         for packet in self.container.demux(self.stream):
-            if self.can_skip:
-                want = "NONREF" if (self.skip_before is not None and packet.pts is not None
-                                    and packet.pts < self.skip_before
-                                    and packet.pts not in self.keep_pts) else "DEFAULT"
-                if want != skip:
-                    cc.skip_frame = skip = want
-            yield from self.stream.decode(packet)
-            if self.drain and packet.pts in self.keep_pts:
-                seen += 1
-                if seen == len(self.keep_pts):
+            p = packet.pts
+            if self.plan is not plan:  # a new read continues this iterator
+                plan = self.plan
+                skip_before, keep, drain = plan
+                left = len(keep)
+            skip = skip_before is not None and p is not None and p < skip_before and p not in keep
+            if skip is not skipping:
+                cc.skip_frame = "NONREF" if skip else "DEFAULT"
+                skipping = skip
+            yield from decode(packet)
+            # (a read that took its frames during that yield may have planned another since)
+            if drain and p in keep and self.plan is plan:
+                left -= 1
+                if not left:
                     # every wanted frame and its references are in: flush the reorder buffer
                     # instead of decoding the next packets to push them out
                     self.drained = True
-                    yield from self.stream.decode(None)
+                    yield from decode(None)
                     return
 
     def seek_group(self, g: int) -> None:
@@ -247,9 +261,17 @@ class DecodeStats:
 STATS = DecodeStats()
 
 
+#: Bumped by :func:`clear_caches`: every thread then closes its decoders before its next read.
+_generation = 0
+
+
 def _decoder(index: VideoIndex, threads: int) -> _Decoder:
     """The calling thread's decoder for the file, reused between calls (never shared)."""
     pool: collections.OrderedDict = getattr(_local, "pool", None)
+    if getattr(_local, "generation", None) != _generation:
+        _close_pool()
+        pool = None
+        _local.generation = _generation
     if pool is None:
         pool = _local.pool = collections.OrderedDict()
     key = (index.token, threads)
@@ -277,16 +299,39 @@ _CACHE = ByteLRU(int(float(os.environ.get("IBL_XVIDEO_FRAME_CACHE_MB", "256")) *
                  size_of=lambda entry: entry[1].nbytes)
 
 
-def clear_caches() -> None:
-    """Forget cached decoded frames and close this thread's open decoders."""
-    _CACHE.clear()
+def _close_pool() -> None:
     pool = getattr(_local, "pool", None)
     while pool:
         _, dec = pool.popitem()
         dec.close()
 
 
+def clear_caches() -> None:
+    """Forget cached decoded frames and close the open decoders.
+
+    The calling thread's decoders are closed now, other threads' (a thread pool's)
+    before their next read.
+    """
+    global _generation
+    _CACHE.clear()
+    _generation += 1
+    _close_pool()
+    _local.generation = _generation
+
+
 # ---------------------------------------------------------------------- reading
+def _frame_at(index: VideoIndex, p) -> int:
+    """The frame number of pts ``p``, or a DecodeError when the index has no such frame."""
+    pts = index.frame_pts
+    i = int(np.searchsorted(pts, p)) if p is not None else -1
+    if p is None or i >= pts.size or pts[i] != p:
+        raise DecodeError(
+            f"{index.path}: decoder returned a frame with pts {p} that is not in "
+            "the index; the file changed since it was indexed or is damaged."
+        )
+    return i
+
+
 def _decode_group(
     index: VideoIndex,
     g: int,
@@ -308,16 +353,22 @@ def _decode_group(
     pts = index.frame_pts
     dec = _decoder(index, threads)
     last_wanted = int(wanted[-1])
-    # non-reference frames that are not wanted, up to the last wanted one, need not be decoded
-    dec.skip_before = None if keep is not None else int(pts[last_wanted])
-    dec.keep_pts = frozenset(pts[wanted].tolist()) if keep is None else frozenset()
+    # non-reference frames that are not wanted, up to the last wanted one, need not be decoded;
+    # scattered frames: flush once the wanted ones are in (a range is left open to continue)
+    if keep is None:
+        dec.plan_read(int(pts[last_wanted]), frozenset(pts[wanted].tolist()), drain)
+    else:
+        dec.plan_read(None, frozenset(), False)
+    skipping = dec.plan[0] is not None
     start = int(index.key_frames[g])
     # continue the live decoder when that is no more work than a seek
     resume = (dec.frames is not None and not dec.drained and dec.last < first
               and (first - dec.last) <= (first - start + 1))
-    # scattered frames: flush once the wanted ones are in (a range is left open to continue)
-    dec.drain = drain and keep is None and dec.can_skip
     seek_g = g
+    # frame number of each pts expected here (the index is searched for any other)
+    lo = dec.last + 1 if resume else start
+    where = dict(zip(pts[lo:last_wanted + 1].tolist(), range(lo, last_wanted + 1)))
+    want = wanted.tolist()
     if not resume:
         dec.seek_group(seek_g)
     j = 0
@@ -327,18 +378,15 @@ def _decode_group(
             got_first = dec.last >= 0
             for frame in dec.frames:
                 p = frame.pts
-                i = int(np.searchsorted(pts, p)) if p is not None else -1
-                if p is None or i >= pts.size or pts[i] != p:
-                    raise DecodeError(
-                        f"{index.path}: decoder returned a frame with pts {p} that is not in "
-                        "the index; the file changed since it was indexed or is damaged."
-                    )
+                i = where.get(p)
+                if i is None:
+                    i = _frame_at(index, p)
                 decoded += 1
                 if not got_first:
                     got_first = True
                     if i > first:
                         break  # landed after the wanted frame: seek further back
-                elif i != dec.last + 1 and not (i <= last_wanted and dec.skip_before is not None):
+                elif i != dec.last + 1 and not (i <= last_wanted and skipping):
                     # a gap is only allowed where non-reference frames were skipped on purpose
                     raise DecodeError(
                         f"{index.path}: frames {dec.last + 1}..{i - 1} could not be decoded "
@@ -347,17 +395,17 @@ def _decode_group(
                 dec.last = i
                 if keep is not None:
                     keep(i, frame)
-                while j < wanted.size and wanted[j] == i:
+                while j < len(want) and want[j] == i:
                     sink(j, frame)
                     j += 1
-                if j == wanted.size:
+                if j == len(want):
                     return
-                if i > wanted[j]:
-                    raise DecodeError(f"{index.path}: frame {int(wanted[j])} was not produced by the decoder.")
+                if i > want[j]:
+                    raise DecodeError(f"{index.path}: frame {want[j]} was not produced by the decoder.")
             else:
                 dec.frames = None
                 raise DecodeError(
-                    f"{index.path}: the stream ended before frame {int(wanted[j])} of "
+                    f"{index.path}: the stream ended before frame {want[j]} of "
                     f"{index.length}; the file is truncated or damaged."
                 )
             # first frame after the seek was past the wanted one: go one group back

@@ -268,3 +268,25 @@ def test_dask_list_selections_decode_only_the_frames_wanted(videos, sequential, 
         got = cropped.isel(time=[30, 1, 260] if forward else [n - 31, n - 2, n - 261]).values
         assert STATS.frames == engine, yx
         np.testing.assert_array_equal(got, ref[[30, 1, 260]][(slice(None),) + yx])
+
+
+def test_clear_caches_closes_other_threads_decoders(videos, sequential):
+    """After clear_caches() a worker thread's live decoder is not continued: its next read seeks."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ibl_xvideo.decode import STATS
+
+    index = get_index(videos["bframes"])
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        def read(frames):
+            return worker.submit(ibl_xvideo.read_frames, index, frames, workers=1).result()
+
+        read(np.arange(0, 10))
+        STATS.reset()
+        assert checksums(read([10])) == checksums(sequential["bframes"][[10]])
+        assert STATS.seeks == 0  # the worker's decoder went on from frame 9
+        read(np.arange(11, 20))
+        clear_caches()
+        STATS.reset()
+        assert checksums(read([20])) == checksums(sequential["bframes"][[20]])
+        assert STATS.seeks == 1
