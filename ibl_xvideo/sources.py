@@ -205,7 +205,18 @@ def resolve(
         Data server root for a local ONE cache (ONE's ``HTTP_DATA_SERVER``).
     """
     if label is not None:
-        label = assert_valid_label(label)
+        try:
+            label = assert_valid_label(label)
+        except InvalidLabelError:
+            shown = source
+            if isinstance(source, str) and re.match(r"^https?://", source, re.I):
+                from .remote import _split
+
+                shown = _split(source, None)[0]  # never show credentials
+            raise InvalidLabelError(
+                f"{label!r} is not a camera label (opening {shown}): give one of "
+                f"{', '.join(VIDEO_LABELS)}."
+            ) from None
     if isinstance(source, str) and re.match(r"^https?://", source, re.I):
         from .remote import split_auth
 

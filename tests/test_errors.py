@@ -21,8 +21,12 @@ def test_every_error_derives_from_the_base():
 
 
 def test_unknown_label(one):
-    with pytest.raises(errors.InvalidLabelError, match="left, right, body, belly"):
+    with pytest.raises(errors.InvalidLabelError, match="left, right, body, belly") as err:
         ibl_xvideo.open_camera(SESSION_EID, "tail", one=one)
+    assert "'tail'" in str(err.value) and SESSION_EID in str(err.value)
+    with pytest.raises(errors.InvalidLabelError) as err:
+        ibl_xvideo.open_camera("https://user:secret@127.0.0.1:9/v.mp4", "tail")
+    assert "secret" not in str(err.value) and "127.0.0.1:9/v.mp4" in str(err.value)
 
 
 def test_unknown_eid(one):
