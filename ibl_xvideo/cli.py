@@ -49,9 +49,20 @@ def _cmd_frame(args) -> int:
 
     cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None,
                       timestamps=False if args.index is not None else None)
-    sel = cam.isel(time=args.index) if args.index is not None else cam.sel(time=args.time, method="nearest")
+    if args.index is None:
+        t0, t1, dt = float(cam.time[0]), float(cam.time[-1]), 1 / cam.attrs["fps"]
+        if not t0 - dt <= args.time <= t1 + dt:
+            raise SystemExit(f"ibl-xvideo frame: t = {args.time:g} s is outside this camera's times "
+                             f"({t0:.3f} to {t1:.3f} s, session clock); pick a time inside them or --index.")
+        sel = cam.sel(time=args.time, method="nearest")
+    else:
+        if not -cam.shape[0] <= args.index < cam.shape[0]:
+            raise SystemExit(f"ibl-xvideo frame: frame {args.index} is out of range: this video has "
+                             f"{cam.shape[0]} frames.")
+        sel = cam.isel(time=args.index)
     iio.imwrite(args.out, sel.values)
-    print(f"frame {int(sel.frame)} (t={float(sel.time):.4f} s) -> {args.out}")
+    clock = "session clock" if args.index is None else "video clock"
+    print(f"frame {int(sel.frame)} (t={float(sel.time):.4f} s, {clock}) -> {args.out}")
     return 0
 
 

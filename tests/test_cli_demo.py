@@ -67,6 +67,12 @@ def test_cli_meta_and_frame(one_cache, tmp_path, capsys):
     assert main(["frame", str(session), "body", "--index", "7", "-o", str(png)]) == 0
     assert png.stat().st_size > 0 and "frame 7" in capsys.readouterr().out
     assert main(["frame", str(session), "body", "--time", "14.0", "-o", str(png)]) == 0
+    assert "session clock" in capsys.readouterr().out
+    # a time or frame outside the video is an error, not the nearest frame hours away
+    with pytest.raises(SystemExit, match="outside this camera's times"):
+        main(["frame", str(session), "body", "--time", "5000", "-o", str(png)])
+    with pytest.raises(SystemExit, match="90 frames"):
+        main(["frame", str(session), "body", "--index", "90", "-o", str(png)])
 
 
 def test_cli_errors_and_info(tmp_path, capsys):
