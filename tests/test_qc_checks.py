@@ -119,6 +119,20 @@ def test_brightness():
     np.testing.assert_allclose(qc.frame_brightness(f, "left"), 90 * (422 - 320) / 422)
 
 
+def test_pairwise_histogram_and_lookup_equal_numpy():
+    """hist256 and apply_lut on even, odd, cropped (non-contiguous) and offset images."""
+    rng = np.random.default_rng(3)
+    big = rng.integers(0, 256, (65, 131), dtype=np.uint8)
+    lut = rng.integers(0, 256, 256).astype(np.uint8)
+    for img in (big[:64, :130], big, big[1:, 1:], big[3:40, 5:77], big.ravel()[1:129].reshape(8, 16),
+                np.zeros((0, 4), np.uint8), np.full((4, 6), 255, np.uint8)):
+        assert np.array_equal(imgproc.hist256(img), np.bincount(img.ravel(), minlength=256))
+        assert imgproc.hist256(img).dtype == np.int64
+        assert np.array_equal(imgproc.apply_lut(lut, img), lut[img])
+    out = np.empty((64, 130), np.uint8)
+    assert imgproc.apply_lut(lut, big[:64, :130], out) is out and np.array_equal(out, lut[big[:64, :130]])
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_imgproc_matches_opencv(seed):
     rng = np.random.default_rng(seed)

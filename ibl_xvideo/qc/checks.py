@@ -140,14 +140,14 @@ def _block_measures(block, label, ref_hist, roi, template, center, radius, origi
     focus = "focus_lpc" in measures or "focus_fft" in measures
     for i, f in enumerate(block):
         if "hist_corr" in measures or focus:
-            hist = np.bincount(f.ravel(), minlength=256)
+            hist = imgproc.hist256(f)
             out[i, 1] = imgproc.compare_hist_correl(hist, ref_hist) * 100
         if focus:
             lut = imgproc.equalize_lut(hist)
             if "focus_lpc" in measures:
                 out[i, 2] = imgproc.laplacian_var_in(f, roi, lut)
             if "focus_fft" in measures:
-                out[i, 3] = imgproc.highpass_mean(lut[f])
+                out[i, 3] = imgproc.highpass_mean(imgproc.apply_lut(lut, f, imgproc._buffers(f.shape, np.uint8, "eq")))
         if matcher is not None:
             x, y = match_near(matcher, f, center, radius)
             out[i, 4:6] = origin[0] - x, origin[1] - y
