@@ -329,6 +329,52 @@ def remote_frame(path) -> dict:
     return out
 
 
+def sample_reads(path, rounds: int = 5) -> dict:
+    """The 100 frames CameraQC samples: ours (cold) against OpenCV's seek loop and ibllib's own function.
+
+    Medians of interleaved rounds; also the same frames through the Dask-backed camera.
+    """
+    index = get_index(path)
+    n = index.length
+    res = {}
+    idx = np.linspace(100, n - 100, 100).astype(int)
+    f_cv = samples_opencv(path, idx)
+
+    def ours_cold():
+        clear_caches()  # no decoded frame or open decoder kept from the previous round
+        return compat.get_video_frames_preload(path, idx, mask=np.s_[:, :, 0], quiet=True)
+
+    peers = {"opencv": lambda: samples_opencv(path, idx), "ours": ours_cold}
+    try:  # ibllib's own function, when it is installed (the same OpenCV loop), in the same rounds
+        import contextlib
+        import io
+
+        from ibllib.io.video import get_video_frames_preload
+
+        def ibllib_loading():
+            with contextlib.redirect_stdout(io.StringIO()):
+                return get_video_frames_preload(path, idx, mask=np.s_[:, :, 0])
+
+        peers["ibllib"] = ibllib_loading
+    except ImportError:
+        pass
+    times = _rounds(peers, rounds=rounds)
+    t_cvs, t_qs = statistics.median(times["opencv"]), statistics.median(times["ours"])
+    if "ibllib" in times:
+        res["qc100_s_ibllib"] = statistics.median(times["ibllib"])
+    ratios = [a / b for a, b in zip(times["opencv"], times["ours"])]
+    # the same frames through the default (Dask-backed) camera: planned per keyframe group
+    dask_cam = ibl_xvideo.open_camera(path, timestamps=False)
+    clear_caches()
+    res["qc100_s_dask_camera"], f_dask = _timed(lambda: dask_cam.isel(time=idx).values)
+    seq = ibl_xvideo.read_frames(index, idx)  # our frames (exact by pts)
+    res["qc100_dask_camera_identical"] = bool(np.array_equal(f_dask, seq))
+    res.update(qc100_s_ours=t_qs, qc100_s_opencv=t_cvs, qc100_speedup=t_cvs / t_qs,
+               qc100_round_ratios=[round(r, 2) for r in ratios],
+               qc100_opencv_frames_differing=int(sum(not np.array_equal(a, b) for a, b in zip(f_cv, seq))))
+    return res
+
+
 def run(minutes: float = 10.0, rss: bool = True) -> dict:
     """Run every benchmark and return the measurements."""
     # offline: the QC must not try to download reference frames (position/focus are NOT_SET)
@@ -356,41 +402,8 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
                scan_max_diff_vs_opencv=int(np.abs(m_ours.astype(int) - m_cv).max()))
 
     # 100 QC samples, as CameraQC picks them (medians of interleaved rounds)
-    idx = np.linspace(100, n - 100, 100).astype(int)
-    f_cv = samples_opencv(path, idx)
-
-    def ours_cold():
-        clear_caches()  # no decoded frame or open decoder kept from the previous round
-        return compat.get_video_frames_preload(path, idx, mask=np.s_[:, :, 0], quiet=True)
-
-    peers = {"opencv": lambda: samples_opencv(path, idx), "ours": ours_cold}
-    try:  # ibllib's own function, when it is installed (the same OpenCV loop), in the same rounds
-        import contextlib
-        import io
-
-        from ibllib.io.video import get_video_frames_preload
-
-        def ibllib_loading():
-            with contextlib.redirect_stdout(io.StringIO()):
-                return get_video_frames_preload(path, idx, mask=np.s_[:, :, 0])
-
-        peers["ibllib"] = ibllib_loading
-    except ImportError:
-        pass
-    rounds = _rounds(peers, rounds=5)
-    t_cvs, t_qs = statistics.median(rounds["opencv"]), statistics.median(rounds["ours"])
-    if "ibllib" in rounds:
-        res["qc100_s_ibllib"] = statistics.median(rounds["ibllib"])
-    ratios = [a / b for a, b in zip(rounds["opencv"], rounds["ours"])]
-    # the same frames through the default (Dask-backed) camera: planned per keyframe group
-    dask_cam = ibl_xvideo.open_camera(path, timestamps=False)
-    clear_caches()
-    res["qc100_s_dask_camera"], f_dask = _timed(lambda: dask_cam.isel(time=idx).values)
-    seq = ibl_xvideo.read_frames(index, idx)  # our frames (exact by pts)
-    res["qc100_dask_camera_identical"] = bool(np.array_equal(f_dask, seq))
-    res.update(qc100_s_ours=t_qs, qc100_s_opencv=t_cvs, qc100_speedup=t_cvs / t_qs,
-               qc100_round_ratios=[round(r, 2) for r in ratios],
-               qc100_opencv_frames_differing=int(sum(not np.array_equal(a, b) for a, b in zip(f_cv, seq))))
+    res.update(sample_reads(path))
+    t_cvs = res["qc100_s_opencv"]
 
     # the camera QC: 100 samples (ibllib's frame loading is the OpenCV seek loop above), and full
     import warnings
@@ -600,9 +613,22 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--samples-only", type=int, metavar="RUNS", default=0,
+                        help="only the 100-sample read against OpenCV and ibllib, RUNS times (5 rounds each)")
     args = parser.parse_args(argv)
-    res = run(args.minutes, rss=not args.no_rss)
-    print(report(res))
+    if args.samples_only:
+        path = bench_video(args.minutes)
+        runs = [sample_reads(path) for _ in range(args.samples_only)]
+        for r in runs:
+            line = f"100 QC samples: ours {r['qc100_s_ours']:.2f} s, OpenCV {r['qc100_s_opencv']:.2f} s " \
+                   f"({r['qc100_speedup']:.2f}x; rounds {r['qc100_round_ratios']})"
+            if "qc100_s_ibllib" in r:
+                line += f", ibllib {r['qc100_s_ibllib']:.2f} s ({r['qc100_s_ibllib'] / r['qc100_s_ours']:.2f}x)"
+            print(line)
+        res = {"samples_only": runs}
+    else:
+        res = run(args.minutes, rss=not args.no_rss)
+        print(report(res))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2, default=float))
     return 0
