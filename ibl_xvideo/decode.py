@@ -557,30 +557,43 @@ def read_frames(
 
 
 def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.ndarray], None], *,
-               y: slice = slice(None), x: slice = slice(None), pixels: PixelMode = "ibllib") -> None:
+               y: slice = slice(None), x: slice = slice(None), pixels: PixelMode = "ibllib",
+               whole=()) -> dict[int, np.ndarray]:
     """Decode frames ``start..stop-1`` in order, calling ``fn(i, frame)`` for each.
 
     ``frame`` is a ``(h, w)`` uint8 buffer reused for the next frame (copy what you
     keep): a long range is decoded without allocating an array per frame, and ``fn``
     sees each frame while it is still in the CPU cache. Same exactness checks and
     single-threaded decoder as :func:`read_frames` (for use inside parallel tasks).
+
+    ``whole``: frame numbers also kept uncropped (e.g. sample frames picked up during
+    a cropped pass); returned as ``{i: (H, W) array}``.
     """
     if pixels not in PIXEL_MODES:
         raise ValueError(f"pixels must be one of {PIXEL_MODES}, got {pixels!r}")
     stop = min(int(stop), index.length)
+    kept: dict[int, np.ndarray] = {}
     if not 0 <= start < stop:
-        return
+        return kept
     buf = np.empty((len(range(index.height)[y]), len(range(index.width)[x])), np.uint8)
-    cr = index.color_range
+    whole = frozenset(int(i) for i in whole)
+    cr, every = index.color_range, slice(None)
     frames = np.arange(start, stop)
     groups = index.group_of(frames)
     for g in np.unique(groups):
         wanted = frames[groups == g]
 
         def sink(j, frame, wanted=wanted):
-            fn(int(wanted[j]), _convert(frame, pixels, y, x, cr, out=buf))
+            i = int(wanted[j])
+            if i in whole:
+                kept[i] = _convert(frame, pixels, every, every, cr)
+                np.copyto(buf, kept[i][y, x])
+                fn(i, buf)
+            else:
+                fn(i, _convert(frame, pixels, y, x, cr, out=buf))
 
         _decode_group(index, int(g), wanted, sink, 1, None)
+    return kept
 
 
 def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,

@@ -42,3 +42,22 @@ def test_cluster_reduction_equals_local(client, videos, one):
     np.testing.assert_array_equal(client.compute(picked.data).result(), picked.values)
     workers = client.run(lambda: __import__("os").getpid())
     assert len(set(workers.values())) == 2
+
+
+def test_full_qc_on_the_cluster_equals_local(client, one):
+    """camera_qc(full=True) runs its pass on the active client's worker processes, with the same result."""
+    import dask
+    from distributed import get_task_stream
+
+    from ibl_xvideo import qc
+
+    kw = dict(one=one, n_samples=10, full=True, progress=False, kind="ephys")
+    for refs in (False, np.zeros((1, 256, 320))):
+        with get_task_stream(client) as ts:
+            on_cluster = qc.camera_qc(SESSION_EID, "body", refs=refs, **kw)
+        assert ts.data and {t["worker"] for t in ts.data} <= set(client.scheduler_info()["workers"])  # ran there
+        with dask.config.set(scheduler="threads"):
+            local = qc.camera_qc(SESSION_EID, "body", refs=refs, **kw)
+        assert on_cluster.metrics == local.metrics
+        np.testing.assert_array_equal(on_cluster.measures.brightness.values, local.measures.brightness.values)
+        np.testing.assert_array_equal(on_cluster.samples, local.samples)

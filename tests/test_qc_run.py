@@ -307,3 +307,27 @@ def test_qc_reads_the_zarr_cache_instead_of_decoding(one, tmp_path, capsys):
     assert out == {k: v for k, v in json.loads(json.dumps(via.to_dict()))["metrics"].items()}
     with pytest.raises(SystemExit, match="LABEL"):
         main(["qc", str(one.cache_dir / SESSION_REL), "--cache", str(store)])
+
+
+def test_full_qc_without_refs_decodes_every_frame_once(one):
+    """full=True without reference frames: the samples come from the same single pass as the brightness."""
+    from ibl_xvideo.decode import STATS, clear_caches
+
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    n = cam.sizes["time"]
+    clear_caches()
+    STATS.reset()
+    res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=10, full=True, progress=False, kind="ephys",
+                       refs=False)
+    assert STATS.frames == n  # every frame decoded once, the sample frames included
+    idx = qc.sample_indices(n, 10)
+    assert frame_numbers(res.samples) == idx.tolist()
+    np.testing.assert_array_equal(res.samples, cam.isel(time=idx).values)
+    np.testing.assert_allclose(res.measures.brightness.values, qc.frame_brightness(cam, "body").values)
+    np.testing.assert_array_equal(res.measures.time.values, cam.time.values)
+    np.testing.assert_allclose(res.measures.sample_brightness.values, qc.frame_brightness(res.samples, "body"))
+    assert res.metrics["_videoBody_brightness"] == qc.check_brightness(label="body",
+                                                                        brightness=res.measures.brightness.values)
+    sampled = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=10, progress=False, kind="ephys", refs=False)
+    assert {k: v for k, v in res.metrics.items() if k != "_videoBody_brightness"} == \
+        {k: v for k, v in sampled.metrics.items() if k != "_videoBody_brightness"}

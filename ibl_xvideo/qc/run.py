@@ -197,6 +197,51 @@ def _wheel_alignment(res, label, timestamps):
     return checks.check_wheel_alignment(times, wts, period, label, offset=offset)
 
 
+def _brightness_task(index, a: int, b: int, label: str, whole, pixels: str):
+    """Brightness of frames [a, b) and the listed frames whole, decoding the range once."""
+    from ..decode import each_frame
+
+    ys, xs = checks.brightness_roi(label, index.height, index.width)
+    out = np.empty(b - a)
+
+    def measure(i, roi):
+        out[i - a] = roi.mean()
+
+    return out, each_frame(index, a, b, measure, y=ys, x=xs, pixels=pixels, whole=whole)
+
+
+def _brightness_pass(res, label: str, idx: np.ndarray, progress: bool):
+    """The sample frames and the brightness of every frame, in one decoding pass.
+
+    One Dask task per keyframe-aligned chunk of the camera (as a full scan), on the
+    active scheduler (a ``dask.distributed`` client included); each task streams its
+    frames through one decoder and keeps the sample frames that fall in it.
+    """
+    import dask
+
+    from ..camera import open_camera
+
+    cam = open_camera(res.location, label, timestamps=False, auth=res.auth)
+    index = get_index(res.location, auth=res.auth)
+    bounds = np.cumsum((0,) + cam.data.chunks[0])
+    want = np.unique(idx)
+    tasks = [dask.delayed(_brightness_task, pure=True)(
+        index, int(a), int(b), label, want[(want >= a) & (want < b)].tolist(), cam.attrs["pixels"])
+        for a, b in zip(bounds[:-1], bounds[1:])]
+    if progress:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(minimum=1):
+            parts = dask.compute(*tasks)
+    else:
+        parts = dask.compute(*tasks)
+    kept = {i: f for _, k in parts for i, f in k.items()}
+    samples = np.stack([kept[int(i)] for i in idx])
+    every = xr.Dataset({"brightness": ("frame", np.concatenate([p[0] for p in parts]))},
+                       coords={"frame": ("frame", cam.frame.values)})
+    return samples, every
+
+
 def camera_qc(
     source,
     label: str | None = None,
@@ -294,25 +339,28 @@ def camera_qc(
                 warnings.warn(f"pin_state is NOT_SET: {exc}", stacklevel=2)
 
     idx = sample_indices(length, n_samples)
-    cached = None
-    if cache is not None:
-        from ..camera import _open_cached
-
-        cached = _open_cached(res.location, label, cache, chunks=None, progress=progress, timestamps=False,
-                              auth=res.auth)
-        samples = cached.isel(time=idx).values
-    else:
-        with tqdm(total=np.unique(idx).size, desc=f"QC samples {label}", unit="frame", disable=not progress,
-                  leave=False) as bar:
-            samples = read_frames(index, idx, workers=os.cpu_count() or 1, progress=bar.update)
-    b_samples = checks.frame_brightness(samples, label)
-    measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)})
     ref = None if refs is False else load_reference_frames(label, refs, one)
     if ref is not None and tuple(ref.shape[-2:]) != (index.height, index.width):
         warnings.warn(f"The {label} reference frames are {ref.shape[-1]}x{ref.shape[-2]} but the video of "
                       f"{res.eid or res.location} is {index.width}x{index.height}: position and focus are "
                       "NOT_SET. Pass refs= frames of this camera's size.", stacklevel=2)
         ref = None
+    cached = every = None
+    if cache is not None:
+        from ..camera import _open_cached
+
+        cached = _open_cached(res.location, label, cache, chunks=None, progress=progress, timestamps=False,
+                              auth=res.auth)
+        samples = cached.isel(time=idx).values
+    elif full and ref is None:
+        # no reference frames: nothing in the full pass depends on the samples, which it picks up
+        samples, every = _brightness_pass(res, label, idx, progress)
+    else:
+        with tqdm(total=np.unique(idx).size, desc=f"QC samples {label}", unit="frame", disable=not progress,
+                  leave=False) as bar:
+            samples = read_frames(index, idx, workers=os.cpu_count() or 1, progress=bar.update)
+    b_samples = checks.frame_brightness(samples, label)
+    measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)})
     # the face template is matched once in the samples, for position, focus and the full pass
     faces = checks.find_face(samples, label, ref)[0] if ref is not None else None
     focus = QC.NOT_SET
@@ -327,7 +375,7 @@ def camera_qc(
             sample_focus_lpc=("focus_sample", lpc[:, 0]), sample_focus_fft=("focus_sample", filt),
         ).assign_coords(focus_frame=("focus_sample", idx[used]))
     brightness_all = None
-    if full:
+    if full and every is None:
         from ..camera import open_camera
 
         if cached is None:
@@ -346,6 +394,7 @@ def camera_qc(
         else:
             every = lazy.compute()
         every = every.swap_dims(time="frame").drop_vars("time")
+    if full:
         if timestamps is not None and timestamps.size == length:
             every = every.assign_coords(time=("frame", timestamps))
         measures = measures.merge(every)
