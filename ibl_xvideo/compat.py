@@ -7,7 +7,10 @@ Same signatures and return types as ibllib, with these deliberate differences:
 * progress is a tqdm bar (``quiet=True`` hides it), not ``sys.stdout`` writes;
 * a frame that cannot be decoded raises :class:`~ibl_xvideo.errors.DecodeError`
   instead of being left as zeros (or None) with a printed message;
-* ``url_from_eid`` and streaming (http URLs) are not supported yet for frames.
+* an http(s) URL (``url_from_eid``'s, or any data server's) is streamed with Range
+  requests, fetching only the keyframe groups decoded; credentials come from the
+  URL or, as ibllib, from this computer's ONE parameters (``HTTP_DATA_SERVER_LOGIN``
+  / ``_PWD``; read, never written); ``get_video_meta`` gives its size in bytes.
 """
 
 from __future__ import annotations
@@ -20,19 +23,22 @@ from pathlib import Path
 import numpy as np
 
 from .decode import read_frames
-from .errors import RemoteError, VideoNotFoundError
+from .errors import VideoNotFoundError
 from .index import get_index
-from .sources import VIDEO_LABELS, assert_valid_label, default_one, is_eid, label_from_path
+from .remote import is_url, split_auth
+from .sources import VIDEO_LABELS, assert_valid_label, configured_data_server_auth, default_one, is_eid, label_from_path
 
 __all__ = ["url_from_eid", "get_video_frame", "get_video_frames_preload", "get_video_meta",
            "label_from_path", "assert_valid_label", "VIDEO_LABELS"]
 
 
-def _local(video_path) -> str:
+def _index(video_path):
+    """The index of a local video or of an http(s) URL (streamed, as ibllib's VideoStreamer)."""
     s = str(video_path)
-    if re.match(r"^https?://", s):
-        raise RemoteError("Streaming URLs is not supported yet: download the video and pass its path.")
-    return s
+    if not is_url(s):
+        return get_index(s)
+    url, auth = split_auth(s)
+    return get_index(url, auth=auth or configured_data_server_auth())
 
 
 def _bgr(gray: np.ndarray) -> np.ndarray:
@@ -45,7 +51,7 @@ def get_video_frame(video_path, frame_number):
     The three channels all hold OpenCV's channel 0 (the camera is monochrome).
     Unlike ibllib, a frame that cannot be read raises instead of returning None.
     """
-    index = get_index(_local(video_path))
+    index = _index(video_path)
     return _bgr(read_frames(index, [frame_number])[0])
 
 
@@ -78,7 +84,7 @@ def get_video_frames_preload(vid, frame_numbers=None, mask=Ellipsis, as_list=Fal
 
     if mask is not Ellipsis and not isinstance(mask, (tuple, slice, int)):
         raise ValueError("mask must be a numpy.s_ slice expression, not a boolean array")
-    index = get_index(_local(vid))
+    index = _index(vid)
     idx = np.arange(index.length) if frame_numbers is None else np.asarray(frame_numbers, dtype=np.int64)
     ysl = xsl = slice(None)
     rest = mask
@@ -104,7 +110,7 @@ def get_video_meta(video_path, one=None):
     """Return ibllib's video metadata Bunch: length, fps (int), width, height, duration, size."""
     from iblutil.util import Bunch
 
-    index = get_index(_local(video_path))
+    index = _index(video_path)
     fps = int(index.fps)
     return Bunch(
         length=index.length,
@@ -112,7 +118,7 @@ def get_video_meta(video_path, one=None):
         width=index.width,
         height=index.height,
         duration=datetime.timedelta(seconds=index.length / fps) if fps else 0,
-        size=Path(video_path).stat().st_size,
+        size=index.size,
     )
 
 

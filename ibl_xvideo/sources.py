@@ -270,6 +270,27 @@ def _configured_one_client() -> str | None:
         return None
 
 
+def configured_data_server_auth() -> tuple[str, str] | None:
+    """The data server credentials of this computer's default ONE database, or None; writes nothing.
+
+    ibllib's video streamer puts ``HTTP_DATA_SERVER_LOGIN`` / ``HTTP_DATA_SERVER_PWD``
+    of ``one.params.get()`` into every URL; this reads the same parameter file
+    without ``one.params``' setup prompt or writes.
+    """
+    from iblutil.io import params as iopar
+
+    client = _configured_one_client()
+    if not client:
+        return None
+    try:
+        par = iopar.read(f"one/{client}")
+    except (OSError, ValueError, AttributeError):
+        return None
+    login = getattr(par, "HTTP_DATA_SERVER_LOGIN", None)
+    pwd = getattr(par, "HTTP_DATA_SERVER_PWD", None)
+    return (login, pwd or "") if login not in (None, "None") else None
+
+
 def default_one(eid=None):
     """The ONE instance used for an eid given without ``one=``.
 

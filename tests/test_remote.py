@@ -128,3 +128,31 @@ def test_streamed_camera_on_cluster(server, videos, client):
     cam = ibl_xvideo.open_camera(server.url("longgop.mp4", area="private", auth=True), chunks=50)
     got = client.compute(cam.max(("y", "x")).data).result()
     np.testing.assert_array_equal(got, ibl_xvideo.open_camera(videos["longgop"]).max(("y", "x")).values)
+
+
+def test_compat_functions_stream_urls(server, videos, reference, tmp_path, monkeypatch):
+    """ibllib's get_video_frame / _preload / _meta take URLs, credentials in the URL or ONE's parameters."""
+    from iblutil.io import params as iopar
+    from one import params as one_params
+
+    from ibl_xvideo import compat
+
+    from .httpserver import USER
+
+    ref = reference["bframes"]
+    idx = np.linspace(100, ref.shape[0] - 100, 20).astype(int)
+    f = compat.get_video_frame(server.url("bframes.mp4", area="private", auth=True), 123)
+    assert f.shape == (256, 320, 3) and np.array_equal(f[..., 0], ref[123])
+    remote.forget_credentials()
+    bare = server.url("bframes.mp4", area="private")
+    monkeypatch.setenv("HOME", str(tmp_path))  # ONE's parameter files go there, not in the user's home
+    with pytest.raises(remote.RemoteAuthError, match="401"):
+        compat.get_video_frames_preload(bare, idx, mask=np.s_[:, :, 0], quiet=True)
+    one_params.setup(client="http://127.0.0.1:9", silent=True, make_default=True, cache_dir=str(tmp_path / "one"))
+    key = one_params._key_from_url("http://127.0.0.1:9")
+    par = iopar.read(f"one/{key}")
+    iopar.write(f"one/{key}", par.set("HTTP_DATA_SERVER_LOGIN", USER).set("HTTP_DATA_SERVER_PWD", PASSWORD))
+    frames = compat.get_video_frames_preload(bare, idx, mask=np.s_[:, :, 0], quiet=True)
+    assert np.array_equal(frames, ref[idx]) and frame_numbers(frames) == idx.tolist()
+    meta = compat.get_video_meta(bare)
+    assert (meta.length, meta.width, meta.size) == (ref.shape[0], 320, videos["bframes"].stat().st_size)
