@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
@@ -142,13 +143,113 @@ def _open_container(path: str, auth=None, holes=None, size=None, version=None):
     return container
 
 
-def build_index(path: str | os.PathLike) -> VideoIndex:
-    """Demux every packet of a local video (no decoding) and build its index.
+class _TablesOnlyFile(io.RawIOBase):
+    """A local file whose frame data read as zeros: demuxing it reads the container's tables only.
+
+    ``holes``: sorted, disjoint ``(n, 2)`` byte ranges (the samples) served as zeros
+    without touching the disk.
+    """
+
+    def __init__(self, path: str, holes: np.ndarray):
+        super().__init__()
+        self._fd = os.open(path, os.O_RDONLY)
+        self.size = os.fstat(self._fd).st_size
+        self.holes = holes
+        self.pos = 0
+        self.bytes_read = 0  # from the disk, for tests
+
+    def readable(self) -> bool:
+        """Always True."""
+        return True
+
+    def seekable(self) -> bool:
+        """Always True."""
+        return True
+
+    def tell(self) -> int:
+        """Current position."""
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move to ``offset`` (from the start, the current position or the end)."""
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, b) -> int:
+        """Fill ``b`` from the current position: zeros inside a hole, the file's bytes elsewhere."""
+        n = min(len(b), self.size - self.pos)
+        if n <= 0:
+            return 0
+        start, holes = self.pos, self.holes
+        i = int(np.searchsorted(holes[:, 0], start, "right")) - 1
+        if i >= 0 and start < holes[i, 1]:
+            n = min(n, int(holes[i, 1]) - start)
+            memoryview(b)[:n] = bytes(n)
+        else:
+            if i + 1 < len(holes):
+                n = min(n, int(holes[i + 1, 0]) - start)
+            data = os.pread(self._fd, n, start)
+            n = len(data)
+            memoryview(b)[:n] = data
+            self.bytes_read += n
+        self.pos = start + n
+        return n
+
+    def close(self) -> None:
+        """Close the file descriptor."""
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def sample_runs(entries) -> np.ndarray:
+    """The byte ranges of a stream's samples (``stream.index_entries``), adjacent ones merged: ``(n, 2)``."""
+    spans = np.array(sorted((e.pos, e.pos + e.size) for e in entries if e.size and e.pos >= 0),
+                     dtype=np.int64).reshape(-1, 2)
+    if not spans.size:
+        return spans
+    # a run starts where a sample begins after the end of every earlier one
+    ends = np.maximum.accumulate(spans[:, 1])
+    starts = np.r_[True, spans[1:, 0] > ends[:-1]]
+    first = np.flatnonzero(starts)
+    last = np.r_[first[1:], len(spans)] - 1
+    return np.stack([spans[first, 0], ends[last]], axis=1)
+
+
+def _demux_timestamps(container, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(pts, dts, keyframe)`` of every packet of the first video stream, in decode order."""
+    import av
+
+    stream = container.streams.video[0]
+    pts, dts, key = [], [], []
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.is_discard:
+                continue
+            p = packet.pts if packet.pts is not None else packet.dts
+            if p is None:
+                raise CorruptVideoError(f"{where}: a packet has no timestamp; remux the file.")
+            pts.append(p)
+            dts.append(packet.dts if packet.dts is not None else p)
+            key.append(packet.is_keyframe)
+    except av.FFmpegError as exc:
+        raise CorruptVideoError(f"{where}: reading packets failed ({exc}); the file is damaged.") from exc
+    return np.asarray(pts, np.int64), np.asarray(dts, np.int64), np.asarray(key, bool)
+
+
+def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
+    """Build the index of a local video by demuxing its packets (no decoding).
 
     Parameters
     ----------
     path : str or PathLike
         A local video file.
+    tables : bool
+        For mp4/mov files, serve the frame data to the demuxer as zeros, so that only
+        the container's tables are read from the disk (a 1 GB camera video is indexed
+        without reading its gigabyte); the timestamps are the demuxer's own either
+        way. False reads every packet.
 
     Returns
     -------
@@ -160,8 +261,6 @@ def build_index(path: str | os.PathLike) -> VideoIndex:
         If the file cannot be opened, has no video stream, no frames, or ends before
         the frames its container announces (truncated download).
     """
-    import av
-
     path = str(path)
     st = os.stat(path)
     if st.st_size == 0:
@@ -170,31 +269,34 @@ def build_index(path: str | os.PathLike) -> VideoIndex:
     try:
         stream = container.streams.video[0]
         cc = stream.codec_context
-        announced = sum(1 for e in stream.index_entries if not e.is_discard) if hasattr(
-            stream, "index_entries") else 0
-        pts, dts, key = [], [], []
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_discard:
-                    continue
-                p = packet.pts if packet.pts is not None else packet.dts
-                if p is None:
-                    raise CorruptVideoError(f"{path}: a packet has no timestamp; remux the file.")
-                pts.append(p)
-                dts.append(packet.dts if packet.dts is not None else p)
-                key.append(packet.is_keyframe)
-        except av.FFmpegError as exc:
-            raise CorruptVideoError(f"{path}: reading packets failed ({exc}); the file is damaged.") from exc
-        if not pts:
+        entries = list(stream.index_entries) if hasattr(stream, "index_entries") else []
+        announced = sum(1 for e in entries if not e.is_discard)
+        holes = None
+        if tables and entries and any(k in container.format.name.split(",") for k in ("mov", "mp4")):
+            holes = sample_runs(entries)
+            if holes.size and holes[-1, 1] > st.st_size:
+                raise CorruptVideoError(
+                    f"{path} is truncated: its index announces {announced} frames whose data end at "
+                    f"byte {int(holes[-1, 1])}, but the file has {st.st_size} bytes. Re-download the file.")
+        pts_a = None
+        if holes is not None and holes.size:
+            with _TablesOnlyFile(path, holes) as raw, av_open(raw) as tables_only:
+                pts_a, dts_a, _ = _demux_timestamps(tables_only, path)
+            if pts_a.size == announced:
+                # keyframes from the sync-sample table (the demuxer's parser sees zeros, not the frames)
+                key_dts = [e.timestamp for e in entries if e.is_keyframe and not e.is_discard]
+                key_a = np.isin(dts_a, np.asarray(key_dts, np.int64))
+            else:  # tables filled in while demuxing (fragmented mp4): read every packet
+                pts_a = None
+        if pts_a is None:
+            pts_a, dts_a, key_a = _demux_timestamps(container, path)
+        if not pts_a.size:
             raise CorruptVideoError(f"{path} contains no video frames.")
-        if announced and len(pts) < announced:
+        if announced and pts_a.size < announced:
             raise CorruptVideoError(
                 f"{path} is truncated: its index announces {announced} frames but only "
-                f"{len(pts)} could be read. Re-download the file."
+                f"{pts_a.size} could be read. Re-download the file."
             )
-        pts_a = np.asarray(pts, dtype=np.int64)
-        dts_a = np.asarray(dts, dtype=np.int64)
-        key_a = np.asarray(key, dtype=bool)
         order = np.argsort(pts_a, kind="stable")
         frame_pts = pts_a[order]
         if np.any(np.diff(frame_pts) <= 0):
@@ -231,6 +333,16 @@ def build_index(path: str | os.PathLike) -> VideoIndex:
         container.close()
 
 
+def av_open(raw):
+    """Open a file-like object with PyAV (as :func:`_open_container` opens paths)."""
+    import av
+
+    try:
+        return av.open(raw, mode="r", metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise CorruptVideoError(f"{raw!r} cannot be opened as a video ({exc}).") from exc
+
+
 def build_remote_index(url: str, auth=None) -> VideoIndex:
     """Index a remote mp4 from its sample tables: only the container's index is fetched.
 
@@ -238,8 +350,6 @@ def build_remote_index(url: str, auth=None) -> VideoIndex:
     come from the container's tables, not from the data); keyframes come from the
     sync-sample table (``stream.index_entries``).
     """
-    import av
-
     from .remote import probe
 
     facts = probe(url, auth)
@@ -262,22 +372,11 @@ def build_remote_index(url: str, auth=None) -> VideoIndex:
         container.close()
     container = _open_container(url, auth, holes=holes, size=facts.size, version=facts.version)
     try:
-        stream = container.streams.video[0]
-        pts, dts = [], []
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_discard:
-                    continue
-                p = packet.pts if packet.pts is not None else packet.dts
-                pts.append(p)
-                dts.append(packet.dts if packet.dts is not None else p)
-        except av.FFmpegError as exc:
-            raise CorruptVideoError(f"{url}: reading the sample table failed ({exc}).") from exc
+        pts_a, dts_a, _ = _demux_timestamps(container, url)
     finally:
         container.close()
-    if len(pts) != n_announced or not pts:
-        raise CorruptVideoError(f"{url}: {len(pts)} frames in the tables, {n_announced} announced.")
-    pts_a, dts_a = np.asarray(pts, np.int64), np.asarray(dts, np.int64)
+    if pts_a.size != n_announced or not pts_a.size:
+        raise CorruptVideoError(f"{url}: {pts_a.size} frames in the tables, {n_announced} announced.")
     frame_pts = np.sort(pts_a)
     is_key = np.isin(dts_a, np.fromiter(key_dts, np.int64, len(key_dts)))
     korder = np.argsort(pts_a[is_key])

@@ -170,3 +170,52 @@ def test_index_of_a_relative_path_is_usable_from_another_directory(videos, tmp_p
     np.testing.assert_array_equal(pickle.loads(blob).values, ref)
     again = get_index(tmp_path / "a" / "video.mp4")  # the cached index, by its absolute name
     assert again.path == str(tmp_path / "a" / "video.mp4")
+
+
+def _same_index(a, b) -> None:
+    np.testing.assert_array_equal(a.frame_pts, b.frame_pts)
+    np.testing.assert_array_equal(a.key_frames, b.key_frames)
+    np.testing.assert_array_equal(a.key_dts, b.key_dts)
+    assert a.facts() == b.facts()
+
+
+@pytest.mark.parametrize("name", ["bframes", "mono", "offset", "longgop", "chroma"])
+def test_index_from_the_tables_equals_the_packet_scan_without_reading_frames(videos, name, monkeypatch):
+    """mp4 frame data are served as zeros while indexing: same index, only the tables read from disk."""
+    from ibl_xvideo import index as index_mod
+
+    opened = []
+
+    class Spy(index_mod._TablesOnlyFile):
+        def __init__(self, *args):
+            super().__init__(*args)
+            opened.append(self)
+
+    monkeypatch.setattr(index_mod, "_TablesOnlyFile", Spy)
+    path = videos[name]
+    tables = index_mod.build_index(path)
+    scan = index_mod.build_index(path, tables=False)
+    _same_index(tables, scan)
+    assert len(opened) == 1 and opened[0].closed
+    size = path.stat().st_size
+    data = int(np.diff(opened[0].holes, axis=1).sum())
+    assert data > size / 2  # the frames are most of even a tiny file (the tables the rest)
+    assert opened[0].bytes_read <= size - data  # and not one byte of them was read
+
+
+def test_index_of_a_fragmented_mp4_equals_the_packet_scan(videos, tmp_path):
+    """Fragmented mp4 files announce their frames fragment by fragment: the index must still be complete."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from ibl_xvideo import index as index_mod
+
+    frag = tmp_path / "frag.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(videos["bframes"]), "-c", "copy",
+                    "-movflags", "frag_keyframe+empty_moov", str(frag)], check=True)
+    tables = index_mod.build_index(frag)
+    _same_index(tables, index_mod.build_index(frag, tables=False))
+    assert tables.length == 300
+    cam = ibl_xvideo.open_camera(frag, chunks=None)
+    assert frame_numbers(cam.isel(time=[0, 61, 299]).values) == [0, 61, 299]
