@@ -12,6 +12,7 @@ sparse frames, as ``get_video_frames_preload``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -329,6 +330,110 @@ def remote_frame(path) -> dict:
     return out
 
 
+def dense_video(frames: int = 3000) -> Path:
+    """A video of real-camera size per frame (crf 17, strong sensor noise: tens of kB a frame), made once."""
+    path = cache_dir() / "bench" / f"dense_{frames}f.mp4"
+    if not path.exists():
+        t = time.perf_counter()
+        print(f"encoding {frames} dense frames to {path} ...", file=sys.stderr, flush=True)
+        make_video(path, frames, width=640, height=512, fps=30, crf=17, noise=30.0)
+        print(f"  done in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return path
+
+
+def _drop_from_page_cache(path) -> None:
+    """Evict the file from the page cache, so that the next read comes from the disk (all caches as root)."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("1\n")
+        return
+    except OSError:
+        pass
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _disk_limited(path, mbps: float):
+    """Run the block inside a cgroup-v1 blkio group reading the file's disk at ``mbps`` MB/s (root only).
+
+    Yields the limit applied, or None when it cannot be set (the block then runs unthrottled).
+    """
+    root = Path("/sys/fs/cgroup/blkio")
+    group = root / "ibl_xvideo_bench"
+    st = os.stat(path)
+    try:
+        group.mkdir(exist_ok=True)
+        (group / "blkio.throttle.read_bps_device").write_text(
+            f"{os.major(st.st_dev)}:{os.minor(st.st_dev)} {int(mbps * 2**20)}\n")
+        (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    except OSError:
+        yield None
+        return
+    try:
+        yield mbps
+    finally:
+        (root / "cgroup.procs").write_text(f"{os.getpid()}\n")
+
+
+def first_open(path, rounds: int = ROUNDS, disk_mbps: float = 100.0) -> dict:
+    """First open of a camera video, dropped from the page cache before each round.
+
+    Our index from the mp4's tables (the frame data never read) against the same index
+    from every packet, and against OpenCV opening the file and reading its frame count;
+    read from a disk limited to ``disk_mbps`` MB/s (a hard disk or a network share) when
+    this process may set that limit (root, cgroup-v1 blkio), and with the file in the
+    page cache.
+    """
+    import cv2
+
+    from ibl_xvideo.index import build_index
+
+    def opencv_open():
+        cap = cv2.VideoCapture(str(path))
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        cap.release()
+        return n
+
+    def cold(fn):
+        def run():
+            _drop_from_page_cache(path)
+            return fn()
+        return run
+
+    fns = {"tables": lambda: build_index(path), "packets": lambda: build_index(path, tables=False),
+           "opencv": opencv_open}
+    for fn in fns.values():  # libraries loaded before any disk limit
+        fn()
+    with _disk_limited(path, disk_mbps) as limit:
+        times = _rounds({k: cold(fn) for k, fn in fns.items()}, rounds=rounds)
+    hot = _rounds(fns, rounds=rounds)
+    res = {"first_open_video": str(path), "first_open_MB": round(Path(path).stat().st_size / 2**20, 1),
+           "first_open_frames": build_index(path).length, "first_open_disk_MBps": limit}
+    for k in fns:
+        res[f"first_open_s_{k}"] = statistics.median(times[k])
+        res[f"first_open_hot_s_{k}"] = statistics.median(hot[k])
+    res["first_open_speedup"] = res["first_open_s_packets"] / res["first_open_s_tables"]
+    return res
+
+
+def _first_open_rows(res: dict) -> list[tuple]:
+    disk = f"disk at {res['first_open_disk_MBps']:g} MB/s" if res["first_open_disk_MBps"] else "disk unthrottled"
+    return [
+        (f"first open, {res['first_open_frames']} frames, {res['first_open_MB']} MB, {disk}: index from the tables",
+         f"{res['first_open_s_tables']:.3f} s", ""),
+        ("  same index from every packet", f"{res['first_open_s_packets']:.3f} s",
+         f"{res['first_open_speedup']:.1f}x"),
+        ("  OpenCV open + frame count", f"{res['first_open_s_opencv']:.3f} s", ""),
+        ("  file in the page cache: tables / every packet / OpenCV",
+         f"{res['first_open_hot_s_tables']:.3f} / {res['first_open_hot_s_packets']:.3f} / "
+         f"{res['first_open_hot_s_opencv']:.3f} s", ""),
+    ]
+
+
 def sample_reads(path, rounds: int = 5) -> dict:
     """The 100 frames CameraQC samples: ours (cold) against OpenCV's seek loop and ibllib's own function.
 
@@ -386,6 +491,7 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
     n, h, w = index.length, index.height, index.width
     res = {"video": str(path), "frames": n, "size_MB": round(path.stat().st_size / 2**20, 1),
            "index_build_s": round(t_index, 3)}
+    res.update(first_open(dense_video()))
 
     # full scan (medians of interleaved rounds; imageio's plugin, 3x slower, once)
     t_iio, m_iio = _timed(lambda: scan_imageio_pyav(path))
@@ -533,6 +639,7 @@ def report(res: dict) -> str:
     rows = [
         ("video", f"{res['frames']} frames 640x512, {res['size_MB']} MB", ""),
         ("index build (demux, no decode)", f"{res['index_build_s']:.2f} s", ""),
+        *(_first_open_rows(res) if "first_open_s_tables" in res else []),
         ("full scan, ours (2 Dask threads)", f"{res['scan_fps_ours']:.0f} frames/s", ""),
         ("  same, pixels='luma'", f"{res['scan_fps_ours_luma']:.0f} frames/s", ""),
         ("  vs ffmpeg gray pipe", f"{res['scan_fps_ffmpeg_pipe']:.0f} frames/s", f"{res['scan_vs_pipe']:.2f}x"),
@@ -621,8 +728,14 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=None, help="also write the results to this file")
     parser.add_argument("--samples-only", type=int, metavar="RUNS", default=0,
                         help="only the 100-sample read against OpenCV and ibllib, RUNS times (5 rounds each)")
+    parser.add_argument("--first-open", action="store_true",
+                        help="only the first (cold) open of a camera-sized video: index from the tables vs packets")
     args = parser.parse_args(argv)
-    if args.samples_only:
+    if args.first_open:
+        res = first_open(dense_video())
+        width = max(len(r[0]) for r in _first_open_rows(res)) + 2
+        print("\n".join(f"{a:<{width}}{b:<12}{c}" for a, b, c in _first_open_rows(res)))
+    elif args.samples_only:
         path = bench_video(args.minutes)
         runs = [sample_reads(path) for _ in range(args.samples_only)]
         for r in runs:

@@ -10,6 +10,7 @@ milliseconds.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import io
@@ -143,6 +144,9 @@ def _open_container(path: str, auth=None, holes=None, size=None, version=None):
     return container
 
 
+_ZEROS = memoryview(bytes(1 << 20))
+
+
 class _TablesOnlyFile(io.RawIOBase):
     """A local file whose frame data read as zeros: demuxing it reads the container's tables only.
 
@@ -155,6 +159,8 @@ class _TablesOnlyFile(io.RawIOBase):
         self._fd = os.open(path, os.O_RDONLY)
         self.size = os.fstat(self._fd).st_size
         self.holes = holes
+        self._starts, self._ends = holes[:, 0].tolist(), holes[:, 1].tolist()
+        self._i = 0  # the hole at or after the position (reads are mostly sequential)
         self.pos = 0
         self.bytes_read = 0  # from the disk, for tests
 
@@ -181,17 +187,20 @@ class _TablesOnlyFile(io.RawIOBase):
         n = min(len(b), self.size - self.pos)
         if n <= 0:
             return 0
-        start, holes = self.pos, self.holes
-        i = int(np.searchsorted(holes[:, 0], start, "right")) - 1
-        if i >= 0 and start < holes[i, 1]:
-            n = min(n, int(holes[i, 1]) - start)
-            memoryview(b)[:n] = bytes(n)
+        start, starts, ends = self.pos, self._starts, self._ends
+        i = self._i
+        if not (i < len(ends) and ends[i] > start and (i == 0 or ends[i - 1] <= start)):
+            i = self._i = bisect.bisect_right(ends, start)  # first hole ending after the position
+        out = memoryview(b).cast("B")
+        if i < len(starts) and starts[i] <= start:
+            n = min(n, ends[i] - start)
+            for k in range(0, n, len(_ZEROS)):
+                m = min(len(_ZEROS), n - k)
+                out[k:k + m] = _ZEROS[:m]
         else:
-            if i + 1 < len(holes):
-                n = min(n, int(holes[i + 1, 0]) - start)
-            data = os.pread(self._fd, n, start)
-            n = len(data)
-            memoryview(b)[:n] = data
+            if i < len(starts):
+                n = min(n, starts[i] - start)
+            n = os.preadv(self._fd, [out[:n]], start)
             self.bytes_read += n
         self.pos = start + n
         return n
