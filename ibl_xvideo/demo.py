@@ -248,7 +248,7 @@ def _md5(path: Path) -> str:
 
 def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, progress: bool = True,
                cameras: dict | None = None) -> Path:
-    """Build the offline demo ONE cache once (about 2.5 minutes on two cores); return its root.
+    """Build the offline demo ONE cache once (2-4 minutes on two cores); return its root.
 
     Parameters
     ----------
@@ -280,18 +280,20 @@ def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, pr
     wsession = work / DEMO_SESSION
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(cameras), desc="building demo session", unit="camera", disable=not progress)
+    counts = {label: int(round(seconds * fps)) for label, (_, _, fps, seconds) in cameras.items()}
+    # in frames encoded (the body camera is most of the work), so that the bar moves all along
+    bar = tqdm(total=sum(counts.values()), desc="building demo session", unit="frame", unit_scale=True,
+               disable=not progress)
     t = time.perf_counter()
     audio = audio_pulses(DEMO_T0, DEMO_T0 + max(v[3] for v in cameras.values()))
     all_times = {}
     for k, (label, (w, h, fps, seconds)) in enumerate(cameras.items()):
-        bar.set_postfix_str(f"{label} {w}x{h}@{fps}Hz")
-        n = int(round(seconds * fps))
+        bar.set_postfix_str(f"{label} camera {w}x{h}@{fps}Hz")
+        n = counts[label]
         make_video(wsession / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4", n, width=w, height=h,
-                   fps=fps, seed=k)
+                   fps=fps, seed=k, progress=bar.update)
         all_times[label] = camera_times(n, fps, seed=k)
         write_camera_session_files(wsession, label, all_times[label], seed=k, audio=audio)
-        bar.update()
     bar.close()
     write_daq_sync(wsession, audio, all_times)
     make_one_cache(work, {DEMO_SESSION: DEMO_EID})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -102,6 +103,7 @@ def make_video(
     seed: int = 0,
     noise: float = 1.0,
     threads: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> Path:
     """Encode a synthetic rig-camera video with libx264 (the IBL settings by default).
 
@@ -134,6 +136,9 @@ def make_video(
         compression, as IBL videos), 1 about 0.2 kB (fast to encode).
     threads : int
         Encoder threads (0: ffmpeg's choice).
+    progress : callable, optional
+        Called with the number of frames handed to the encoder since its last call
+        (every 100 frames and at the end).
 
     Returns
     -------
@@ -170,7 +175,11 @@ def make_video(
             proc.stdin.write(paint(i).tobytes())
             if chroma is not None:
                 proc.stdin.write(chroma[i % 4].tobytes())
+            if progress is not None and (i + 1) % 100 == 0:
+                progress(100)
         proc.stdin.close()
+        if progress is not None and n_frames % 100:
+            progress(n_frames % 100)
     except BrokenPipeError:
         pass
     err = proc.stderr.read().decode(errors="replace")

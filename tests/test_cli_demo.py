@@ -108,3 +108,15 @@ def test_example_qc_and_cache_runs(small_demo, tmp_path):
     assert out["metrics"]["_videoBody_pin_state"] == (QC.PASS, 0, 0)
     # the QC from the cache: the same verdicts
     assert out["cached_qc"].metrics == out["metrics"] and out["cached_qc"].outcome == out["outcome"]
+
+
+def test_demo_build_progress_counts_frames(tmp_path, capsys):
+    """The build's bar moves with every 100 frames encoded, not once per camera (minutes for the body camera)."""
+    from ibl_xvideo.synth import make_video
+
+    calls = []
+    make_video(tmp_path / "p.mp4", 250, width=64, height=64, progress=calls.append)
+    assert calls == [100, 100, 50]
+    build_demo(tmp_path / "cache", cameras={"body": (64, 64, 30, 5.0)}, progress=True)
+    err = capsys.readouterr().err
+    assert "building demo session" in err and "150/150" in err and "body camera" in err
