@@ -147,22 +147,11 @@ def _open_container(path: str, auth=None, holes=None, size=None, version=None):
 _ZEROS = memoryview(bytes(1 << 20))
 
 
-class _TablesOnlyFile(io.RawIOBase):
-    """A local file whose frame data read as zeros: demuxing it reads the container's tables only.
+class SeekableRaw(io.RawIOBase):
+    """A read-only, seekable raw file of ``size`` bytes at position ``pos``; subclasses define ``readinto``."""
 
-    ``holes``: sorted, disjoint ``(n, 2)`` byte ranges (the samples) served as zeros
-    without touching the disk.
-    """
-
-    def __init__(self, path: str, holes: np.ndarray):
-        super().__init__()
-        self._fd = os.open(path, os.O_RDONLY)
-        self.size = os.fstat(self._fd).st_size
-        self.holes = holes
-        self._starts, self._ends = holes[:, 0].tolist(), holes[:, 1].tolist()
-        self._i = 0  # the hole at or after the position (reads are mostly sequential)
-        self.pos = 0
-        self.bytes_read = 0  # from the disk, for tests
+    size: int = 0
+    pos: int = 0
 
     def readable(self) -> bool:
         """Always True."""
@@ -178,9 +167,34 @@ class _TablesOnlyFile(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = 0) -> int:
         """Move to ``offset`` (from the start, the current position or the end)."""
-        base = {0: 0, 1: self.pos, 2: self.size}[whence]
-        self.pos = max(0, base + offset)
+        if whence == 0:
+            self.pos = offset
+        elif whence == 1:
+            self.pos += offset
+        elif whence == 2:
+            self.pos = self.size + offset
+        else:
+            raise ValueError(f"bad whence {whence}")
+        self.pos = max(0, self.pos)
         return self.pos
+
+
+class _TablesOnlyFile(SeekableRaw):
+    """A local file whose frame data read as zeros: demuxing it reads the container's tables only.
+
+    ``holes``: sorted, disjoint ``(n, 2)`` byte ranges (the samples) served as zeros
+    without touching the disk.
+    """
+
+    def __init__(self, path: str, holes: np.ndarray):
+        super().__init__()
+        self._fd = os.open(path, os.O_RDONLY)
+        self.size = os.fstat(self._fd).st_size
+        self.holes = holes
+        self._starts, self._ends = holes[:, 0].tolist(), holes[:, 1].tolist()
+        self._i = 0  # the hole at or after the position (reads are mostly sequential)
+        self.pos = 0
+        self.bytes_read = 0  # from the disk, for tests
 
     def readinto(self, b) -> int:
         """Fill ``b`` from the current position: zeros inside a hole, the file's bytes elsewhere."""

@@ -10,7 +10,6 @@ resets, timeouts, 5xx); a read that cannot complete raises
 from __future__ import annotations
 
 import base64
-import io
 import logging
 import re
 import threading
@@ -22,6 +21,7 @@ import urllib3
 
 from ._lru import ByteLRU
 from .errors import RemoteError, VideoNotFoundError
+from .index import SeekableRaw
 
 __all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url",
            "RemoteAuthError", "RemoteNotFoundError", "STATS", "probe"]
@@ -266,7 +266,7 @@ def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8
     return dest
 
 
-class HTTPRangeFile(io.RawIOBase):
+class HTTPRangeFile(SeekableRaw):
     """A read-only, seekable file over HTTP Range requests with a shared block cache.
 
     Parameters
@@ -300,31 +300,6 @@ class HTTPRangeFile(io.RawIOBase):
 
     def __repr__(self) -> str:
         return f"HTTPRangeFile({self.url!r}, size={self.size})"
-
-    def readable(self) -> bool:
-        """Always True."""
-        return True
-
-    def seekable(self) -> bool:
-        """Always True."""
-        return True
-
-    def tell(self) -> int:
-        """Current position."""
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        """Move to ``offset`` (from the start, the current position or the end)."""
-        if whence == 0:
-            self.pos = offset
-        elif whence == 1:
-            self.pos += offset
-        elif whence == 2:
-            self.pos = self.size + offset
-        else:
-            raise ValueError(f"bad whence {whence}")
-        self.pos = max(0, self.pos)
-        return self.pos
 
     def _block(self, k: int) -> bytes:
         key = (self.url, self.version, self.block_size, k)
