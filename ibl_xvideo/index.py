@@ -303,7 +303,7 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
                     f"byte {int(holes[-1, 1])}, but the file has {st.st_size} bytes. Re-download the file.")
         pts_a = None
         if holes is not None and holes.size:
-            with _TablesOnlyFile(path, holes) as raw, av_open(raw) as tables_only:
+            with _TablesOnlyFile(path, holes) as raw, _av_open(raw, path) as tables_only:
                 pts_a, dts_a, _ = _demux_timestamps(tables_only, path)
             if pts_a.size == announced:
                 # keyframes from the sync-sample table (the demuxer's parser sees zeros, not the frames)
@@ -356,14 +356,14 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
         container.close()
 
 
-def av_open(raw):
+def _av_open(raw, where: str):
     """Open a file-like object with PyAV (as :func:`_open_container` opens paths)."""
     import av
 
     try:
         return av.open(raw, mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise CorruptVideoError(f"{raw!r} cannot be opened as a video ({exc}).") from exc
+        raise CorruptVideoError(f"{where} cannot be opened as a video ({exc}); the file is damaged.") from exc
 
 
 def build_remote_index(url: str, auth=None) -> VideoIndex:
