@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -240,6 +241,192 @@ def sample_runs(entries) -> np.ndarray:
     return np.stack([spans[first, 0], ends[last]], axis=1)
 
 
+def _mp4_boxes(read, start: int, end: int):
+    """``(type, payload start, box end)`` of the ISO-BMFF boxes in ``[start, end)``; ``read(offset, n)``."""
+    off = start
+    while off + 8 <= end:
+        head = read(off, 16)
+        if len(head) < 8:
+            return
+        size, typ = struct.unpack(">I4s", head[:8])
+        hdr = 8
+        if size == 1:
+            if len(head) < 16:
+                return
+            size, hdr = struct.unpack(">Q", head[8:16])[0], 16
+        elif size == 0:
+            size = end - off
+        if size < hdr:
+            raise ValueError(f"bad {typ!r} box at byte {off}")
+        yield typ, off + hdr, off + size
+        off += size
+
+
+def _mp4_video_tables(path: str, size: int) -> dict | None:
+    """The first video track's sample tables of a plain (not fragmented) mp4, or None.
+
+    ``dts`` and ``pts`` (``dts + ctts``) in the track's timescale, before the demuxer's
+    edit-list shift; ``key`` from the sync-sample table. Raises CorruptVideoError when
+    a top-level box runs past the end of the file (a truncated download).
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        moov = None
+        for typ, a, b in _mp4_boxes(lambda o, n: os.pread(fd, n, o), 0, size):
+            if b > size:
+                raise CorruptVideoError(
+                    f"{path} is truncated: its {typ.decode('latin-1')!r} box ends at byte {b}, but the file "
+                    f"has {size} bytes. Re-download the file.")
+            if typ == b"moof":
+                return None  # fragmented: the tables come fragment by fragment
+            if typ == b"moov":
+                moov = (a, b)
+        if moov is None:
+            return None
+        buf = os.pread(fd, moov[1] - moov[0], moov[0])
+    finally:
+        os.close(fd)
+
+    def read(o, n):
+        return buf[o:o + n]
+
+    def children(a, b):
+        return {typ: (x, y) for typ, x, y in _mp4_boxes(read, a, b)}
+
+    for typ, a, b in _mp4_boxes(read, 0, len(buf)):
+        if typ != b"trak":
+            continue
+        trak = children(a, b)
+        mdia = children(*trak[b"mdia"]) if b"mdia" in trak else {}
+        if b"hdlr" not in mdia or buf[mdia[b"hdlr"][0] + 8:mdia[b"hdlr"][0] + 12] != b"vide":
+            continue
+        return _track_tables(buf, trak, mdia, children)
+    return None
+
+
+def _track_tables(buf: bytes, trak: dict, mdia: dict, children) -> dict | None:
+    def u32(o):
+        return struct.unpack_from(">I", buf, o)[0]
+
+    m = mdia[b"mdhd"][0]
+    timescale = u32(m + 4 + (16 if buf[m] == 1 else 8))
+    stbl = children(*children(*mdia[b"minf"])[b"stbl"])
+    if b"stts" not in stbl or b"stsz" not in stbl:
+        return None
+    # edit list: leading empty edits, then at most one edit of the media (else: let the demuxer do it)
+    if b"edts" in trak:
+        e = children(*trak[b"edts"]).get(b"elst")
+        if e is not None:
+            v1, count = buf[e[0]] == 1, u32(e[0] + 4)
+            entry = np.dtype([("dur", ">u8"), ("time", ">i8"), ("rate", ">i4")] if v1
+                             else [("dur", ">u4"), ("time", ">i4"), ("rate", ">i4")])
+            edits = np.frombuffer(buf, entry, count, e[0] + 8)
+            media = np.flatnonzero(edits["time"] != -1)
+            if media.size > 1 or (media.size and media[0] != count - 1):
+                return None
+    a = stbl[b"stsz"][0]
+    sample_size, n = u32(a + 4), u32(a + 8)
+    if sample_size == 0 and np.any(np.frombuffer(buf, ">u4", n, a + 12) == 0):
+        return None  # empty samples: the demuxer's business
+    a = stbl[b"stts"][0]
+    stts = np.frombuffer(buf, ">u4", 2 * u32(a + 4), a + 8).reshape(-1, 2).astype(np.int64)
+    if stts[:, 0].sum() != n or np.any(stts[:, 1] <= 0):
+        return None
+    deltas = np.repeat(stts[:, 1], stts[:, 0])
+    dts = np.zeros(n, np.int64)
+    np.cumsum(deltas[:-1], out=dts[1:])
+    pts = dts.copy()
+    if b"ctts" in stbl:
+        a = stbl[b"ctts"][0]
+        ctts = np.frombuffer(buf, [("count", ">u4"), ("offset", ">i4")], u32(a + 4), a + 8)
+        if int(ctts["count"].astype(np.int64).sum()) != n:
+            return None
+        pts += np.repeat(ctts["offset"].astype(np.int64), ctts["count"].astype(np.int64))
+    key = np.ones(n, bool)
+    if b"stss" in stbl:
+        a = stbl[b"stss"][0]
+        sync = np.frombuffer(buf, ">u4", u32(a + 4), a + 8).astype(np.int64) - 1
+        if sync.size and (sync.min() < 0 or sync.max() >= n):
+            return None
+        key[:] = False
+        key[sync] = True
+    return {"dts": dts, "pts": pts, "key": key, "timescale": timescale}
+
+
+#: Packets compared with the demuxer at each end of the file, and from each of up to
+#: :data:`VERIFY_PROBES` keyframes between them, before a parsed table is trusted.
+VERIFY_PACKETS = 300
+VERIFY_PROBES = 8
+
+
+def _moov_timestamps(path: str, size: int, stream):
+    """``(pts, dts, keyframe)`` in decode order from the mp4's own tables, as the demuxer gives them; or None.
+
+    The tables are parsed without FFmpeg (0.1 s for an hour at 150 Hz, where demuxing
+    every packet takes seconds); the demuxer's timestamps differ from them by its
+    edit-list shift, measured on the first packets. They are checked against the
+    demuxer on the first and the last :data:`VERIFY_PACKETS` packets and from
+    :data:`VERIFY_PROBES` keyframes between: any difference (an odd file) returns
+    None, and the caller demuxes every packet instead. (A difference nowhere checked
+    cannot shift frames: the decoder checks every frame's pts against the index and
+    raises.)
+    """
+    try:
+        t = _mp4_video_tables(path, size)
+    except (ValueError, KeyError, struct.error):
+        return None
+    if t is None or not t["dts"].size or stream.time_base != Fraction(1, t["timescale"]):
+        return None
+    dts, pts, key = t["dts"], t["pts"], t["key"]
+    n = dts.size
+    container = _open_container(path)
+    try:
+        head = _packets(container, VERIFY_PACKETS)
+        if head is None or len(head[0]) != min(n, VERIFY_PACKETS):
+            return None
+        shift_p, shift_d = head[0][0] - pts[0], head[1][0] - dts[0]
+        pts, dts = pts + shift_p, dts + shift_d
+        if not _same_packets(head, pts, dts, key, 0):
+            return None
+        keys = np.flatnonzero(key)
+        probes = np.unique(keys[np.linspace(0, keys.size - 1, VERIFY_PROBES + 2).astype(int)[1:]])
+        for k in probes:
+            last = k == keys[-1]
+            container.seek(int(pts[k]), stream=container.streams.video[0], backward=True, any_frame=False)
+            got = _packets(container, None if last else VERIFY_PACKETS)
+            if got is None or not len(got[0]):
+                return None
+            j = int(np.searchsorted(dts, got[1][0]))
+            if j > k or not _same_packets(got, pts, dts, key, j) or (last and j + len(got[0]) != n):
+                return None
+    finally:
+        container.close()
+    return pts, dts, key
+
+
+def _same_packets(got, pts, dts, key, j: int) -> bool:
+    """Whether the demuxed ``(pts, dts, key)`` arrays are the tables' from packet ``j`` on."""
+    m = len(got[0])
+    return (j + m <= pts.size and np.array_equal(got[0], pts[j:j + m]) and np.array_equal(got[1], dts[j:j + m])
+            and np.array_equal(got[2], key[j:j + m]))
+
+
+def _packets(container, limit: int | None):
+    """``(pts, dts, keyframe)`` arrays of the next packets (all, or ``limit``); None if any is unusual."""
+    pts, dts, key = [], [], []
+    for packet in container.demux(container.streams.video[0]):
+        if packet.size == 0:
+            continue
+        if packet.is_discard or packet.pts is None or packet.dts is None:
+            return None
+        pts.append(packet.pts)
+        dts.append(packet.dts)
+        key.append(packet.is_keyframe)
+        if limit is not None and len(pts) == limit:
+            break
+    return np.asarray(pts, np.int64), np.asarray(dts, np.int64), np.asarray(key, bool)
+
+
 def _demux_timestamps(container, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(pts, dts, keyframe)`` of every packet of the first video stream, in decode order."""
     import av
@@ -292,16 +479,22 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
     try:
         stream = container.streams.video[0]
         cc = stream.codec_context
-        entries = list(stream.index_entries) if hasattr(stream, "index_entries") else []
+        mp4 = any(k in container.format.name.split(",") for k in ("mov", "mp4"))
+        found = _moov_timestamps(path, st.st_size, stream) if tables and mp4 else None
+        if found is not None:
+            pts_a, dts_a, key_a = found
+            entries = []
+        else:
+            entries = list(stream.index_entries) if hasattr(stream, "index_entries") else []
         announced = sum(1 for e in entries if not e.is_discard)
         holes = None
-        if tables and entries and any(k in container.format.name.split(",") for k in ("mov", "mp4")):
+        if found is None and tables and entries and mp4:
             holes = sample_runs(entries)
             if holes.size and holes[-1, 1] > st.st_size:
                 raise CorruptVideoError(
                     f"{path} is truncated: its index announces {announced} frames whose data end at "
                     f"byte {int(holes[-1, 1])}, but the file has {st.st_size} bytes. Re-download the file.")
-        pts_a = None
+        pts_a = None if found is None else pts_a
         if holes is not None and holes.size:
             with _TablesOnlyFile(path, holes) as raw, _av_open(raw, path) as tables_only:
                 pts_a, dts_a, _ = _demux_timestamps(tables_only, path)

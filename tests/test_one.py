@@ -192,6 +192,7 @@ def test_index_from_the_tables_equals_the_packet_scan_without_reading_frames(vid
             opened.append(self)
 
     monkeypatch.setattr(index_mod, "_TablesOnlyFile", Spy)
+    monkeypatch.setattr(index_mod, "_moov_timestamps", lambda *args: None)  # as for an mp4 our parser refuses
     path = videos[name]
     tables = index_mod.build_index(path)
     scan = index_mod.build_index(path, tables=False)
@@ -219,3 +220,71 @@ def test_index_of_a_fragmented_mp4_equals_the_packet_scan(videos, tmp_path):
     assert tables.length == 300
     cam = ibl_xvideo.open_camera(frag, chunks=None)
     assert frame_numbers(cam.isel(time=[0, 61, 299]).values) == [0, 61, 299]
+
+
+def _scan_and_parse(path):
+    """The demuxer's ``(pts, dts, keyframe)`` of every packet, and the same from the mp4's tables (or None)."""
+    from ibl_xvideo import index as index_mod
+
+    container = index_mod._open_container(str(path))
+    try:
+        parsed = index_mod._moov_timestamps(str(path), path.stat().st_size, container.streams.video[0])
+        return index_mod._demux_timestamps(container, str(path)), parsed
+    finally:
+        container.close()
+
+
+@pytest.mark.parametrize("name", ["bframes", "mono", "offset", "longgop", "chroma"])
+def test_timestamps_parsed_from_the_moov_equal_the_demuxers(videos, name):
+    """The mp4's own tables (stts, ctts, stss, the edit-list shift) give every packet's timestamps, as FFmpeg."""
+    from ibl_xvideo import index as index_mod
+
+    path = videos[name]
+    scan, parsed = _scan_and_parse(path)
+    assert parsed is not None
+    for a, b in zip(parsed, scan):
+        np.testing.assert_array_equal(a, b)
+    _same_index(index_mod.build_index(path), index_mod.build_index(path, tables=False))
+
+
+@pytest.mark.parametrize("where", [0, 150, -3])
+def test_parsed_tables_that_disagree_with_the_demuxer_are_not_used(videos, monkeypatch, where):
+    """A table the demuxer contradicts where it is checked (ends, keyframe probes) falls back to demuxing."""
+    from ibl_xvideo import index as index_mod
+
+    path = videos["bframes"]
+    real = index_mod._mp4_video_tables
+
+    def tampered(*args):
+        t = real(*args)
+        t["pts"][where] += 1
+        return t
+
+    monkeypatch.setattr(index_mod, "_mp4_video_tables", tampered)
+    assert _scan_and_parse(path)[1] is None
+    _same_index(index_mod.build_index(path), index_mod.build_index(path, tables=False))
+
+
+def test_an_unchecked_table_error_raises_instead_of_shifting_frames(videos, monkeypatch, tmp_path):
+    """Between the checked packets a wrong pts is caught by the decoder: an error, never another frame."""
+    import shutil
+
+    from ibl_xvideo import index as index_mod
+    from ibl_xvideo.errors import DecodeError
+
+    path = tmp_path / "v.mp4"
+    shutil.copy(videos["bframes"], path)  # its own index cache entry
+    real = index_mod._mp4_video_tables
+
+    def tampered(*args):
+        t = real(*args)
+        t["pts"][150] += 1  # decode order 150 (the group of frames 120..179)
+        return t
+
+    monkeypatch.setattr(index_mod, "_mp4_video_tables", tampered)
+    monkeypatch.setattr(index_mod, "VERIFY_PACKETS", 20)
+    monkeypatch.setattr(index_mod, "VERIFY_PROBES", 0)
+    cam = ibl_xvideo.open_camera(path, chunks=None)
+    assert frame_numbers(cam.isel(time=[10, 200, 299]).values) == [10, 200, 299]
+    with pytest.raises(DecodeError, match="not in the index"):
+        cam.isel(time=slice(120, 180)).values
