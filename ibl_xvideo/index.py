@@ -229,8 +229,13 @@ class _TablesOnlyFile(SeekableRaw):
 
 def sample_runs(entries) -> np.ndarray:
     """The byte ranges of a stream's samples (``stream.index_entries``), adjacent ones merged: ``(n, 2)``."""
-    spans = np.array(sorted((e.pos, e.pos + e.size) for e in entries if e.size and e.pos >= 0),
-                     dtype=np.int64).reshape(-1, 2)
+    return _merged(np.array([(e.pos, e.pos + e.size) for e in entries if e.size and e.pos >= 0],
+                            dtype=np.int64).reshape(-1, 2))
+
+
+def _merged(spans: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` byte ranges sorted, overlapping and adjacent ones merged."""
+    spans = spans[np.argsort(spans[:, 0], kind="stable")]
     if not spans.size:
         return spans
     # a run starts where a sample begins after the end of every earlier one
@@ -326,8 +331,26 @@ def _track_tables(buf: bytes, trak: dict, mdia: dict, children) -> dict | None:
                 return None
     a = stbl[b"stsz"][0]
     sample_size, n = u32(a + 4), u32(a + 8)
-    if sample_size == 0 and np.any(np.frombuffer(buf, ">u4", n, a + 12) == 0):
+    sizes = (np.frombuffer(buf, ">u4", n, a + 12).astype(np.int64) if sample_size == 0
+             else np.full(n, sample_size, np.int64))
+    if not n or np.any(sizes == 0):
         return None  # empty samples: the demuxer's business
+    # where the samples are: chunks (stco/co64) of samples-per-chunk runs (stsc), each chunk contiguous
+    if b"stsc" not in stbl or not (b"stco" in stbl or b"co64" in stbl):
+        return None
+    co = stbl.get(b"co64", stbl.get(b"stco"))
+    offsets = np.frombuffer(buf, ">u8" if b"co64" in stbl else ">u4", u32(co[0] + 4), co[0] + 8).astype(np.int64)
+    a = stbl[b"stsc"][0]
+    stsc = np.frombuffer(buf, ">u4", 3 * u32(a + 4), a + 8).reshape(-1, 3).astype(np.int64)
+    first = stsc[:, 0] - 1
+    runs = np.diff(np.r_[first, offsets.size])
+    if not stsc.size or first[0] != 0 or np.any(runs <= 0):
+        return None
+    per_chunk = np.repeat(stsc[:, 1], runs)
+    if per_chunk.sum() != n or np.any(per_chunk <= 0):
+        return None
+    starts = np.r_[0, np.cumsum(per_chunk)[:-1]]
+    spans = np.stack([offsets, offsets + np.add.reduceat(sizes, starts)], axis=1)
     a = stbl[b"stts"][0]
     stts = np.frombuffer(buf, ">u4", 2 * u32(a + 4), a + 8).reshape(-1, 2).astype(np.int64)
     if stts[:, 0].sum() != n or np.any(stts[:, 1] <= 0):
@@ -350,7 +373,7 @@ def _track_tables(buf: bytes, trak: dict, mdia: dict, children) -> dict | None:
             return None
         key[:] = False
         key[sync] = True
-    return {"dts": dts, "pts": pts, "key": key, "timescale": timescale}
+    return {"dts": dts, "pts": pts, "key": key, "timescale": timescale, "chunks": spans}
 
 
 #: Packets compared with the demuxer at each end of the file, and from each of up to
@@ -379,14 +402,19 @@ def _moov_timestamps(path: str, size: int, stream):
         return None
     dts, pts, key = t["dts"], t["pts"], t["key"]
     n = dts.size
-    container = _open_container(path)
-    try:
+    holes = _merged(t["chunks"])
+    if holes[-1, 1] > size:
+        raise CorruptVideoError(
+            f"{path} is truncated: its tables announce {n} frames whose data end at byte {int(holes[-1, 1])}, "
+            f"but the file has {size} bytes. Re-download the file.")
+    # the checks demux with the frame data served as zeros: nothing but the tables is read from disk
+    with _TablesOnlyFile(path, holes) as raw, _av_open(raw, path) as container:
         head = _packets(container, VERIFY_PACKETS)
         if head is None or len(head[0]) != min(n, VERIFY_PACKETS):
             return None
         shift_p, shift_d = head[0][0] - pts[0], head[1][0] - dts[0]
         pts, dts = pts + shift_p, dts + shift_d
-        if not _same_packets(head, pts, dts, key, 0):
+        if not _same_packets(head, pts, dts, 0):
             return None
         keys = np.flatnonzero(key)
         probes = np.unique(keys[np.linspace(0, keys.size - 1, VERIFY_PROBES + 2).astype(int)[1:]])
@@ -397,23 +425,24 @@ def _moov_timestamps(path: str, size: int, stream):
             if got is None or not len(got[0]):
                 return None
             j = int(np.searchsorted(dts, got[1][0]))
-            if j > k or not _same_packets(got, pts, dts, key, j) or (last and j + len(got[0]) != n):
+            if j > k or not _same_packets(got, pts, dts, j) or (last and j + len(got[0]) != n):
                 return None
-    finally:
-        container.close()
     return pts, dts, key
 
 
-def _same_packets(got, pts, dts, key, j: int) -> bool:
-    """Whether the demuxed ``(pts, dts, key)`` arrays are the tables' from packet ``j`` on."""
+def _same_packets(got, pts, dts, j: int) -> bool:
+    """Whether the demuxed ``(pts, dts)`` arrays are the tables' from packet ``j`` on.
+
+    (Keyframe flags are the sync-sample table's: with the frame data served as zeros
+    the demuxer's parser cannot see them.)
+    """
     m = len(got[0])
-    return (j + m <= pts.size and np.array_equal(got[0], pts[j:j + m]) and np.array_equal(got[1], dts[j:j + m])
-            and np.array_equal(got[2], key[j:j + m]))
+    return j + m <= pts.size and np.array_equal(got[0], pts[j:j + m]) and np.array_equal(got[1], dts[j:j + m])
 
 
 def _packets(container, limit: int | None):
-    """``(pts, dts, keyframe)`` arrays of the next packets (all, or ``limit``); None if any is unusual."""
-    pts, dts, key = [], [], []
+    """``(pts, dts)`` arrays of the next packets (all, or ``limit``); None if any is unusual."""
+    pts, dts = [], []
     for packet in container.demux(container.streams.video[0]):
         if packet.size == 0:
             continue
@@ -421,10 +450,9 @@ def _packets(container, limit: int | None):
             return None
         pts.append(packet.pts)
         dts.append(packet.dts)
-        key.append(packet.is_keyframe)
         if limit is not None and len(pts) == limit:
             break
-    return np.asarray(pts, np.int64), np.asarray(dts, np.int64), np.asarray(key, bool)
+    return np.asarray(pts, np.int64), np.asarray(dts, np.int64)
 
 
 def _demux_timestamps(container, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
