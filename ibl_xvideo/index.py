@@ -394,9 +394,11 @@ def _moov_timestamps(path: str, size: int, stream):
     cannot shift frames: the decoder checks every frame's pts against the index and
     raises.)
     """
+    import av
+
     try:
         t = _mp4_video_tables(path, size)
-    except (ValueError, KeyError, struct.error):
+    except (ValueError, KeyError, IndexError, struct.error):
         return None
     if t is None or not t["dts"].size or stream.time_base != Fraction(1, t["timescale"]):
         return None
@@ -408,6 +410,15 @@ def _moov_timestamps(path: str, size: int, stream):
             f"{path} is truncated: its tables announce {n} frames whose data end at byte {int(holes[-1, 1])}, "
             f"but the file has {size} bytes. Re-download the file.")
     # the checks demux with the frame data served as zeros: nothing but the tables is read from disk
+    try:
+        return _checked(path, holes, pts, dts, key)
+    except (av.FFmpegError, CorruptVideoError, IndexError):
+        return None
+
+
+def _checked(path: str, holes: np.ndarray, pts: np.ndarray, dts: np.ndarray, key: np.ndarray):
+    """The tables' timestamps shifted as the demuxer's, if they agree wherever they are checked; else None."""
+    n = dts.size
     with _TablesOnlyFile(path, holes) as raw, _av_open(raw, path) as container:
         head = _packets(container, VERIFY_PACKETS)
         if head is None or len(head[0]) != min(n, VERIFY_PACKETS):
