@@ -271,13 +271,16 @@ def _mp4_video_tables(path: str, size: int) -> dict | None:
     """The first video track's sample tables of a plain (not fragmented) mp4, or None.
 
     ``dts`` and ``pts`` (``dts + ctts``) in the track's timescale, before the demuxer's
-    edit-list shift; ``key`` from the sync-sample table. Raises CorruptVideoError when
-    a top-level box runs past the end of the file (a truncated download).
+    edit-list shift; ``key`` from the sync-sample table; ``chunks`` the byte ranges of
+    the samples. Raises CorruptVideoError when the frame data or the tables run past
+    the end of the file (a truncated download).
     """
     fd = os.open(path, os.O_RDONLY)
     try:
         moov = None
         for typ, a, b in _mp4_boxes(lambda o, n: os.pread(fd, n, o), 0, size):
+            if b > size and typ not in (b"mdat", b"moov"):
+                break  # a partial box of something else at the end: not the frames' business
             if b > size:
                 raise CorruptVideoError(
                     f"{path} is truncated: its {typ.decode('latin-1')!r} box ends at byte {b}, but the file "
