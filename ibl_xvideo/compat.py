@@ -10,7 +10,9 @@ Same signatures and return types as ibllib, with these deliberate differences:
 * an http(s) URL (``url_from_eid``'s, or any data server's) is streamed with Range
   requests, fetching only the keyframe groups decoded; credentials come from the
   URL or, as ibllib, from this computer's ONE parameters (``HTTP_DATA_SERVER_LOGIN``
-  / ``_PWD``; read, never written); ``get_video_meta`` gives its size in bytes.
+  / ``_PWD``; read, never written); ``get_video_meta`` gives its size in bytes;
+* an open ``cv2.VideoCapture`` (which ibllib's ``get_video_frames_preload`` also
+  takes) is refused with a TypeError saying to pass the video's path.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ __all__ = ["url_from_eid", "get_video_frame", "get_video_frames_preload", "get_v
 
 def _index(video_path):
     """The index of a local video or of an http(s) URL (streamed, as ibllib's VideoStreamer)."""
+    if not isinstance(video_path, (str, os.PathLike)):
+        raise TypeError(
+            f"ibl_xvideo.compat reads a video file's path or URL, not {type(video_path).__name__} "
+            "(ibllib also accepts an open cv2.VideoCapture): pass the video's path instead.")
     s = str(video_path)
     if not is_url(s):
         return get_index(s)

@@ -76,3 +76,14 @@ def test_url_from_eid_local_one(one):
         compat.url_from_eid(SESSION_EID, "tail", one=one)
     with pytest.raises((AssertionError, VideoNotFoundError)):
         compat.url_from_eid(SESSION_EID, "body", one=one)
+
+
+def test_an_open_capture_is_refused_with_what_to_pass(videos):
+    import cv2
+
+    cap = cv2.VideoCapture(str(videos["mono"]))
+    try:
+        with pytest.raises(TypeError, match="VideoCapture.*path"):
+            compat.get_video_frames_preload(cap, [1, 2], quiet=True)
+    finally:
+        cap.release()
