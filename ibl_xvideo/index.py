@@ -267,7 +267,7 @@ def _mp4_boxes(read, start: int, end: int):
         off += size
 
 
-def _mp4_video_tables(path: str, size: int) -> dict | None:
+def _mp4_video_tables(read, size: int, path: str) -> dict | None:
     """The first video track's sample tables of a plain (not fragmented) mp4, or None.
 
     ``dts`` and ``pts`` (``dts + ctts``) in the track's timescale, before the demuxer's
@@ -275,25 +275,23 @@ def _mp4_video_tables(path: str, size: int) -> dict | None:
     the samples. Raises CorruptVideoError when the frame data or the tables run past
     the end of the file (a truncated download).
     """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        moov = None
-        for typ, a, b in _mp4_boxes(lambda o, n: os.pread(fd, n, o), 0, size):
-            if b > size and typ not in (b"mdat", b"moov"):
-                break  # a partial box of something else at the end: not the frames' business
-            if b > size:
-                raise CorruptVideoError(
-                    f"{path} is truncated: its {typ.decode('latin-1')!r} box ends at byte {b}, but the file "
-                    f"has {size} bytes. Re-download the file.")
-            if typ == b"moof":
-                return None  # fragmented: the tables come fragment by fragment
-            if typ == b"moov":
-                moov = (a, b)
-        if moov is None:
-            return None
-        buf = os.pread(fd, moov[1] - moov[0], moov[0])
-    finally:
-        os.close(fd)
+    moov = None
+    for typ, a, b in _mp4_boxes(read, 0, size):
+        if b > size and typ not in (b"mdat", b"moov"):
+            break  # a partial box of something else at the end: not the frames' business
+        if b > size:
+            raise CorruptVideoError(
+                f"{path} is truncated: its {typ.decode('latin-1')!r} box ends at byte {b}, but the file "
+                f"has {size} bytes. Re-download the file.")
+        if typ == b"moof":
+            return None  # fragmented: the tables come fragment by fragment
+        if typ == b"moov":
+            moov = (a, b)
+    if moov is None:
+        return None
+    buf = read(moov[0], moov[1] - moov[0])
+    if len(buf) != moov[1] - moov[0]:
+        return None
 
     def read(o, n):
         return buf[o:o + n]
@@ -385,7 +383,7 @@ VERIFY_PACKETS = 300
 VERIFY_PROBES = 8
 
 
-def _moov_timestamps(path: str, size: int, stream):
+def _moov_timestamps(path: str, size: int, stream, auth=None, version: int | None = None):
     """``(pts, dts, keyframe)`` in decode order from the mp4's own tables, as the demuxer gives them; or None.
 
     The tables are parsed without FFmpeg (0.1 s for an hour at 150 Hz, where demuxing
@@ -399,10 +397,36 @@ def _moov_timestamps(path: str, size: int, stream):
     """
     import av
 
+    from .remote import HTTPRangeFile, is_url
+
+    if is_url(path):  # the tables by Range requests (the frame data are never fetched)
+        remote = HTTPRangeFile(path, auth, size=size, version=version)
+
+        def read(o, n):
+            remote.seek(o)
+            return remote.read(n)
+
+        def open_raw(holes):
+            return HTTPRangeFile(path, auth, size=size, version=version, holes=holes)
+
+        close = remote.close
+    else:
+        fd = os.open(path, os.O_RDONLY)
+
+        def read(o, n):
+            return os.pread(fd, n, o)
+
+        def open_raw(holes):
+            return _TablesOnlyFile(path, holes)
+
+        def close():
+            os.close(fd)
     try:
-        t = _mp4_video_tables(path, size)
+        t = _mp4_video_tables(read, size, path)
     except (ValueError, KeyError, IndexError, struct.error):
         return None
+    finally:
+        close()
     if t is None or not t["dts"].size or stream.time_base != Fraction(1, t["timescale"]):
         return None
     dts, pts, key = t["dts"], t["pts"], t["key"]
@@ -414,15 +438,18 @@ def _moov_timestamps(path: str, size: int, stream):
             f"but the file has {size} bytes. Re-download the file.")
     # the checks demux with the frame data served as zeros: nothing but the tables is read from disk
     try:
-        return _checked(path, holes, pts, dts, key)
+        return _checked(path, open_raw(holes), pts, dts, key)
     except (av.FFmpegError, CorruptVideoError, IndexError):
         return None
 
 
-def _checked(path: str, holes: np.ndarray, pts: np.ndarray, dts: np.ndarray, key: np.ndarray):
-    """The tables' timestamps shifted as the demuxer's, if they agree wherever they are checked; else None."""
+def _checked(path: str, raw, pts: np.ndarray, dts: np.ndarray, key: np.ndarray):
+    """The tables' timestamps shifted as the demuxer's, if they agree wherever they are checked; else None.
+
+    ``raw``: the file, its frame data served as zeros (closed here).
+    """
     n = dts.size
-    with _TablesOnlyFile(path, holes) as raw, _av_open(raw, path) as container:
+    with raw, _av_open(raw, path) as container:
         head = _packets(container, VERIFY_PACKETS)
         if head is None or len(head[0]) != min(n, VERIFY_PACKETS):
             return None
@@ -555,20 +582,7 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
                 f"{path} is truncated: its index announces {announced} frames but only "
                 f"{pts_a.size} could be read. Re-download the file."
             )
-        order = np.argsort(pts_a, kind="stable")
-        frame_pts = pts_a[order]
-        if np.any(np.diff(frame_pts) <= 0):
-            raise CorruptVideoError(f"{path}: two frames share a presentation timestamp; remux the file.")
-        kpts = pts_a[key_a]
-        kdts = dts_a[key_a]
-        korder = np.argsort(kpts)
-        key_frames = np.searchsorted(frame_pts, kpts[korder])
-        key_dts = kdts[korder]
-        if key_frames.size == 0 or key_frames[0] != 0:
-            # frames before the first keyframe cannot be decoded on their own: treat
-            # the start of the file as a (seek-to-start) group
-            key_frames = np.r_[0, key_frames]
-            key_dts = np.r_[dts_a.min(), key_dts]
+        frame_pts, key_frames, key_dts = _frame_tables(pts_a, dts_a, key_a, path)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(0)
         tb = stream.time_base
         fmt = cc.format.name if cc.format is not None else (cc.pix_fmt or "")
@@ -584,11 +598,28 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
             fps=float(rate),
             time_base=(int(tb.numerator), int(tb.denominator)),
             frame_pts=frame_pts,
-            key_frames=key_frames.astype(np.int64),
-            key_dts=key_dts.astype(np.int64),
+            key_frames=key_frames,
+            key_dts=key_dts,
         )
     finally:
         container.close()
+
+
+def _frame_tables(pts_a, dts_a, key_a, where: str):
+    """``(frame_pts, key_frames, key_dts)`` from the packets' pts, dts and keyframe flags (decode order)."""
+    frame_pts = np.sort(pts_a, kind="stable")
+    if np.any(np.diff(frame_pts) <= 0):
+        raise CorruptVideoError(f"{where}: two frames share a presentation timestamp; remux the file.")
+    kpts, kdts = pts_a[key_a], dts_a[key_a]
+    korder = np.argsort(kpts)
+    key_frames = np.searchsorted(frame_pts, kpts[korder])
+    key_dts = kdts[korder]
+    if key_frames.size == 0 or key_frames[0] != 0:
+        # frames before the first keyframe cannot be decoded on their own: treat
+        # the start of the file as a (seek-to-start) group
+        key_frames = np.r_[0, key_frames]
+        key_dts = np.r_[dts_a.min(), key_dts]
+    return frame_pts, key_frames.astype(np.int64), key_dts.astype(np.int64)
 
 
 def _av_open(raw, where: str):
@@ -614,39 +645,39 @@ def build_remote_index(url: str, auth=None) -> VideoIndex:
     container = _open_container(url, auth, size=facts.size, version=facts.version)
     try:
         stream = container.streams.video[0]
-        entries = list(stream.index_entries)
-        if not entries:
-            raise CorruptVideoError(f"{url}: the container has no sample table; download the file instead.")
-        holes = np.array(sorted((e.pos, e.pos + e.size) for e in entries if e.size), dtype=np.int64)
-        key_dts = {e.timestamp for e in entries if e.is_keyframe and not e.is_discard}
-        n_announced = sum(1 for e in entries if not e.is_discard)
         cc = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         tb = stream.time_base
         width, height, codec = int(cc.width), int(cc.height), cc.name
         fmt = cc.format.name if cc.format is not None else (cc.pix_fmt or "")
         color_range = int(cc.color_range or 0)
+        found = _moov_timestamps(url, facts.size, stream, auth, facts.version)
+        if found is None:
+            entries = list(stream.index_entries)
+            if not entries:
+                raise CorruptVideoError(f"{url}: the container has no sample table; download the file instead.")
+            holes = np.array(sorted((e.pos, e.pos + e.size) for e in entries if e.size), dtype=np.int64)
+            key_dts = [e.timestamp for e in entries if e.is_keyframe and not e.is_discard]
+            n_announced = sum(1 for e in entries if not e.is_discard)
     finally:
         container.close()
-    container = _open_container(url, auth, holes=holes, size=facts.size, version=facts.version)
-    try:
-        pts_a, dts_a, _ = _demux_timestamps(container, url)
-    finally:
-        container.close()
-    if pts_a.size != n_announced or not pts_a.size:
-        raise CorruptVideoError(f"{url}: {pts_a.size} frames in the tables, {n_announced} announced.")
-    frame_pts = np.sort(pts_a)
-    is_key = np.isin(dts_a, np.fromiter(key_dts, np.int64, len(key_dts)))
-    korder = np.argsort(pts_a[is_key])
-    key_frames = np.searchsorted(frame_pts, pts_a[is_key][korder])
-    kd = dts_a[is_key][korder]
-    if key_frames.size == 0 or key_frames[0] != 0:
-        key_frames, kd = np.r_[0, key_frames], np.r_[dts_a.min(), kd]
+    if found is not None:
+        pts_a, dts_a, key_a = found
+    else:
+        container = _open_container(url, auth, holes=holes, size=facts.size, version=facts.version)
+        try:
+            pts_a, dts_a, _ = _demux_timestamps(container, url)
+        finally:
+            container.close()
+        if pts_a.size != n_announced or not pts_a.size:
+            raise CorruptVideoError(f"{url}: {pts_a.size} frames in the tables, {n_announced} announced.")
+        key_a = np.isin(dts_a, np.asarray(key_dts, np.int64))
+    frame_pts, key_frames, kd = _frame_tables(pts_a, dts_a, key_a, url)
     return VideoIndex(
         path=url, size=facts.size, mtime_ns=facts.version,
         codec=codec, pix_fmt=fmt, color_range=color_range, width=width, height=height,
         fps=float(rate or 0), time_base=(int(tb.numerator), int(tb.denominator)), frame_pts=frame_pts,
-        key_frames=key_frames.astype(np.int64), key_dts=kd.astype(np.int64), auth=auth)
+        key_frames=key_frames, key_dts=kd, auth=auth)
 
 
 def _save(index: VideoIndex, file: Path) -> None:

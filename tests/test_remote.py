@@ -156,3 +156,20 @@ def test_compat_functions_stream_urls(server, videos, reference, tmp_path, monke
     assert np.array_equal(frames, ref[idx]) and frame_numbers(frames) == idx.tolist()
     meta = compat.get_video_meta(bare)
     assert (meta.length, meta.width, meta.size) == (ref.shape[0], 320, videos["bframes"].stat().st_size)
+
+
+@pytest.mark.parametrize("name", ["bframes", "offset", "longgop", "mono"])
+def test_remote_index_comes_from_the_parsed_tables(server, videos, name, monkeypatch):
+    """Over HTTP too the timestamps come from the mp4's own tables, checked on zero-filled packets."""
+    from ibl_xvideo import index as index_mod
+
+    local = index_mod.build_index(videos[name], tables=False)
+
+    def no_full_demux(*args):
+        raise AssertionError("every packet was demuxed")
+
+    monkeypatch.setattr(index_mod, "_demux_timestamps", no_full_demux)
+    got = index_mod.build_remote_index(server.url(f"{name}.mp4"))
+    np.testing.assert_array_equal(got.frame_pts, local.frame_pts)
+    np.testing.assert_array_equal(got.key_frames, local.key_frames)
+    np.testing.assert_array_equal(got.key_dts, local.key_dts)
