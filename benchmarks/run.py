@@ -439,6 +439,38 @@ def first_open(path, rounds: int = ROUNDS, disk_mbps: float = 100.0, key: str = 
     return {f"{key}_{k}": v for k, v in res.items()}
 
 
+def _remote_index_rows(res: dict) -> list[tuple]:
+    if "remote_index_s_ours" not in res:
+        return []
+    return [(f"index over HTTP, {res['remote_index_frames']} frames: from the parsed tables",
+             f"{res['remote_index_s_ours']:.2f} s", f"{res['remote_index_MiB_ours']:.1f} MiB fetched"),
+            ("  every packet demuxed, zero-filled", f"{res['remote_index_s_packets']:.2f} s",
+             f"{res['remote_index_s_packets'] / res['remote_index_s_ours']:.0f}x slower, "
+             f"{res['remote_index_MiB_packets']:.1f} MiB fetched")]
+
+
+def remote_first_open(path) -> dict:
+    """A video's index over loopback HTTP: from its parsed tables vs every packet demuxed (zero-filled)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from ibl_xvideo import remote
+    from ibl_xvideo.index import build_remote_index
+    from tests.httpserver import FileServer
+
+    srv = FileServer(Path(path).parent)
+    try:
+        url, out = srv.url(Path(path).name), {}
+        for key, parse in (("ours", True), ("packets", False)):
+            remote.BLOCKS.clear()
+            remote.STATS.reset()
+            t, index = _timed(lambda: build_remote_index(url, parse=parse))
+            out[f"remote_index_s_{key}"] = t
+            out[f"remote_index_MiB_{key}"] = remote.STATS.bytes / 2**20
+        out["remote_index_frames"] = index.length
+    finally:
+        srv.close()
+    return out
+
+
 def _first_open_rows(res: dict, key: str = "first_open") -> list[tuple]:
     r = {k[len(key) + 1:]: v for k, v in res.items() if k.startswith(key + "_")}
     if not r:
@@ -512,6 +544,7 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
            "index_build_s": round(t_index, 3)}
     res.update(first_open(dense_video()))
     res.update(first_open(long_video(minutes), key="first_open_long"))
+    res.update(remote_first_open(long_video(minutes)))
 
     # full scan (medians of interleaved rounds; imageio's plugin, 3x slower, once)
     t_iio, m_iio = _timed(lambda: scan_imageio_pyav(path))
@@ -659,7 +692,7 @@ def report(res: dict) -> str:
     rows = [
         ("video", f"{res['frames']} frames 640x512, {res['size_MB']} MB", ""),
         ("index build (demux, no decode)", f"{res['index_build_s']:.2f} s", ""),
-        *_first_open_rows(res), *_first_open_rows(res, "first_open_long"),
+        *_first_open_rows(res), *_first_open_rows(res, "first_open_long"), *_remote_index_rows(res),
         ("full scan, ours (2 Dask threads)", f"{res['scan_fps_ours']:.0f} frames/s", ""),
         ("  same, pixels='luma'", f"{res['scan_fps_ours_luma']:.0f} frames/s", ""),
         ("  vs ffmpeg gray pipe", f"{res['scan_fps_ffmpeg_pipe']:.0f} frames/s", f"{res['scan_vs_pipe']:.2f}x"),
@@ -752,8 +785,9 @@ def main(argv=None) -> int:
                         help="only the first (cold) open of a camera-sized video: index from the tables vs packets")
     args = parser.parse_args(argv)
     if args.first_open:
-        res = {**first_open(dense_video()), **first_open(long_video(args.minutes), key="first_open_long")}
-        rows = _first_open_rows(res) + _first_open_rows(res, "first_open_long")
+        res = {**first_open(dense_video()), **first_open(long_video(args.minutes), key="first_open_long"),
+               **remote_first_open(long_video(args.minutes))}
+        rows = _first_open_rows(res) + _first_open_rows(res, "first_open_long") + _remote_index_rows(res)
         width = max(len(r[0]) for r in rows) + 2
         print("\n".join(f"{a:<{width}}{b:<26}{c}" for a, b, c in rows))
     elif args.samples_only:

@@ -632,12 +632,13 @@ def _av_open(raw, where: str):
         raise CorruptVideoError(f"{where} cannot be opened as a video ({exc}); the file is damaged.") from exc
 
 
-def build_remote_index(url: str, auth=None) -> VideoIndex:
+def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex:
     """Index a remote mp4 from its sample tables: only the container's index is fetched.
 
-    The frame data are served as zeros while demuxing (the presentation timestamps
-    come from the container's tables, not from the data); keyframes come from the
-    sync-sample table (``stream.index_entries``).
+    With ``parse`` the timestamps come from the mp4's own tables, checked against the
+    demuxer as for a local file; otherwise (or when the check fails) every packet is
+    demuxed with the frame data served as zeros. Keyframes come from the sync-sample
+    table either way.
     """
     from .remote import probe
 
@@ -651,7 +652,7 @@ def build_remote_index(url: str, auth=None) -> VideoIndex:
         width, height, codec = int(cc.width), int(cc.height), cc.name
         fmt = cc.format.name if cc.format is not None else (cc.pix_fmt or "")
         color_range = int(cc.color_range or 0)
-        found = _moov_timestamps(url, facts.size, stream, auth, facts.version)
+        found = _moov_timestamps(url, facts.size, stream, auth, facts.version) if parse else None
         if found is None:
             entries = list(stream.index_entries)
             if not entries:
