@@ -517,6 +517,30 @@ def _demux_timestamps(container, where: str) -> tuple[np.ndarray, np.ndarray, np
     return np.asarray(pts, np.int64), np.asarray(dts, np.int64), np.asarray(key, bool)
 
 
+def _tables_only_timestamps(path: str, stream, size: int):
+    """``(pts, dts, keyframe)`` demuxed with the frame data served as zeros (only the tables read); or None.
+
+    None when the container announces no samples, or fewer than the demuxer then
+    finds (a fragmented mp4, whose tables grow as it is read).
+    """
+    entries = list(stream.index_entries) if hasattr(stream, "index_entries") else []
+    announced = sum(1 for e in entries if not e.is_discard)
+    holes = sample_runs(entries)
+    if not holes.size:
+        return None
+    if holes[-1, 1] > size:
+        raise CorruptVideoError(
+            f"{path} is truncated: its index announces {announced} frames whose data end at "
+            f"byte {int(holes[-1, 1])}, but the file has {size} bytes. Re-download the file.")
+    with _TablesOnlyFile(path, holes) as raw, _av_open(raw, path) as tables_only:
+        pts, dts, _ = _demux_timestamps(tables_only, path)
+    if pts.size != announced:
+        return None
+    # keyframes from the sync-sample table (the demuxer's parser sees zeros, not the frames)
+    key_dts = [e.timestamp for e in entries if e.is_keyframe and not e.is_discard]
+    return pts, dts, np.isin(dts, np.asarray(key_dts, np.int64))
+
+
 def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
     """Build the index of a local video by demuxing its packets (no decoding).
 
@@ -525,10 +549,11 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
     path : str or PathLike
         A local video file.
     tables : bool
-        For mp4/mov files, serve the frame data to the demuxer as zeros, so that only
-        the container's tables are read from the disk (a 1 GB camera video is indexed
-        without reading its gigabyte); the timestamps are the demuxer's own either
-        way. False reads every packet.
+        For mp4/mov files, take the timestamps from the file's own sample tables,
+        checked against the demuxer (see :func:`_moov_timestamps`), or else demux with
+        the frame data served as zeros: only the tables are read from the disk (a 1 GB
+        camera video is indexed without reading its gigabyte). The timestamps are the
+        demuxer's either way. False demuxes every packet, data and all.
 
     Returns
     -------
@@ -549,39 +574,23 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
         stream = container.streams.video[0]
         cc = stream.codec_context
         mp4 = any(k in container.format.name.split(",") for k in ("mov", "mp4"))
-        found = _moov_timestamps(path, st.st_size, stream) if tables and mp4 else None
-        if found is not None:
-            pts_a, dts_a, key_a = found
-            entries = []
-        else:
-            entries = list(stream.index_entries) if hasattr(stream, "index_entries") else []
-        announced = sum(1 for e in entries if not e.is_discard)
-        holes = None
-        if found is None and tables and entries and mp4:
-            holes = sample_runs(entries)
-            if holes.size and holes[-1, 1] > st.st_size:
+        found = None
+        if tables and mp4:
+            found = _moov_timestamps(path, st.st_size, stream)
+            if found is None:
+                found = _tables_only_timestamps(path, stream, st.st_size)
+        if found is None:  # every packet, data and all
+            announced = sum(1 for e in stream.index_entries if not e.is_discard) if hasattr(
+                stream, "index_entries") else 0
+            found = _demux_timestamps(container, path)
+            if found[0].size and found[0].size < announced:
                 raise CorruptVideoError(
-                    f"{path} is truncated: its index announces {announced} frames whose data end at "
-                    f"byte {int(holes[-1, 1])}, but the file has {st.st_size} bytes. Re-download the file.")
-        pts_a = None if found is None else pts_a
-        if holes is not None and holes.size:
-            with _TablesOnlyFile(path, holes) as raw, _av_open(raw, path) as tables_only:
-                pts_a, dts_a, _ = _demux_timestamps(tables_only, path)
-            if pts_a.size == announced:
-                # keyframes from the sync-sample table (the demuxer's parser sees zeros, not the frames)
-                key_dts = [e.timestamp for e in entries if e.is_keyframe and not e.is_discard]
-                key_a = np.isin(dts_a, np.asarray(key_dts, np.int64))
-            else:  # tables filled in while demuxing (fragmented mp4): read every packet
-                pts_a = None
-        if pts_a is None:
-            pts_a, dts_a, key_a = _demux_timestamps(container, path)
+                    f"{path} is truncated: its index announces {announced} frames but only "
+                    f"{found[0].size} could be read. Re-download the file."
+                )
+        pts_a, dts_a, key_a = found
         if not pts_a.size:
             raise CorruptVideoError(f"{path} contains no video frames.")
-        if announced and pts_a.size < announced:
-            raise CorruptVideoError(
-                f"{path} is truncated: its index announces {announced} frames but only "
-                f"{pts_a.size} could be read. Re-download the file."
-            )
         frame_pts, key_frames, key_dts = _frame_tables(pts_a, dts_a, key_a, path)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(0)
         tb = stream.time_base
