@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._pyav import open_input
 from .errors import CorruptVideoError
 
 __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
@@ -129,10 +130,9 @@ def _open_container(path: str, auth=None, holes=None, size=None, version=None):
 
     try:
         if is_url(path):
-            container = av.open(HTTPRangeFile(path, auth, size=size, version=version, holes=holes), mode="r",
-                                metadata_errors="ignore")
+            container = open_input(HTTPRangeFile(path, auth, size=size, version=version, holes=holes))
         else:
-            container = av.open(path, mode="r", metadata_errors="ignore")
+            container = open_input(path)
     except (av.FFmpegError, UnicodeDecodeError) as exc:  # pragma: no branch
         raise CorruptVideoError(
             f"{path} cannot be opened as a video ({exc}). The file may be truncated, "
@@ -636,7 +636,7 @@ def _av_open(raw, where: str):
     import av
 
     try:
-        return av.open(raw, mode="r", metadata_errors="ignore")
+        return open_input(raw)
     except av.FFmpegError as exc:
         raise CorruptVideoError(f"{where} cannot be opened as a video ({exc}); the file is damaged.") from exc
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["make_video", "frame_content", "read_frame_number", "BITS"]
+__all__ = ["make_video", "encode_frames", "frame_content", "read_frame_number", "BITS"]
 
 #: Number of bits of the frame index drawn on each frame.
 BITS = 20
@@ -144,46 +144,98 @@ def make_video(
     -------
     pathlib.Path
     """
+    in_fmt = "yuv420p" if chroma_jitter else "gray"
+    args = ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt, "-threads", str(threads)]
+    if gop is not None:
+        args += ["-g", str(gop), "-keyint_min", str(min(gop, 25))]
+    if bframes is not None:
+        args += ["-bf", str(bframes)]
+    if start_time:
+        args += ["-output_ts_offset", repr(float(start_time))]
+    paint = _Painter(height, width, seed, noise)
+    chroma = None
+    if chroma_jitter:
+        rng = np.random.default_rng(seed + 2)
+        chroma = rng.integers(127, 130, (4, height // 2 * width // 2 * 2), dtype=np.uint8)
+    frames = (paint(i) if chroma is None else paint(i).tobytes() + chroma[i % 4].tobytes() for i in range(n_frames))
+    return encode_frames(path, frames, width=width, height=height, fps=fps, output_args=args, pix_fmt_in=in_fmt,
+                         progress=progress)
+
+
+def encode_frames(
+    path: str | os.PathLike,
+    frames: Iterable[np.ndarray | bytes],
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    output_args: Sequence[str] = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p"),
+    pix_fmt_in: str = "gray",
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Encode raw frames into ``path`` with the ffmpeg binary that ``imageio-ffmpeg`` ships.
+
+    The encoder is started with no Python code run in the forked child (no
+    ``preexec_fn``, unlike ``imageio_ffmpeg.write_frames``), so it is safe to call
+    while decoder and Dask thread pools run: a fork that runs Python while other
+    threads hold locks can hang the child before it executes ffmpeg. The file is
+    written under a temporary name and renamed when ffmpeg succeeds.
+
+    Parameters
+    ----------
+    path : PathLike
+        Output video file.
+    frames : iterable of ndarray or bytes
+        Raw frames in ``pix_fmt_in`` (``(height, width)`` uint8 arrays for ``'gray'``).
+    width, height, fps : int, int, float
+        Frame size and rate.
+    output_args : sequence of str
+        ffmpeg output options (codec, quality, pixel format).
+    pix_fmt_in : str
+        ffmpeg name of the raw input pixel format.
+    progress : callable, optional
+        Called with the number of frames handed to the encoder since its last call
+        (every 100 frames and at the end).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frames = (np.full((64, 64), i, np.uint8) for i in range(10))
+    >>> encode_frames("ramp.mp4", frames, width=64, height=64, fps=30)  # doctest: +SKIP
+    PosixPath('ramp.mp4')
+    """
     import imageio_ffmpeg
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    in_fmt = "yuv420p" if chroma_jitter else "gray"
+    tmp = path.with_name(path.name + ".part" + path.suffix)
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
-           "-f", "rawvideo", "-pix_fmt", in_fmt, "-s", f"{width}x{height}", "-r", str(fps),
-           "-i", "-", "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
-           "-pix_fmt", pix_fmt, "-threads", str(threads)]
-    x264 = []
-    if gop is not None:
-        cmd += ["-g", str(gop), "-keyint_min", str(min(gop, 25))]
-    if bframes is not None:
-        cmd += ["-bf", str(bframes)]
-    if x264:
-        cmd += ["-x264-params", ":".join(x264)]
-    if start_time:
-        cmd += ["-output_ts_offset", repr(float(start_time))]
-    tmp = path.with_name(path.name + ".part.mp4")
-    cmd += [str(tmp)]
-    paint = _Painter(height, width, seed, noise)
-    rng = np.random.default_rng(seed + 2)
-    chroma = None
-    if chroma_jitter:
-        chroma = rng.integers(127, 130, (4, height // 2 * width // 2 * 2), dtype=np.uint8)
+           "-f", "rawvideo", "-pix_fmt", pix_fmt_in, "-s", f"{width}x{height}", "-r", str(fps),
+           "-i", "-", *output_args, str(tmp)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    n = 0
     try:
-        for i in range(n_frames):
-            proc.stdin.write(paint(i).tobytes())
-            if chroma is not None:
-                proc.stdin.write(chroma[i % 4].tobytes())
-            if progress is not None and (i + 1) % 100 == 0:
+        for n, frame in enumerate(frames, 1):
+            proc.stdin.write(frame if isinstance(frame, bytes) else np.ascontiguousarray(frame).tobytes())
+            if progress is not None and n % 100 == 0:
                 progress(100)
-        proc.stdin.close()
-        if progress is not None and n_frames % 100:
-            progress(n_frames % 100)
-    except BrokenPipeError:
+        if progress is not None and n % 100:
+            progress(n % 100)
+    except BrokenPipeError:  # ffmpeg stopped reading: its message says why
         pass
-    err = proc.stderr.read().decode(errors="replace")
-    if proc.wait() != 0:
+    finally:  # on any exit ffmpeg sees the end of its input, and is waited for
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        err = proc.stderr.read().decode(errors="replace")
+        code = proc.wait()
+    if code != 0:
+        tmp.unlink(missing_ok=True)
         raise RuntimeError(f"ffmpeg failed to encode {path}: {err}")
     os.replace(tmp, path)
     return path

@@ -22,21 +22,20 @@ def write_wheel_video(path, t_wheel, pos, fps: int = 60, t0: float = 0.0, shift_
     ``shift_frames`` delays the picture relative to the wheel (a known misalignment).
     Returns the camera timestamps.
     """
-    import imageio_ffmpeg
+    from ibl_xvideo.synth import encode_frames
 
     n = int((t_wheel[-1] - t0) * fps)
     times = t0 + np.arange(n) / fps
     wheel_at = np.interp(times - shift_frames / fps, t_wheel, pos)
     xs = np.arange(1280)
     base = np.full((1024, 1280), 90, np.uint8)
-    writer = imageio_ffmpeg.write_frames(str(path), (1280, 1024), fps=fps, codec="libx264", pix_fmt_in="gray",
-                                         pix_fmt_out="yuv420p", macro_block_size=1,
-                                         output_params=["-preset", "ultrafast", "-crf", "23"])
-    writer.send(None)
-    for k in range(n):
-        frame = base.copy()
-        stripes = (127 + 100 * np.sin(xs / 6.0 + wheel_at[k] * 8)).astype(np.uint8)
-        frame[800:1020, :] = stripes[None, :]
-        writer.send(frame)
-    writer.close()
+
+    def frames():
+        for k in range(n):
+            frame = base.copy()
+            stripes = (127 + 100 * np.sin(xs / 6.0 + wheel_at[k] * 8)).astype(np.uint8)
+            frame[800:1020, :] = stripes[None, :]
+            yield frame
+
+    encode_frames(path, frames(), width=1280, height=1024, fps=fps)
     return times
