@@ -41,8 +41,9 @@ def show_versions() -> str:
     import platform
 
     lines = [f"ibl-xvideo: {__version__}", f"python: {platform.python_version()}"]
-    for dist in ("av", "numpy", "xarray", "dask", "distributed", "zarr", "one-api", "imageio",
-                 "imageio-ffmpeg", "opencv-python-headless", "tqdm"):
+    for dist in ("av", "numpy", "xarray", "dask", "distributed", "zarr", "google-crc32c", "one-api", "pandas",
+                 "pyarrow", "scipy", "imageio", "imageio-ffmpeg", "tqdm", "opencv-python-headless", "matplotlib",
+                 "ibllib"):
         try:
             lines.append(f"{dist}: {md.version(dist)}")
         except md.PackageNotFoundError:

@@ -366,9 +366,11 @@ def store_status(store, storage_options: dict | None = None) -> dict | None:
     """What a store holds: its ``ibl_xvideo`` attributes plus shards done; None if it is not one."""
     zarr = _require_zarr(f"Reading the Zarr store {store}")
 
-    try:
-        group = zarr.open_group(store, mode="r", storage_options=storage_options)
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
+    try:  # a missing node is a FileNotFoundError in every zarr-python 3 release (a subclass of it later)
+        group = zarr.open(store, mode="r", storage_options=storage_options)
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(group, zarr.Group):  # an array: not a store of ours
         return None
     meta = dict(group.attrs.get("ibl_xvideo", {}))
     if not meta:

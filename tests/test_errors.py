@@ -14,6 +14,9 @@ from ibl_xvideo import errors
 
 from .conftest import OTHER_EID, SESSION_EID, SESSION_REL
 
+# in the smoke subset every supported interpreter runs (.ci/run)
+pytestmark = pytest.mark.smoke
+
 
 def test_every_error_derives_from_the_base():
     for name in errors.__all__:

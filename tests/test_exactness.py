@@ -12,6 +12,9 @@ from ibl_xvideo.index import get_index
 
 from .conftest import VIDEO_KINDS, checksums, frame_numbers
 
+# in the smoke subset every supported interpreter runs (.ci/run)
+pytestmark = pytest.mark.smoke
+
 
 @pytest.fixture(scope="module")
 def sequential(videos):

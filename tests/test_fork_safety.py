@@ -20,6 +20,9 @@ import pytest
 import ibl_xvideo
 from ibl_xvideo.synth import encode_frames, make_video, read_frame_number
 
+# in the smoke subset every supported interpreter runs (.ci/run)
+pytestmark = pytest.mark.smoke
+
 _watching = threading.Event()
 _python_forks: list[int] = []
 

@@ -14,6 +14,9 @@ from ibl_xvideo.index import get_index
 
 from .conftest import SESSION_EID, SESSION_REL, frame_numbers
 
+# in the smoke subset every supported interpreter runs (.ci/run)
+pytestmark = pytest.mark.smoke
+
 
 def test_open_camera_by_eid(one, one_cache):
     cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)

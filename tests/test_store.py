@@ -22,7 +22,8 @@ from ibl_xvideo.store import store_status
 
 from .conftest import SESSION_EID, SESSION_REL, checksums, frame_numbers, needs_zarr
 
-pytestmark = needs_zarr
+# in the smoke subset every supported interpreter runs (.ci/run)
+pytestmark = [pytest.mark.smoke, needs_zarr]
 
 
 def test_export_round_trip(videos, tmp_path):
