@@ -269,11 +269,13 @@ def plan_chunks(index: VideoIndex, length: int, chunks: Any = "auto") -> tuple[i
 
 
 def _validate_times(times: np.ndarray, where: str) -> None:
-    if np.isnan(times).any():
-        n = int(np.isnan(times).sum())
+    bad = ~np.isfinite(times)
+    if bad.any():
+        n_nan, n_inf = int(np.isnan(times).sum()), int(np.isinf(times).sum())
         raise InvalidTimestampsError(
-            f"{where}: {n} of {times.size} timestamps are NaN. Pass validate_times=False to "
-            "open it anyway (time-based .sel will not work), or timestamps=False to use frame/fps."
+            f"{where}: {n_nan} of {times.size} timestamps are NaN and {n_inf} infinite (the first at "
+            f"frame {int(np.flatnonzero(bad)[0])}). Pass validate_times=False to open it anyway "
+            "(time-based .sel will not work), or timestamps=False to use frame/fps."
         )
     d = np.diff(times)
     if (d <= 0).any():

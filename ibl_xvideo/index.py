@@ -32,7 +32,7 @@ __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 _log = logging.getLogger(__name__)
 
 #: Bump when the index layout or semantics change: old cache files are then ignored.
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: still images are refused (an index of one was cached by 1)
 
 
 def cache_dir() -> Path:
@@ -142,6 +142,11 @@ def _open_container(path: str, auth=None, holes=None, size=None, version=None):
     if not container.streams.video:
         container.close()
         raise CorruptVideoError(f"{path} holds no video stream: check that it is a camera video.")
+    fmt = container.format.name
+    if fmt in ("image2", "image2pipe") or fmt.endswith("_pipe"):  # FFmpeg's still-image readers
+        container.close()
+        raise CorruptVideoError(f"{path} is a still image ({fmt}), not a video: check the path, or "
+                                "re-download the camera video.")
     return container
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import (
     InvalidLabelError,
+    InvalidTimestampsError,
     SessionNotFoundError,
     TimestampsNotFoundError,
     VideoNotFoundError,
@@ -137,7 +138,53 @@ def _quiet_load(one, eid, name, collection):
 
 def _times_from_session(session_path: Path, label: str) -> np.ndarray | None:
     files = sorted((session_path / "alf").glob(f"_ibl_{label}Camera.times*.npy"))
-    return np.load(files[0]).reshape(-1) if files else None
+    return _read_times_file(files[0]) if files else None
+
+
+def _times_from_one(one, eid: str, session_path: Path, label: str) -> np.ndarray | None:
+    """The camera's ALF timestamps through ONE, else from the session folder; None if neither has them."""
+    name = times_file_name(label)
+    try:
+        found = _quiet_load(one, eid, name, "alf")
+    except (ValueError, EOFError) as exc:  # np.load of an empty, damaged or pickled file
+        raise InvalidTimestampsError(
+            f"The timestamps alf/{name} of session {eid} cannot be read as a NumPy array ({exc}). "
+            "Re-download them (one.load_dataset(eid, ..., download_only=True) after deleting the "
+            "file), or open the camera with timestamps=False."
+        ) from exc
+    return found if found is not None else _times_from_session(session_path, label)
+
+
+def _read_times_file(path: Path) -> np.ndarray:
+    """A timestamps ``.npy`` file (never unpickled), or InvalidTimestampsError naming it."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise InvalidTimestampsError(
+            f"The timestamps file {path} cannot be read as a NumPy array of numbers ({exc}): it is "
+            "empty, damaged or holds Python objects. Re-download it, or pass timestamps=False."
+        ) from exc
+
+
+def _as_times(values, where: str) -> np.ndarray:
+    """Timestamps as a 1-D float64 array (one per frame), or InvalidTimestampsError naming ``where``."""
+    try:
+        arr = np.asarray(values)
+    except ValueError as exc:  # ragged sequences
+        raise InvalidTimestampsError(f"{where}: timestamps are not an array of numbers ({exc}).") from exc
+    if arr.dtype.kind not in "iuf":
+        raise InvalidTimestampsError(
+            f"{where}: timestamps must be numbers (seconds on the session clock), got an array of "
+            f"dtype {arr.dtype}. Pass a float array, or timestamps=False."
+        )
+    if arr.ndim == 2 and 1 in arr.shape:  # a row or a column: still one number per frame
+        arr = arr.reshape(-1)
+    if arr.ndim != 1 or arr.size == 0:
+        raise InvalidTimestampsError(
+            f"{where}: timestamps must be a non-empty 1-D array (one time per frame), got shape "
+            f"{arr.shape}. Pass the camera's times, or timestamps=False."
+        )
+    return arr.astype(np.float64)
 
 
 def _find_video(session_path: Path, label: str) -> Path | None:
@@ -157,13 +204,13 @@ def _load_times(user_times, found: np.ndarray | None, where: str, label: str):
     if user_times is None:
         if found is None:
             return None, "none"
-        return np.asarray(found, dtype=np.float64).reshape(-1), "alf"
+        return _as_times(found, f"The timestamps alf/{times_file_name(label)} of {where}"), "alf"
     if isinstance(user_times, (str, Path)):
         p = Path(user_times)
         if not p.exists():
             raise TimestampsNotFoundError(f"Timestamps file {p} does not exist.")
-        return np.load(p).astype(np.float64).reshape(-1), str(p)
-    return np.asarray(user_times, dtype=np.float64).reshape(-1), "user"
+        return _as_times(_read_times_file(p), f"The timestamps file {p}"), str(p)
+    return _as_times(user_times, f"timestamps= given for {where}"), "user"
 
 
 def resolve(
@@ -372,11 +419,7 @@ def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, 
 
                 url = dataset_url(one, session_path, rel_path, dataset_id, data_server)
                 location, url_auth = split_auth(url, auth or _one_auth(one))
-    found = None
-    if timestamps is None:
-        found = _quiet_load(one, eid, times_file_name(label), "alf")
-        if found is None:
-            found = _times_from_session(session_path, label)
+    found = _times_from_one(one, eid, session_path, label) if timestamps is None else None
     times, origin = _load_times(timestamps, found, str(session_path), label)
     return Resolved(location, label, eid, session_path, times, origin, url_auth)
 

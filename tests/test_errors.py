@@ -109,6 +109,69 @@ def test_invalid_timestamps(videos, bad):
     assert cam.sizes["time"] == 300
 
 
+@pytest.mark.parametrize("bad, match", [
+    ("inf", r"0 of 300 timestamps are NaN and 1 infinite \(the first at frame 17\)"),
+    ("2-D", r"1-D array .* shape \(150, 2\)"),
+    ("strings", r"must be numbers .* dtype <U"),
+    ("empty", r"non-empty 1-D array .* shape \(0,\)"),
+    ("ragged", r"not an array of numbers"),
+])
+def test_timestamps_that_are_not_one_number_per_frame(videos, bad, match):
+    t = np.arange(300) / 30.0
+    given = {"inf": np.where(np.arange(300) == 17, np.inf, t), "2-D": t.reshape(150, 2),
+             "strings": t.astype(str), "empty": np.array([]), "ragged": [[0.0, 1.0], [2.0]]}[bad]
+    with pytest.raises(errors.InvalidTimestampsError, match=match):
+        ibl_xvideo.open_camera(videos["bframes"], timestamps=given)
+
+
+def test_a_column_of_timestamps_is_one_per_frame(videos):
+    t = np.arange(300) / 30.0
+    cam = ibl_xvideo.open_camera(videos["bframes"], timestamps=t[:, None])
+    np.testing.assert_array_equal(cam.time.values, t)
+
+
+@pytest.mark.parametrize("content", ["empty", "garbage", "objects", "truncated"])
+def test_timestamps_file_that_is_not_an_array_of_numbers(videos, tmp_path, content):
+    f = tmp_path / "_ibl_bodyCamera.times.npy"
+    if content == "empty":
+        f.touch()
+    elif content == "garbage":
+        f.write_bytes(b"not a numpy file" * 10)
+    elif content == "objects":
+        np.save(f, np.array([0.0, "a", None], dtype=object), allow_pickle=True)
+    else:
+        np.save(f, np.arange(300) / 30.0)
+        f.write_bytes(f.read_bytes()[:1000])
+    with pytest.raises(errors.InvalidTimestampsError, match=rf"{f}.*(Re-download|timestamps=False)"):
+        ibl_xvideo.open_camera(videos["bframes"], timestamps=f)
+
+
+def test_corrupt_alf_timestamps_of_a_session_name_the_file(one_cache, tmp_path, one):
+    sp = tmp_path / "subj" / "2020-01-01" / "001"
+    shutil.copytree(one_cache / SESSION_REL, sp)
+    (sp / "alf" / "_ibl_bodyCamera.times.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(errors.InvalidTimestampsError, match=r"_ibl_bodyCamera\.times\.npy.*Re-download"):
+        ibl_xvideo.open_camera(sp, "body")
+    # through ONE: the eid and the dataset are named
+    f = one_cache / SESSION_REL / "alf" / "_ibl_bodyCamera.times.npy"
+    good = f.read_bytes()
+    try:
+        f.write_bytes(good[:len(good) // 2])
+        with pytest.raises(errors.InvalidTimestampsError, match=rf"_ibl_bodyCamera\.times\.npy.*{SESSION_EID}"):
+            ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    finally:
+        f.write_bytes(good)
+
+
+def test_a_still_image_named_mp4_is_not_a_video(tmp_path):
+    import imageio.v3 as iio
+
+    f = tmp_path / "_iblrig_bodyCamera.raw.mp4"
+    iio.imwrite(f, np.zeros((64, 64), np.uint8), extension=".png")
+    with pytest.raises(errors.CorruptVideoError, match=rf"{f} is a still image"):
+        ibl_xvideo.open_camera(f)
+
+
 def test_not_a_video(tmp_path):
     f = tmp_path / "_iblrig_bodyCamera.raw.mp4"
     f.write_text("this is not a video\n" * 100)
