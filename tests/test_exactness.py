@@ -12,7 +12,7 @@ from ibl_xvideo.index import get_index
 
 from .conftest import VIDEO_KINDS, checksums, frame_numbers
 
-# in the smoke subset every supported interpreter runs (.ci/run)
+# in the quick subset: pytest -m smoke
 pytestmark = pytest.mark.smoke
 
 

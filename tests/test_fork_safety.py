@@ -20,7 +20,7 @@ import pytest
 import ibl_xvideo
 from ibl_xvideo.synth import encode_frames, make_video, read_frame_number
 
-# in the smoke subset every supported interpreter runs (.ci/run)
+# in the quick subset: pytest -m smoke
 pytestmark = pytest.mark.smoke
 
 _watching = threading.Event()
