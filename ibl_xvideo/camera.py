@@ -477,7 +477,7 @@ def _open_cached(source, label, cache, chunks="auto", progress: bool = True, **k
             warnings.warn(f"The cache {cache} was made from another version of {cam.attrs['source']} "
                           "(size, mtime or frames differ): rebuilding it.", stacklevel=3)
         to_zarr(cam, cache, overwrite=stale, progress=progress)
-        state = "refilled" if stale else "filled"
+        state = "refilled" if stale else "repaired" if same and status["shards_missing"] else "filled"
     # the store's shards are the Dask chunks by default; chunks=None reads it without Dask
     out = open_store(cache, chunks="shards" if chunks == "auto" else
                      ({"time": chunks} if isinstance(chunks, int) else chunks))

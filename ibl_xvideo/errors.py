@@ -19,6 +19,7 @@ __all__ = [
     "DecodeError",
     "RemoteError",
     "DependencyError",
+    "StoreCorruptError",
 ]
 
 
@@ -64,3 +65,7 @@ class RemoteError(XVideoError, OSError):
 
 class DependencyError(XVideoError, ImportError):
     """A feature needs a package that is not installed (or not available for this Python)."""
+
+
+class StoreCorruptError(XVideoError, OSError):
+    """A Zarr export's shard is missing, short or fails its checksum: its frames cannot be trusted."""

@@ -37,13 +37,14 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .decode import each_frame, read_frames
-from .errors import DependencyError, XVideoError
+from .errors import DependencyError, StoreCorruptError, XVideoError
 from .index import VideoIndex, get_index
 
 __all__ = ["to_zarr", "open_store", "store_status", "parse_roi", "DEFAULT_SHARD_FRAMES"]
 
 _log = logging.getLogger(__name__)
-STORE_VERSION = 1
+#: 2: a CRC32C after every frame's chunk, and the shards written all-fill recorded (none may be missing).
+STORE_VERSION = 2
 #: Shard length along time when the video's keyframe interval is irregular.
 DEFAULT_SHARD_FRAMES = 250
 #: Largest shard (bytes of decoded frames) by default: 250 frames of the left camera (1280x1024)
@@ -70,12 +71,17 @@ def parse_roi(roi) -> tuple[slice, slice]:
 AUTO_BLOSC = {"cname": "lz4", "clevel": 5, "shuffle": "bitshuffle"}
 
 
-def _compressors(choice):
-    from zarr.codecs import BloscCodec
+def _compressors(choice) -> list:
+    """The frame chunks' bytes-to-bytes codecs: the compressor chosen, then a CRC32C of its output."""
+    from zarr.codecs import BloscCodec, Crc32cCodec
 
     if choice == "auto":
-        return [BloscCodec(**AUTO_BLOSC)]
-    return choice
+        chosen = [BloscCodec(**AUTO_BLOSC)]
+    elif choice is None:
+        chosen = []
+    else:
+        chosen = list(choice) if isinstance(choice, (list, tuple)) else [choice]
+    return chosen + [Crc32cCodec()]
 
 
 _tls = threading.local()
@@ -108,18 +114,21 @@ def _scratch(nbytes: int, buffer: int = 0) -> np.ndarray:
 class _ShardBuilder:
     """Bytes of one shard in Zarr v3 ``sharding_indexed`` layout, built frame by frame.
 
-    Inner chunks of one frame (:data:`AUTO_BLOSC`-compressed, or raw) in a reusable
-    page-aligned buffer, then the little-endian (offset, nbytes) index and its CRC32C.
+    Inner chunks of one frame (:data:`AUTO_BLOSC`-compressed, or raw), each followed by
+    the CRC32C of its bytes, in a reusable page-aligned buffer, then the little-endian
+    (offset, nbytes) index and its CRC32C.
     Byte-identical to what zarr-python writes for the same array (tested), at the
     speed of the compressor alone.
     """
 
     def __init__(self, slots: int, frame_nbytes: int, compress: bool = True, buffer: int = 0):
+        import google_crc32c
         import numcodecs
 
+        self._crc = google_crc32c.value
         self.index = np.full((slots, 1, 1, 2), np.iinfo(np.uint64).max, dtype="<u8")
         # blosc adds at most 16 bytes to incompressible data
-        self.buf = _scratch(slots * (frame_nbytes + 32) + self.index.nbytes + 4, buffer)
+        self.buf = _scratch(slots * (frame_nbytes + 36) + self.index.nbytes + 4, buffer)
         self.offset = 0
         self.codec = None
         if compress:
@@ -140,7 +149,8 @@ class _ShardBuilder:
         frame = np.ascontiguousarray(frame)
         chunk = self.codec.encode(frame) if self.codec is not None else frame
         n = len(chunk) if self.codec is not None else frame.nbytes
-        self.index[slot, 0, 0] = (self._append(chunk), n)
+        self.index[slot, 0, 0] = (self._append(chunk), n + 4)
+        self._append(self._crc(chunk if isinstance(chunk, bytes) else chunk.tobytes()).to_bytes(4, "little"))
 
     def finish(self) -> np.ndarray:
         """The shard's bytes (a view of the scratch buffer, valid until the next shard)."""
@@ -290,7 +300,10 @@ def _write_shard(location: str, index: VideoIndex, name: str, k: int, a: int, b:
     import zarr
 
     group = zarr.open_group(location, mode="r+", storage_options=storage_options)
-    group[name][a:b] = read_frames(index, np.arange(first + a, first + b), y=ys, x=xs, pixels=pixels)
+    frames = read_frames(index, np.arange(first + a, first + b), y=ys, x=xs, pixels=pixels)
+    group[name][a:b] = frames
+    # zarr-python writes no file for a shard of the fill value alone: recorded, so that a missing file is damage
+    group["_ibl_xvideo/filled"][k] = not frames.any()
     group["_ibl_xvideo/done"][k] = True
     return b - a
 
@@ -381,7 +394,17 @@ def store_status(store, storage_options: dict | None = None) -> dict | None:
         return None
     meta["shards_done"] = int(done.sum())
     meta["shards"] = int(done.size)
-    meta["complete"] = bool(meta.get("complete")) and bool(done.all())
+    # shards of the fill value alone: recorded since store version 2 (None: unknown, any may lack a file)
+    meta["shards_filled"] = (sorted(np.flatnonzero(group["_ibl_xvideo/filled"][:]).tolist())
+                             if "filled" in group["_ibl_xvideo"] else None)
+    if meta["shards_filled"] is None:
+        meta["shards_missing"] = []
+    else:
+        have = _shard_files(store if not isinstance(store, os.PathLike) else os.fspath(store), meta["name"],
+                            storage_options)
+        filled = set(meta["shards_filled"])
+        meta["shards_missing"] = [k for k in np.flatnonzero(done).tolist() if k not in have and k not in filled]
+    meta["complete"] = bool(meta.get("complete")) and bool(done.all()) and not meta["shards_missing"]
     return meta
 
 
@@ -395,6 +418,7 @@ def to_zarr(
     compressors: Any = "auto",
     shard_frames: int | None = None,
     overwrite: bool = False,
+    repair: bool = False,
     storage_options: dict | None = None,
     client=None,
 ):
@@ -421,6 +445,9 @@ def to_zarr(
         250, at most 64 MiB of frames (:data:`SHARD_BYTES`).
     overwrite : bool
         Start afresh even if the store holds a (partial) export of the same selection.
+    repair : bool
+        Read the whole store, checking every frame's checksum, and rewrite only the shards
+        that fail (shards whose file is missing are rewritten on any call).
     storage_options : dict, optional
         fsspec options for URL stores.
     client : distributed.Client or False, optional
@@ -481,7 +508,14 @@ def to_zarr(
             S = int(status["shard_frames"])  # resume on the store's own grid
             n_shards = -(-n // S)
             group = zarr.open_group(location, mode="r+", storage_options=storage_options)
-            if status["complete"]:
+            damaged = set(status["shards_missing"])
+            if repair:
+                damaged |= set(_damaged_shards(location, name, status, storage_options))
+            if damaged:
+                _log.warning("%s: rewriting damaged shards %s", location, sorted(damaged))
+                for k in sorted(damaged):
+                    group["_ibl_xvideo/done"][k] = False
+            elif status["complete"]:
                 return store
         else:
             if not overwrite:
@@ -499,8 +533,9 @@ def to_zarr(
             t.attrs["units"] = "s"
             group.create_array("frame", shape=(n,), dtype="int64", chunks=(n,),
                                dimension_names=("time",))[:] = frames
-            group.create_group("_ibl_xvideo").create_array("done", shape=(n_shards,), dtype="bool",
-                                                           chunks=(1,), fill_value=False)
+            bookkeeping = group.create_group("_ibl_xvideo")
+            for flags in ("done", "filled"):
+                bookkeeping.create_array(flags, shape=(n_shards,), dtype="bool", chunks=(1,), fill_value=False)
         done = group["_ibl_xvideo/done"][:]
         todo = [k for k in range(n_shards) if not done[k]]
         fast = ({"auto": "blosc", None: "raw"}.get(compressors) if isinstance(compressors, (str, type(None)))
@@ -624,6 +659,47 @@ def _run_local(args: list, bar) -> None:
 _NO_CHUNK = np.iinfo(np.uint64).max
 
 
+def _damaged(store, k: int, what: str) -> str:
+    """The message of a :class:`StoreCorruptError`: the store, the shard, what is wrong and what to do."""
+    return (f"The Zarr store {store} is damaged: shard {k} ({what}). Run ibl_xvideo.to_zarr(camera, store, "
+            "repair=True) with the camera and selection it was made from (for a cache: the camera opened "
+            "without cache=) to rewrite only the damaged shards, or delete the store.")
+
+
+def _damaged_shards(location: str, name: str, status: dict, storage_options: dict | None) -> list[int]:
+    """The shards of a store whose frames cannot be read back intact (every checksum checked)."""
+    filled = None if status["shards_filled"] is None else frozenset(status["shards_filled"])
+    S, n = int(status["shard_frames"]), int(status["frames"][1]) - int(status["frames"][0])
+    import zarr
+
+    arr = zarr.open_group(location, mode="r", storage_options=storage_options)[name]
+    reader = _StoreFrames(location, name, arr.shape, arr.dtype, "verify", storage_options, S, filled)
+    bad = []
+    for k in range(-(-n // S)):
+        try:
+            reader._raw((np.arange(k * S, min(n, (k + 1) * S)), slice(None), slice(None)))
+        except StoreCorruptError:
+            bad.append(k)
+    return bad
+
+
+def _shard_files(location: str, name: str, storage_options: dict | None) -> set[int]:
+    """The shards of array ``name`` that have a file (one listing of the store's ``c/`` folder)."""
+    if _is_local(location):
+        root = Path(location) / name / "c"
+        return {int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "0" / "0").is_file()} \
+            if root.is_dir() else set()
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(f"{location.rstrip('/')}/{name}/c", **(storage_options or {}))
+    out = set()
+    for f in fs.find(path):
+        parts = f[len(path.rstrip("/")) + 1:].split("/")
+        if len(parts) == 3 and parts[0].isdigit() and parts[1:] == ["0", "0"]:
+            out.add(int(parts[0]))
+    return out
+
+
 class _LocalShards:
     """Frames of a local store read straight from its shard files (the layout :func:`to_zarr` writes).
 
@@ -634,13 +710,21 @@ class _LocalShards:
     any other layout is read through zarr.
     """
 
-    def __init__(self, folder: Path, shard_frames: int, height: int, width: int, blosc: bool, fill: int):
+    def __init__(self, folder: Path, shard_frames: int, height: int, width: int, blosc: bool, fill: int,
+                 crc: bool = False, filled: frozenset = frozenset()):
         self.folder, self.S, self.h, self.w = folder, shard_frames, height, width
-        self.blosc, self.fill = blosc, fill
+        self.blosc, self.fill, self.crc = blosc, fill, crc
+        #: shards that hold only the fill value (no file is their right content); None: any may be missing
+        self.filled = filled
 
     @classmethod
-    def open(cls, store, name: str) -> _LocalShards | None:
-        """The reader of ``store``'s array ``name``, or None when it is not local or not this layout."""
+    def open(cls, store, name: str, filled: frozenset | None = frozenset()) -> _LocalShards | None:
+        """The reader of ``store``'s array ``name``, or None when it is not local or not this layout.
+
+        ``filled``: the shards written as the fill value alone; any other missing shard file
+        is a :class:`StoreCorruptError` (None: a store of an older version, whose shards of
+        only the fill value were not recorded, reads any missing shard as the fill value).
+        """
         if not _is_local(store):
             return None
         folder = Path(store) / name
@@ -650,7 +734,8 @@ class _LocalShards:
             conf = shard["configuration"]
             inner = [c["name"] for c in conf["codecs"]]
             ok = (shard["name"] == "sharding_indexed" and meta["data_type"] == "uint8" and len(meta["shape"]) == 3
-                  and conf["chunk_shape"] == [1] + meta["shape"][1:] and inner in (["bytes"], ["bytes", "blosc"])
+                  and conf["chunk_shape"] == [1] + meta["shape"][1:]
+                  and inner in (["bytes"], ["bytes", "blosc"], ["bytes", "crc32c"], ["bytes", "blosc", "crc32c"])
                   and [c["name"] for c in conf["index_codecs"]] == ["bytes", "crc32c"]
                   and conf.get("index_location", "end") == "end"
                   and meta["chunk_key_encoding"] == {"name": "default", "configuration": {"separator": "/"}}
@@ -660,7 +745,8 @@ class _LocalShards:
         if not ok:
             return None
         return cls(folder, meta["chunk_grid"]["configuration"]["chunk_shape"][0], meta["shape"][1],
-                   meta["shape"][2], inner[-1] == "blosc", int(meta.get("fill_value") or 0))
+                   meta["shape"][2], "blosc" in inner, int(meta.get("fill_value") or 0), inner[-1] == "crc32c",
+                   filled)
 
     def read(self, frames: np.ndarray, ysl: slice, xsl: slice) -> np.ndarray:
         """Frames ``frames`` (sorted, distinct), cropped, as ``(n, h, w)`` uint8; shards read in parallel."""
@@ -687,15 +773,17 @@ class _LocalShards:
         path = self.folder / "c" / str(k) / "0" / "0"
         try:
             fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:  # a shard never written holds the fill value
-            out[rows] = self.fill
+        except FileNotFoundError:
+            if self.filled is not None and k not in self.filled:
+                raise StoreCorruptError(_damaged(self.folder.parent, k, "its shard file is missing")) from None
+            out[rows] = self.fill  # a shard written as the fill value alone
             return
         try:
             n_index = self.S * 16 + 4
             ib = os.pread(fd, n_index, max(os.fstat(fd).st_size - n_index, 0))
             if len(ib) != n_index or google_crc32c.value(ib[:-4]) != int.from_bytes(ib[-4:], "little"):
-                raise XVideoError(f"{path}: the shard's index is damaged (checksum mismatch): export the store "
-                                  "again (to_zarr(..., overwrite=True)).")
+                raise StoreCorruptError(_damaged(self.folder.parent, k, "its index fails its checksum (the file "
+                                                                         "is short or damaged)"))
             index = np.frombuffer(ib, "<u8", count=2 * self.S).reshape(-1, 2)[slots]
             have = index[:, 0] != _NO_CHUNK
             buf, base = None, 0
@@ -711,17 +799,25 @@ class _LocalShards:
                     dest[...] = self.fill
                     continue
                 chunk = buf[o - base:o - base + nb] if buf is not None else os.pread(fd, nb, o)
+                if self.crc:
+                    if len(chunk) != nb or nb < 4 or google_crc32c.value(bytes(chunk[:-4])) != int.from_bytes(
+                            chunk[-4:], "little"):
+                        raise StoreCorruptError(_damaged(self.folder.parent, k, f"frame {k * self.S + int(slots[j])}"
+                                                                                " fails its checksum"))
+                    chunk, nb = chunk[:-4], nb - 4
                 if self.blosc:
                     # blosc's header: uncompressed size at bytes 4-8, compressed size at 12-16
                     if nb < 16 or (int.from_bytes(chunk[4:8], "little"), int.from_bytes(chunk[12:16], "little")) != (
                             self.h * self.w, nb):
-                        raise XVideoError(f"{path}: chunk {int(slots[j])} does not hold a {self.w}x{self.h} frame.")
+                        raise StoreCorruptError(_damaged(self.folder.parent, k, f"chunk {int(slots[j])} does not "
+                                                                                f"hold a {self.w}x{self.h} frame"))
                     codec.decode(chunk, out=tmp if crop else dest)
                     if crop:
                         dest[...] = tmp[ysl, xsl]
                 else:
                     if nb != self.h * self.w:
-                        raise XVideoError(f"{path}: chunk {int(slots[j])} does not hold a {self.w}x{self.h} frame.")
+                        raise StoreCorruptError(_damaged(self.folder.parent, k, f"chunk {int(slots[j])} does not "
+                                                                                f"hold a {self.w}x{self.h} frame"))
                     dest[...] = np.frombuffer(chunk, np.uint8).reshape(self.h, self.w)[ysl, xsl]
         finally:
             os.close(fd)
@@ -741,8 +837,8 @@ class _StoreFrames(BackendArray):
     THREADS = 4
 
     def __init__(self, store, name: str, shape: tuple, dtype, token: str, storage_options: dict | None = None,
-                 shard_frames: int = 1):
-        self.store, self.name, self.storage_options = store, name, storage_options
+                 shard_frames: int = 1, filled: frozenset | None = None):
+        self.store, self.name, self.storage_options, self.filled = store, name, storage_options, filled
         self.shape, self.dtype, self.token = tuple(shape), np.dtype(dtype), token
         self.length, self.shard_frames = self.shape[0], max(int(shard_frames), 1)
         self._array = self._local = None
@@ -765,7 +861,7 @@ class _StoreFrames(BackendArray):
     @property
     def local(self) -> _LocalShards | None:
         if not self._opened:
-            self._local, self._opened = _LocalShards.open(self.store, self.name), True
+            self._local, self._opened = _LocalShards.open(self.store, self.name, self.filled), True
         return self._local
 
     def __getitem__(self, key):
@@ -798,7 +894,10 @@ class _StoreFrames(BackendArray):
         runs = [(int(frames[a]), int(frames[b - 1]) + 1) for a, b in zip(starts, np.r_[starts[1:], frames.size])]
 
         def read(run):
-            return arr[(slice(*run),) + box][:, yy - box[0].start][:, :, xx - box[1].start]
+            try:
+                return arr[(slice(*run),) + box][:, yy - box[0].start][:, :, xx - box[1].start]
+            except ValueError as exc:  # zarr-python's checksum mismatch
+                raise StoreCorruptError(_damaged(self.store, run[0] // self.shard_frames, str(exc))) from exc
 
         parts = _read_runs(read, runs, self.THREADS) if len(runs) > 1 else [read(runs[0])]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -831,6 +930,10 @@ def open_store(store, storage_options: dict | None = None, chunks: Any = "shards
     status = store_status(store, storage_options)
     if status is None:
         raise XVideoError(f"{store} is not an ibl-xvideo Zarr export.")
+    missing = status["shards_missing"]
+    if missing:
+        listed = f"{missing[:10]}{' ...' if len(missing) > 10 else ''}"
+        raise StoreCorruptError(_damaged(store, missing[0], f"its file is missing; missing in all: {listed}"))
     if not status["complete"]:
         raise XVideoError(
             f"{store} is a partial export ({status['shards_done']} of {status['shards']} shards): run "
@@ -849,7 +952,9 @@ def open_store(store, storage_options: dict | None = None, chunks: Any = "shards
     # a worker process (another working directory) finds a local store by its absolute path
     location = os.path.abspath(store) if _is_local(store) else store
     token = f"{location}-{name}-{json.dumps({k: v for k, v in status.items() if k != 'shards_done'}, sort_keys=True)}"
-    frames = _StoreFrames(location, name, lazy.shape, lazy.dtype, token, storage_options, status["shard_frames"])
+    filled = None if status["shards_filled"] is None else frozenset(status["shards_filled"])
+    frames = _StoreFrames(location, name, lazy.shape, lazy.dtype, token, storage_options, status["shard_frames"],
+                          filled)
     da = xr.DataArray(xr.Variable(lazy.dims, indexing.LazilyIndexedArray(frames)), name=name,
                       coords={"time": ds["time"].variable, "frame": ("time", ds["frame"].values)})
     da.attrs = {k: v for k, v in ds.attrs.items() if k != "ibl_xvideo"}

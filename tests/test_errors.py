@@ -14,7 +14,7 @@ from ibl_xvideo import errors
 
 from .conftest import OTHER_EID, SESSION_EID, SESSION_REL
 
-# in the smoke subset every supported interpreter runs (.ci/run)
+# in the quick subset: pytest -m smoke
 pytestmark = pytest.mark.smoke
 
 

@@ -14,7 +14,7 @@ from ibl_xvideo.index import get_index
 
 from .conftest import SESSION_EID, SESSION_REL, frame_numbers
 
-# in the smoke subset every supported interpreter runs (.ci/run)
+# in the quick subset: pytest -m smoke
 pytestmark = pytest.mark.smoke
 
 

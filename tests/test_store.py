@@ -22,7 +22,7 @@ from ibl_xvideo.store import store_status
 
 from .conftest import SESSION_EID, SESSION_REL, checksums, frame_numbers, needs_zarr
 
-# in the smoke subset every supported interpreter runs (.ci/run)
+# in the quick subset: pytest -m smoke
 pytestmark = [pytest.mark.smoke, needs_zarr]
 
 
@@ -106,6 +106,81 @@ def test_damaged_shard_index_is_an_error(videos, tmp_path):
     z.isel(time=0).values  # other shards read fine
     with pytest.raises(errors.XVideoError, match="damaged"):
         z.isel(time=store_status(store)["shard_frames"]).values
+
+
+def _shard_path(store, k):
+    return store / "camera" / "c" / str(k) / "0" / "0"
+
+
+def test_a_missing_shard_is_an_error_and_the_cache_repairs_only_it(videos, tmp_path):
+    video = tmp_path / "v.mp4"
+    shutil.copy(videos["bframes"], video)
+    store = tmp_path / "cache.zarr"
+    ibl_xvideo.open_camera(video, cache=store)
+    S = store_status(store)["shard_frames"]
+    kept = {k: _shard_path(store, k).stat().st_mtime_ns for k in (0, 2)}
+    _shard_path(store, 1).unlink()
+    assert store_status(store)["shards_missing"] == [1] and not store_status(store)["complete"]
+    with pytest.raises(errors.StoreCorruptError, match=rf"{store} is damaged: shard 1 .*missing.*repair=True"):
+        ibl_xvideo.open_store(store)
+    again = ibl_xvideo.open_camera(video, cache=store)
+    assert again.attrs["cache"] == "repaired"
+    assert frame_numbers(again.isel(time=[S, S + 1, 0]).values) == [S, S + 1, 0]
+    assert {k: _shard_path(store, k).stat().st_mtime_ns for k in (0, 2)} == kept  # only shard 1 rewritten
+
+
+def test_a_shard_lost_after_opening_is_an_error_not_zeros(videos, tmp_path):
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    store = tmp_path / "cam.zarr"
+    ibl_xvideo.to_zarr(cam, store, progress=False)
+    z = ibl_xvideo.open_store(store, chunks=None)
+    S = store_status(store)["shard_frames"]
+    _shard_path(store, 1).unlink()
+    z.isel(time=0).values
+    with pytest.raises(errors.StoreCorruptError, match="shard 1 .*missing"):
+        z.isel(time=S).values
+
+
+@pytest.mark.parametrize("compressors", ["auto", None])
+def test_damaged_frame_data_fail_their_checksum_and_repair_rewrites_that_shard(videos, tmp_path, compressors):
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    store = tmp_path / "cam.zarr"
+    ibl_xvideo.to_zarr(cam, store, compressors=compressors, progress=False)
+    S = store_status(store)["shard_frames"]
+    shard = _shard_path(store, 1)
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 3] ^= 0x01  # one bit inside a frame's chunk (not the index)
+    shard.write_bytes(bytes(data))
+    z = ibl_xvideo.open_store(store, chunks=None)
+    with pytest.raises(errors.StoreCorruptError, match=rf"{store} is damaged: shard 1 \(frame \d+ fails its checksum"):
+        z.isel(time=slice(S, 2 * S)).values
+    # zarr-python's own reader checks the same checksums
+    import zarr
+
+    with pytest.raises(ValueError, match="checksum"):
+        zarr.open_group(store, mode="r")["camera"][S:2 * S]
+    kept = _shard_path(store, 0).stat().st_mtime_ns
+    ibl_xvideo.to_zarr(cam, store, compressors=compressors, repair=True, progress=False)
+    assert _shard_path(store, 0).stat().st_mtime_ns == kept
+    assert checksums(ibl_xvideo.open_store(store).values) == checksums(cam.values)
+
+
+def test_shards_of_the_fill_value_alone_are_recorded_not_missing(tmp_path):
+    """zarr-python writes no file for an all-zero shard: the store says so, and reads it as zeros."""
+    from ibl_xvideo.synth import encode_frames
+
+    frames = [np.zeros((64, 96), np.uint8)] * 30 + [np.full((64, 96), 200, np.uint8)] * 30
+    video = encode_frames(tmp_path / "dark.mp4", iter(frames), width=96, height=64, fps=30,
+                          output_args=["-c:v", "libx264", "-g", "30", "-bf", "0", "-crf", "0", "-pix_fmt", "yuv420p"])
+    cam = ibl_xvideo.open_camera(video, pixels="luma")
+    store = tmp_path / "dark.zarr"
+    from zarr.codecs import ZstdCodec
+
+    ibl_xvideo.to_zarr(cam, store, compressors=[ZstdCodec()], shard_frames=30, progress=False)  # the zarr path
+    status = store_status(store)
+    assert status["complete"] and status["shards_filled"] == [0] and status["shards_missing"] == []
+    assert not _shard_path(store, 0).exists()
+    np.testing.assert_array_equal(ibl_xvideo.open_store(store).values, cam.values)
 
 
 def test_export_selection_and_roi(one, tmp_path):
@@ -282,23 +357,22 @@ def test_export_on_cluster_survives_a_killed_worker(client, videos, tmp_path):
 
 
 def test_fast_shard_writer_is_byte_identical_to_zarr(videos, tmp_path):
+    """The direct writer's shards, with a CRC32C after every frame, are the bytes zarr-python writes."""
     import zarr
 
-    from ibl_xvideo.store import AUTO_BLOSC, _encode_shard
+    from ibl_xvideo.store import _compressors, _encode_shard
 
     frames = ibl_xvideo.open_camera(videos["bframes"], chunks=None).isel(time=slice(0, 47)).values
     path = tmp_path / "ref.zarr"
-    from zarr.codecs import BloscCodec
-
     a = zarr.create_array(path, shape=(50,) + frames.shape[1:], dtype="uint8", chunks=(1,) + frames.shape[1:],
-                          shards=(25,) + frames.shape[1:], compressors=[BloscCodec(**AUTO_BLOSC)], fill_value=0)
+                          shards=(25,) + frames.shape[1:], compressors=_compressors("auto"), fill_value=0)
     a[0:25] = frames[:25]
     a[25:47] = frames[25:47]
     for k, (lo, hi) in enumerate([(0, 25), (25, 47)]):
         assert _encode_shard(frames[lo:hi], 25) == (path / "c" / str(k) / "0" / "0").read_bytes()
     raw = tmp_path / "raw.zarr"
     a = zarr.create_array(raw, shape=(25,) + frames.shape[1:], dtype="uint8", chunks=(1,) + frames.shape[1:],
-                          shards=(25,) + frames.shape[1:], compressors=None, fill_value=0)
+                          shards=(25,) + frames.shape[1:], compressors=_compressors(None), fill_value=0)
     a[:] = frames[:25]
     assert _encode_shard(frames[:25], 25, compress=False) == (raw / "c" / "0" / "0" / "0").read_bytes()
 
