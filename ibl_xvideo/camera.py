@@ -21,7 +21,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .decode import PIXEL_MODES, read_frames
-from .errors import InvalidTimestampsError, TimestampsMismatchError
+from .errors import InvalidOptionError, InvalidTimestampsError, TimestampsMismatchError, check_option
 from .index import VideoIndex, get_index
 from .sources import VIDEO_LABELS, Resolved, assert_valid_label, resolve
 
@@ -29,6 +29,8 @@ __all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "pl
 
 #: Target size of one Dask chunk for ``chunks='auto'`` (whole keyframe groups are merged up to it).
 AUTO_CHUNK_BYTES = 128 * 2**20
+#: What open_camera does when the timestamps and the frames differ in number.
+ON_MISMATCH = ("raise", "truncate", "pad")
 
 
 class VideoBackendArray(BackendArray):
@@ -300,16 +302,13 @@ def _align_times(times, n_frames: int, policy: str, where: str):
     if policy == "truncate":
         n = min(n_ts, n_frames)
         return times[:n], n
-    if policy == "pad":
-        if n_ts > n_frames:
-            return times[:n_frames], n_frames
-        if n_ts >= 2:
-            dt = float(np.median(np.diff(times)))
-            extra = times[-1] + dt * np.arange(1, n_frames - n_ts + 1)
-        else:
-            raise TimestampsMismatchError(f"{where}: cannot pad from {n_ts} timestamp(s).")
-        return np.r_[times, extra], n_frames
-    raise ValueError(f"on_mismatch must be 'raise', 'truncate' or 'pad', got {policy!r}")
+    # 'pad' (open_camera accepts no other policy)
+    if n_ts > n_frames:
+        return times[:n_frames], n_frames
+    if n_ts < 2:
+        raise TimestampsMismatchError(f"{where}: cannot pad from {n_ts} timestamp(s).")
+    dt = float(np.median(np.diff(times)))
+    return np.r_[times, times[-1] + dt * np.arange(1, n_frames - n_ts + 1)], n_frames
 
 
 def _attrs(res: Resolved, index: VideoIndex, pixels: str) -> dict:
@@ -408,12 +407,17 @@ def open_camera(
     >>> cam = open_camera('4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a', 'body', one=one)  # doctest: +SKIP
     >>> frame = cam.sel(time=1000, method='nearest').values  # doctest: +SKIP
     """
+    check_option("pixels", pixels, PIXEL_MODES)
+    check_option("on_mismatch", on_mismatch, ON_MISMATCH)
+    if not (chunks in ("auto", None) or isinstance(chunks, (int, np.integer, tuple, list, dict))) \
+            or isinstance(chunks, bool):
+        raise InvalidOptionError(f"chunks must be 'auto', None, an int or a tuple of sizes; got {chunks!r}.")
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise InvalidOptionError(f"threads must be a positive int; got {threads!r}.")
     if cache is not None:
         return _open_cached(source, label, cache, chunks, one=one, pixels=pixels, timestamps=timestamps,
                             on_mismatch=on_mismatch, validate_times=validate_times, threads=threads, auth=auth,
                             stream=stream, download=download, data_server=data_server)
-    if pixels not in PIXEL_MODES:
-        raise ValueError(f"pixels must be one of {PIXEL_MODES}, got {pixels!r}")
     res = resolve(source, label, one=one, timestamps=timestamps, auth=auth, stream=stream,
                   download=download, data_server=data_server)
     index = get_index(res.location, auth=res.auth)

@@ -31,7 +31,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from ._lru import ByteLRU
-from .errors import DecodeError
+from .errors import DecodeError, check_option
 from .index import VideoIndex, _open_container
 
 __all__ = ["read_frames", "iter_frames", "each_frame", "PIXEL_MODES", "clear_caches", "STATS"]
@@ -491,8 +491,7 @@ def read_frames(
     numpy.ndarray
         uint8 array of shape ``(len(frames), h, w)``.
     """
-    if pixels not in PIXEL_MODES:
-        raise ValueError(f"pixels must be one of {PIXEL_MODES}, got {pixels!r}")
+    check_option("pixels", pixels, PIXEL_MODES)
     n = index.length
     req = np.asarray(frames, dtype=np.int64).reshape(-1)
     req = np.where(req < 0, req + n, req)
@@ -569,8 +568,7 @@ def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.n
     ``whole``: frame numbers also kept uncropped (e.g. sample frames picked up during
     a cropped pass); returned as ``{i: (H, W) array}``.
     """
-    if pixels not in PIXEL_MODES:
-        raise ValueError(f"pixels must be one of {PIXEL_MODES}, got {pixels!r}")
+    check_option("pixels", pixels, PIXEL_MODES)
     stop = min(int(stop), index.length)
     kept: dict[int, np.ndarray] = {}
     if not 0 <= start < stop:

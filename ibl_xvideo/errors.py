@@ -20,6 +20,7 @@ __all__ = [
     "RemoteError",
     "DependencyError",
     "StoreCorruptError",
+    "InvalidOptionError",
 ]
 
 
@@ -69,3 +70,17 @@ class DependencyError(XVideoError, ImportError):
 
 class StoreCorruptError(XVideoError, OSError):
     """A Zarr export's shard is missing, short or fails its checksum: its frames cannot be trusted."""
+
+
+class InvalidOptionError(XVideoError, ValueError):
+    """An argument is not one of the values the function accepts (they are listed in the message)."""
+
+
+def check_option(name: str, value, allowed) -> None:
+    """Raise :class:`InvalidOptionError` unless ``value`` is one of ``allowed``."""
+    try:
+        ok = value in allowed
+    except (TypeError, ValueError):  # e.g. an array
+        ok = False
+    if not ok:
+        raise InvalidOptionError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.")

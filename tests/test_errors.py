@@ -217,10 +217,22 @@ def test_frame_out_of_range(videos):
 
 
 def test_bad_options(videos):
-    with pytest.raises(ValueError, match="pixels"):
+    with pytest.raises(errors.InvalidOptionError, match="pixels must be one of 'ibllib', 'luma'; got 'rgb'"):
         ibl_xvideo.open_camera(videos["bframes"], pixels="rgb")
-    with pytest.raises(ValueError, match="on_mismatch"):
+    with pytest.raises(errors.InvalidOptionError, match="on_mismatch must be one of 'raise', 'truncate', 'pad'"):
         ibl_xvideo.open_camera(videos["bframes"], timestamps=np.arange(10.0), on_mismatch="zeros")
+
+
+@pytest.mark.parametrize("option", [dict(on_mismatch="bogus"), dict(pixels=None), dict(chunks="big"),
+                                    dict(chunks=True), dict(threads=0), dict(threads=1.5)])
+def test_options_are_checked_on_entry_even_where_they_would_not_be_used(videos, tmp_path, option):
+    # the timestamps agree with the frames (on_mismatch unused), a cache is asked for (the cache path)
+    t = np.arange(300) / 30.0
+    with pytest.raises(errors.InvalidOptionError, match=f"{next(iter(option))} must be"):
+        ibl_xvideo.open_camera(videos["bframes"], timestamps=t, **option)
+    with pytest.raises(errors.InvalidOptionError):
+        ibl_xvideo.open_camera(videos["bframes"], timestamps=t, cache=tmp_path / "c.zarr", **option)
+    assert not (tmp_path / "c.zarr").exists()
 
 
 def test_unreachable_server_is_a_typed_error_without_credentials(monkeypatch):
