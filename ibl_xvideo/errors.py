@@ -21,6 +21,7 @@ __all__ = [
     "DependencyError",
     "StoreCorruptError",
     "InvalidOptionError",
+    "SourceChangedError",
 ]
 
 
@@ -70,6 +71,10 @@ class DependencyError(XVideoError, ImportError):
 
 class StoreCorruptError(XVideoError, OSError):
     """A Zarr export's shard is missing, short or fails its checksum: its frames cannot be trusted."""
+
+
+class SourceChangedError(XVideoError, OSError):
+    """The video file or URL changed (size, mtime, ETag) since it was opened: reopen it."""
 
 
 class InvalidOptionError(XVideoError, ValueError):

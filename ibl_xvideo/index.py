@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ._pyav import open_input
-from .errors import CorruptVideoError
+from .errors import CorruptVideoError, SourceChangedError
 
 __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 
@@ -123,6 +123,20 @@ def _key(path: str, size: int, mtime_ns: int) -> str:
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 
 
+def _check_unchanged(path: str, size: int | None, mtime_ns: int | None) -> None:
+    """Raise :class:`SourceChangedError` if a local file is not the one indexed (size and mtime)."""
+    if size is None:
+        return
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SourceChangedError(f"{path} was deleted or moved after it was opened: open the camera again.") from None
+    if (st.st_size, st.st_mtime_ns) != (size, mtime_ns if mtime_ns is not None else st.st_mtime_ns):
+        raise SourceChangedError(
+            f"{path} changed after it was opened (size {size} -> {st.st_size} bytes, or its modification "
+            "time): its index is of the old file. Open the camera again to read the new one.")
+
+
 def _open_container(path: str, auth=None, holes=None, size=None, version=None):
     import av
 
@@ -132,6 +146,7 @@ def _open_container(path: str, auth=None, holes=None, size=None, version=None):
         if is_url(path):
             container = open_input(HTTPRangeFile(path, auth, size=size, version=version, holes=holes))
         else:
+            _check_unchanged(path, size, version)
             container = open_input(path)
     except (av.FFmpegError, UnicodeDecodeError) as exc:  # pragma: no branch
         raise CorruptVideoError(

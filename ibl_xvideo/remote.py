@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import urllib3
 
 from ._lru import ByteLRU
-from .errors import RemoteError, VideoNotFoundError
+from .errors import RemoteError, SourceChangedError, VideoNotFoundError, XVideoError
 from .index import SeekableRaw
 
 __all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url",
@@ -134,9 +134,18 @@ class RemoteFacts:
     @property
     def version(self) -> int:
         """An integer identifying this version of the file (from its ETag or Last-Modified)."""
-        import hashlib
+        return _version(self.etag)
 
-        return int(hashlib.sha1(self.etag.encode()).hexdigest()[:12], 16)
+
+def _version(etag: str) -> int:
+    import hashlib
+
+    return int(hashlib.sha1(etag.encode()).hexdigest()[:12], 16)
+
+
+def _etag(headers) -> str:
+    """What identifies a version of the file on the server: its ETag, else its Last-Modified."""
+    return headers.get("ETag") or headers.get("Last-Modified") or ""
 
 
 def _headers(auth, extra=None) -> dict:
@@ -160,8 +169,13 @@ def _check_status(status: int, url: str) -> None:
         raise RemoteError(f"{url}: requested range not satisfiable (HTTP 416): the file changed size?")
 
 
-def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None) -> bytes:
-    """Bytes ``[start, stop)`` of ``url``; retried on resets, timeouts and 5xx; exact or raise."""
+def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None, size: int | None = None,
+           version: int | None = None) -> bytes:
+    """Bytes ``[start, stop)`` of ``url``; retried on resets, timeouts and 5xx; exact or raise.
+
+    ``size`` and ``version`` (from :func:`probe`) pin the file: a response for a file of
+    another size or ETag / Last-Modified raises :class:`SourceChangedError`.
+    """
     timeout, backoff = TIMEOUT, BACKOFF
     retries = RETRIES if retries is None else retries
     want = stop - start
@@ -185,10 +199,11 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None) ->
                 if r.status != 206:
                     raise RemoteError(f"{url}: unexpected HTTP {r.status} for a range request.")
                 cr = r.headers.get("Content-Range", "")
-                m = re.match(r"bytes (\d+)-(\d+)/", cr)
+                m = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", cr)
                 if not m or int(m.group(1)) != start:
                     last = f"bad Content-Range {cr!r}"
                     continue
+                _check_pinned(url, size, version, m.group(3), r.headers)
                 data = r.read(want + 1)
                 STATS.add(nbytes=len(data))
                 if len(data) != want:
@@ -198,10 +213,24 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None) ->
             finally:
                 r.release_conn()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            if isinstance(exc, RemoteError):
+            if isinstance(exc, XVideoError):  # ours: typed and final (auth, changed file, no Range)
                 raise
             last = f"{type(exc).__name__}: {exc}"
     raise RemoteError(f"{url}: could not read bytes {start}-{stop - 1} after {retries + 1} attempts ({last}).")
+
+
+def _check_pinned(url: str, size: int | None, version: int | None, total: str, headers) -> None:
+    """Raise :class:`SourceChangedError` if a response is of another version of the file than the one opened."""
+    now_size = int(total) if total.isdigit() else None
+    changed = []
+    if size is not None and now_size is not None and now_size != size:
+        changed.append(f"size {size} -> {now_size} bytes")
+    if version and _version(_etag(headers)) != version:
+        changed.append(f"ETag / Last-Modified now {_etag(headers) or 'absent'}")
+    if changed:
+        raise SourceChangedError(
+            f"{url} changed on the server since it was opened ({'; '.join(changed)}): nothing read from "
+            "the new file was used. Open the camera again to read the new version.")
 
 
 def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
@@ -226,8 +255,7 @@ def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
         m = re.match(r"bytes \d+-\d+/(\d+)", r.headers.get("Content-Range", ""))
         if r.status != 206 or not m:
             raise RemoteError(f"{url}: the server does not answer Range requests (HTTP {r.status}).")
-        etag = r.headers.get("ETag") or r.headers.get("Last-Modified") or ""
-        return RemoteFacts(url, int(m.group(1)), etag)
+        return RemoteFacts(url, int(m.group(1)), _etag(r.headers))
     raise RemoteError(f"{url}: no answer after retries ({last}).")
 
 
@@ -256,7 +284,8 @@ def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8
         with open(part, "wb") as fid, tqdm(total=facts.size, unit="B", unit_scale=True,
                                            desc=f"download {dest.name}", disable=not progress) as bar:
             for start in range(0, facts.size, block):
-                data = _fetch(url, auth, start, min(facts.size, start + block), retries)
+                data = _fetch(url, auth, start, min(facts.size, start + block), retries, facts.size,
+                              facts.version)
                 fid.write(data)
                 bar.update(len(data))
     except BaseException:
@@ -306,7 +335,8 @@ class HTTPRangeFile(SeekableRaw):
         data = BLOCKS.get(key)
         if data is None:
             start = k * self.block_size
-            data = _fetch(self.url, self._auth, start, min(self.size, start + self.block_size))
+            data = _fetch(self.url, self._auth, start, min(self.size, start + self.block_size), size=self.size,
+                          version=self.version)
             BLOCKS.put(key, data)
         return data
 
@@ -323,7 +353,7 @@ class HTTPRangeFile(SeekableRaw):
             else:
                 runs.append([k, k + 1])
         for a, b in runs:
-            data = _fetch(self.url, self._auth, a * bs, min(self.size, b * bs))
+            data = _fetch(self.url, self._auth, a * bs, min(self.size, b * bs), size=self.size, version=self.version)
             for k in range(a, b):
                 BLOCKS.put((self.url, self.version, bs, k), data[(k - a) * bs:(k - a + 1) * bs])
 

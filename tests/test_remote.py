@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -173,3 +175,65 @@ def test_remote_index_comes_from_the_parsed_tables(server, videos, name, monkeyp
     np.testing.assert_array_equal(got.frame_pts, local.frame_pts)
     np.testing.assert_array_equal(got.key_frames, local.key_frames)
     np.testing.assert_array_equal(got.key_dts, local.key_dts)
+
+
+def _swap_same_size(path, mtime_step: int = 10):
+    """Rewrite ``path`` in place with other bytes of the same size (frames from another encode) and a new mtime."""
+    data = bytearray(path.read_bytes())
+    lo = len(data) // 3
+    data[lo:2 * lo] = bytes(len(data[lo:2 * lo]))  # the middle third (frame data) zeroed
+    st = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + mtime_step * 10**9))
+
+
+def test_a_file_replaced_on_the_server_is_never_read_half_and_half(server, videos, video_dir):
+    name = "swapped.mp4"
+    shutil.copy(videos["longgop"], video_dir / name)
+    try:
+        cam = ibl_xvideo.open_camera(server.url(name), chunks=None)
+        assert frame_numbers(cam.isel(time=[0, 1]).values) == [0, 1]
+        _swap_same_size(video_dir / name)
+        # the test video (28 kB) fits in the decoder's buffer and one block: reopen both, as a
+        # long session reading a 1 GB camera does all the time
+        remote.BLOCKS.clear()
+        clear_caches()
+        with pytest.raises(errors.SourceChangedError, match=rf"{server.url(name)} changed on the server .*ETag"):
+            cam.isel(time=[390, 399]).values
+    finally:
+        (video_dir / name).unlink()
+
+
+def test_a_download_of_a_file_that_changes_midway_fails_and_leaves_nothing(server, videos, video_dir, tmp_path,
+                                                                          monkeypatch):
+    name = "moving.mp4"
+    shutil.copy(videos["longgop"], video_dir / name)
+    real, calls = remote._fetch, []
+
+    def fetch_then_swap(*args, **kwargs):  # the file changes on the server after the first block
+        out = real(*args, **kwargs)
+        if not calls:
+            _swap_same_size(video_dir / name)
+        calls.append(1)
+        return out
+
+    monkeypatch.setattr(remote, "_fetch", fetch_then_swap)
+    try:
+        with pytest.raises(errors.SourceChangedError, match="changed on the server"):
+            remote.download(server.url(name), tmp_path / "got.mp4", progress=False, block=4096)
+    finally:
+        (video_dir / name).unlink()
+    assert len(calls) == 1 and list(tmp_path.iterdir()) == []  # the second block raised
+
+
+def test_a_local_file_changed_after_opening_is_an_error_at_the_next_decoder_open(videos, tmp_path):
+    video = tmp_path / "v.mp4"
+    shutil.copy(videos["bframes"], video)
+    cam = ibl_xvideo.open_camera(video, chunks=None)
+    assert frame_numbers(cam.isel(time=[3]).values) == [3]
+    _swap_same_size(video)
+    clear_caches()  # a new decoder (as on a Dask worker, or another thread) opens the file again
+    with pytest.raises(errors.SourceChangedError, match=rf"{video} changed after it was opened"):
+        cam.isel(time=[200]).values
+    assert frame_numbers(ibl_xvideo.open_camera(shutil.copy(videos["bframes"], tmp_path / "w.mp4")).isel(
+        time=[200]).values) == [200]
