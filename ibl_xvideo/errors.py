@@ -20,6 +20,7 @@ __all__ = [
     "RemoteError",
     "DependencyError",
     "StoreCorruptError",
+    "StoreWriteError",
     "InvalidOptionError",
     "SourceChangedError",
 ]
@@ -71,6 +72,10 @@ class DependencyError(XVideoError, ImportError):
 
 class StoreCorruptError(XVideoError, OSError):
     """A Zarr export's shard is missing, short or fails its checksum: its frames cannot be trusted."""
+
+
+class StoreWriteError(XVideoError, OSError):
+    """A Zarr store cannot be written (disk full, read-only, permission denied); its errno is kept."""
 
 
 class SourceChangedError(XVideoError, OSError):

@@ -20,6 +20,7 @@ still valid for a video.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -37,7 +38,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .decode import each_frame, read_frames
-from .errors import DependencyError, StoreCorruptError, XVideoError
+from .errors import DependencyError, StoreCorruptError, StoreWriteError, XVideoError
 from .index import VideoIndex, get_index
 
 __all__ = ["to_zarr", "open_store", "store_status", "parse_roi", "DEFAULT_SHARD_FRAMES"]
@@ -492,62 +493,77 @@ def to_zarr(
     if _is_local(location):  # the workers writing shards may run in another directory
         location = os.path.abspath(location)
 
-    with _Lock(location):
-        status = None if overwrite else store_status(location, storage_options)
-        if status is not None:
-            mine = {k: status.get(k) for k in ident}
-            if mine != ident:
-                raise XVideoError(
-                    f"{location} holds another export ({status.get('source', '?')}, frames "
-                    f"{status.get('frames')}); pass overwrite=True to replace it, or use another store."
-                )
-            if shard_frames and int(shard_frames) != status["shard_frames"]:
-                raise XVideoError(
-                    f"{location} was started with shard_frames={status['shard_frames']}: resume it with that "
-                    "(or without shard_frames), or pass overwrite=True to start again.")
-            S = int(status["shard_frames"])  # resume on the store's own grid
-            n_shards = -(-n // S)
-            group = zarr.open_group(location, mode="r+", storage_options=storage_options)
-            damaged = set(status["shards_missing"])
-            if repair:
-                damaged |= set(_damaged_shards(location, name, status, storage_options))
-            if damaged:
-                _log.warning("%s: rewriting damaged shards %s", location, sorted(damaged))
-                for k in sorted(damaged):
-                    group["_ibl_xvideo/done"][k] = False
-            elif status["complete"]:
-                return store
-        else:
-            if not overwrite:
-                _refuse_foreign(location, storage_options)
-            group = zarr.open_group(location, mode="w", storage_options=storage_options, zarr_format=3)
-            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in camera.attrs.items()}
-            attrs["roi"] = str(roi) if roi is not None else ""
-            group.attrs.update({**attrs, "ibl_xvideo": {**ident, "source": source, "name": name,
-                                                        "shard_frames": S, "complete": False}})
-            group.create_array(name, shape=(n, h, w), dtype="uint8", chunks=(1, h, w), shards=(S, h, w),
-                               compressors=_compressors(compressors), fill_value=0,
-                               dimension_names=("time", "y", "x"))
-            t = group.create_array("time", shape=(n,), dtype="float64", chunks=(n,), dimension_names=("time",))
-            t[:] = camera.time.values
-            t.attrs["units"] = "s"
-            group.create_array("frame", shape=(n,), dtype="int64", chunks=(n,),
-                               dimension_names=("time",))[:] = frames
-            bookkeeping = group.create_group("_ibl_xvideo")
-            for flags in ("done", "filled"):
-                bookkeeping.create_array(flags, shape=(n_shards,), dtype="bool", chunks=(1,), fill_value=False)
-        done = group["_ibl_xvideo/done"][:]
-        todo = [k for k in range(n_shards) if not done[k]]
-        fast = ({"auto": "blosc", None: "raw"}.get(compressors) if isinstance(compressors, (str, type(None)))
-                else None) if _is_local(location) else None
-        _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
-                    client)
-        meta = dict(group.attrs["ibl_xvideo"])
-        meta["complete"] = bool(group["_ibl_xvideo/done"][:].all())
-        group.attrs["ibl_xvideo"] = meta
-        if not meta["complete"]:  # pragma: no cover - a task failed without raising
-            raise XVideoError(f"Export to {location} did not complete; run it again to resume.")
+    try:
+        with _Lock(location):
+            status = None if overwrite else store_status(location, storage_options)
+            if status is not None:
+                mine = {k: status.get(k) for k in ident}
+                if mine != ident:
+                    raise XVideoError(
+                        f"{location} holds another export ({status.get('source', '?')}, frames "
+                        f"{status.get('frames')}); pass overwrite=True to replace it, or use another store."
+                    )
+                if shard_frames and int(shard_frames) != status["shard_frames"]:
+                    raise XVideoError(
+                        f"{location} was started with shard_frames={status['shard_frames']}: resume it with that "
+                        "(or without shard_frames), or pass overwrite=True to start again.")
+                S = int(status["shard_frames"])  # resume on the store's own grid
+                n_shards = -(-n // S)
+                group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+                damaged = set(status["shards_missing"])
+                if repair:
+                    damaged |= set(_damaged_shards(location, name, status, storage_options))
+                if damaged:
+                    _log.warning("%s: rewriting damaged shards %s", location, sorted(damaged))
+                    for k in sorted(damaged):
+                        group["_ibl_xvideo/done"][k] = False
+                elif status["complete"]:
+                    return store
+            else:
+                if not overwrite:
+                    _refuse_foreign(location, storage_options)
+                group = zarr.open_group(location, mode="w", storage_options=storage_options, zarr_format=3)
+                attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in camera.attrs.items()}
+                attrs["roi"] = str(roi) if roi is not None else ""
+                group.attrs.update({**attrs, "ibl_xvideo": {**ident, "source": source, "name": name,
+                                                            "shard_frames": S, "complete": False}})
+                group.create_array(name, shape=(n, h, w), dtype="uint8", chunks=(1, h, w), shards=(S, h, w),
+                                   compressors=_compressors(compressors), fill_value=0,
+                                   dimension_names=("time", "y", "x"))
+                t = group.create_array("time", shape=(n,), dtype="float64", chunks=(n,), dimension_names=("time",))
+                t[:] = camera.time.values
+                t.attrs["units"] = "s"
+                group.create_array("frame", shape=(n,), dtype="int64", chunks=(n,),
+                                   dimension_names=("time",))[:] = frames
+                bookkeeping = group.create_group("_ibl_xvideo")
+                for flags in ("done", "filled"):
+                    bookkeeping.create_array(flags, shape=(n_shards,), dtype="bool", chunks=(1,), fill_value=False)
+            done = group["_ibl_xvideo/done"][:]
+            todo = [k for k in range(n_shards) if not done[k]]
+            fast = ({"auto": "blosc", None: "raw"}.get(compressors) if isinstance(compressors, (str, type(None)))
+                    else None) if _is_local(location) else None
+            _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
+                        client)
+            meta = dict(group.attrs["ibl_xvideo"])
+            meta["complete"] = bool(group["_ibl_xvideo/done"][:].all())
+            group.attrs["ibl_xvideo"] = meta
+            if not meta["complete"]:  # pragma: no cover - a task failed without raising
+                raise XVideoError(f"Export to {location} did not complete; run it again to resume.")
+    except OSError as exc:  # the file system's word: typed, with the store and what to do
+        if isinstance(exc, XVideoError):
+            raise
+        raise StoreWriteError(exc.errno, _write_failure(location, exc)) from exc
     return store
+
+
+def _write_failure(location, exc: OSError) -> str:
+    """What a failed write of a store means to the user, from its errno."""
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission is denied",
+            errno.EPERM: "permission is denied"}.get(exc.errno, f"the system refused a write ({exc})")
+    todo = ("free some space (or choose another store), then run the same export again: it resumes where it "
+            "stopped" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a store you can write to")
+    return f"Cannot write the Zarr store {location}: {what} ({exc.strerror or exc}). {todo.capitalize()}."
 
 
 def _refuse_foreign(location, storage_options) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -481,3 +482,40 @@ def test_shard_reader_matches_zarr_on_stores_zarr_python_wrote(tmp_path):
     # another layout (inner chunks of two frames) is left to zarr-python
     zarr.create_array(store, name="other", shape=data.shape, dtype="uint8", chunks=(2, 24, 32), shards=(10, 24, 32))
     assert _LocalShards.open(store, "other") is None
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """mount(kind, size): a real tmpfs of ``size`` bytes at a fresh folder, read-only for kind 'ro' (root only)."""
+    mounted = []
+
+    def mount(kind, size=1 << 20):
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("mounting a tmpfs needs root")
+        where = tmp_path / f"fs{len(mounted)}"
+        where.mkdir()
+        opts = f"size={size}" + (",ro" if kind == "ro" else "")
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(where)]).returncode:
+            pytest.skip("this machine does not let us mount a tmpfs")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", str(where)])
+
+
+@pytest.mark.parametrize("kind, match", [("full", r"the disk is full .*resumes where it stopped"),
+                                         ("ro", r"the file system is read-only .*Choose a store you can write to")])
+def test_a_full_or_read_only_file_system_is_a_typed_error(videos, small_tmpfs, kind, match):
+    fs = small_tmpfs(kind, 256 << 10)
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    store = fs / "cam.zarr"
+    with pytest.raises(errors.StoreWriteError, match=rf"{store}: {match}") as info:
+        ibl_xvideo.to_zarr(cam, store, compressors=None, progress=False)
+    assert info.value.errno == {"full": errno.ENOSPC, "ro": errno.EROFS}[kind]
+    if kind == "full":  # what was written is not taken for a complete store
+        status = store_status(store)
+        assert status is None or not status["complete"]
+        with pytest.raises(errors.XVideoError, match="partial|not an ibl-xvideo"):
+            ibl_xvideo.open_store(store)
