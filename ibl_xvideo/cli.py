@@ -106,7 +106,8 @@ def _cmd_export(args) -> int:
     cam = open_camera(args.source, args.label, one=_one(args.one_cache),
                       timestamps=False if args.no_times else None)
     time = slice(args.start, args.stop) if (args.start is not None or args.stop is not None) else None
-    to_zarr(cam, args.store, time=time, roi=args.roi, overwrite=args.overwrite)
+    to_zarr(cam, args.store, time=time, roi=args.roi, overwrite=args.overwrite, repair=args.repair,
+            check_space=not args.no_space_check)
     print(f"exported {cam.name} to {args.store}")
     return 0
 
@@ -180,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stop", type=float, default=None, help="last session time (s)")
     p.add_argument("--roi", default=None, help="region y0:y1,x0:x1")
     p.add_argument("--overwrite", action="store_true", help="replace a store holding another export")
+    p.add_argument("--repair", action="store_true",
+                   help="check every frame's checksum and rewrite only the damaged shards")
+    p.add_argument("--no-space-check", action="store_true",
+                   help="write even if the estimated size exceeds the free disk space")
     p.add_argument("--no-times", action="store_true", help="ignore the ALF timestamps (time = frame / fps)")
     p.set_defaults(func=_cmd_export)
 

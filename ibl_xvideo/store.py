@@ -26,6 +26,7 @@ import json
 import logging
 import mmap
 import os
+import shutil
 import socket
 import threading
 import warnings
@@ -420,6 +421,7 @@ def to_zarr(
     shard_frames: int | None = None,
     overwrite: bool = False,
     repair: bool = False,
+    check_space: bool = True,
     storage_options: dict | None = None,
     client=None,
 ):
@@ -449,6 +451,10 @@ def to_zarr(
     repair : bool
         Read the whole store, checking every frame's checksum, and rewrite only the shards
         that fail (shards whose file is missing are rewritten on any call).
+    check_space : bool
+        Once the first shard is written, estimate what the rest will take and refuse
+        (:class:`StoreWriteError`, with both numbers) when the disk has less free. The
+        estimate is shown in the progress bar.
     storage_options : dict, optional
         fsspec options for URL stores.
     client : distributed.Client or False, optional
@@ -542,8 +548,14 @@ def to_zarr(
             todo = [k for k in range(n_shards) if not done[k]]
             fast = ({"auto": "blosc", None: "raw"}.get(compressors) if isinstance(compressors, (str, type(None)))
                     else None) if _is_local(location) else None
+            estimate = None
+            if _is_local(location) and len(todo) > 2:  # the first shard measures what the rest will take
+                _run_shards(location, index, name, todo[:1], S, n, first, ys, xs, pixels, storage_options, False,
+                            fast, False)
+                estimate = _check_space(location, name, todo[0], todo[1:], S, n, check_space)
+                todo = todo[1:]
             _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
-                        client)
+                        client, estimate)
             meta = dict(group.attrs["ibl_xvideo"])
             meta["complete"] = bool(group["_ibl_xvideo/done"][:].all())
             group.attrs["ibl_xvideo"] = meta
@@ -579,8 +591,27 @@ def _refuse_foreign(location, storage_options) -> None:
         raise XVideoError(f"{location} holds other Zarr data: pass overwrite=True to replace it.")
 
 
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.2f} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:.1f} MB"
+
+
+def _check_space(location: str, name: str, k: int, rest: list, S: int, n: int, check: bool) -> int | None:
+    """Bytes the shards ``rest`` will take, from shard ``k``'s file; refuse when the disk has less free."""
+    try:
+        per_frame = (Path(location) / name / "c" / str(k) / "0" / "0").stat().st_size / (min(n, (k + 1) * S) - k * S)
+    except FileNotFoundError:  # a shard of the fill value alone: it measures nothing
+        return None
+    need = int(per_frame * sum(min(n, (j + 1) * S) - j * S for j in rest))
+    free = shutil.disk_usage(location).free
+    if check and need > free:
+        raise StoreWriteError(errno.ENOSPC, (
+            f"The export to {location} needs about {_gb(need)} more and its disk has {_gb(free)} free: free some "
+            "space or choose another store (to try anyway: check_space=False; an export resumes where it stops)."))
+    return need
+
+
 def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
-                client=None):
+                client=None, estimate: int | None = None):
     """Write the shards, on the active dask.distributed client if there is one, else threads."""
     from tqdm.auto import tqdm
 
@@ -589,6 +620,8 @@ def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storag
              fast) for k in todo]
     bar = tqdm(total=sum(a[5] - a[4] for a in args), desc=f"export {name}", unit="frame",
                disable=not progress)
+    if estimate is not None:
+        bar.set_postfix_str(f"~{_gb(estimate)} to write")
     try:
         if str(location).startswith("memory://"):  # workers cannot see this process's memory
             client = False

@@ -519,3 +519,14 @@ def test_a_full_or_read_only_file_system_is_a_typed_error(videos, small_tmpfs, k
         assert status is None or not status["complete"]
         with pytest.raises(errors.XVideoError, match="partial|not an ibl-xvideo"):
             ibl_xvideo.open_store(store)
+
+
+def test_an_export_larger_than_the_free_space_is_refused_with_both_numbers(videos, small_tmpfs):
+    fs = small_tmpfs("rw", 6 << 20)
+    cam = ibl_xvideo.open_camera(videos["bframes"])  # 300 frames of 320x256: 24.6 MB uncompressed
+    store = fs / "cam.zarr"
+    with pytest.raises(errors.StoreWriteError, match=r"needs about (19|2\d)\.\d MB more and its disk has \d\.\d MB free"):
+        ibl_xvideo.to_zarr(cam, store, compressors=None, progress=False)
+    with pytest.raises(errors.StoreWriteError, match="the disk is full"):  # told to try anyway: it fails later
+        ibl_xvideo.to_zarr(cam, store, compressors=None, check_space=False, progress=False)
+    assert store_status(store)["shards_done"] >= 1 and not store_status(store)["complete"]
