@@ -619,37 +619,9 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
 
     # Zarr export and random frames from it
     import shutil
-    import tempfile
 
-    tmp = Path(tempfile.mkdtemp())
-    store = tmp / "bench.zarr"
-    cam = ibl_xvideo.open_camera(path, timestamps=False)
-    # export vs scan in interleaved rounds (medians), the store of the last round is used below
-    exports = _rounds({
-        "scan": lambda: scan_ours(path),
-        "export": lambda: ibl_xvideo.to_zarr(cam, store, progress=False, overwrite=True),
-        "raw": lambda: ibl_xvideo.to_zarr(cam, tmp / "raw.zarr", progress=False, overwrite=True,
-                                          compressors=None)})
-    shutil.rmtree(tmp / "raw.zarr", ignore_errors=True)
-    t_exp, t_raw, t_scan2 = (statistics.median(exports[k]) for k in ("export", "raw", "scan"))
-    zcam = ibl_xvideo.open_store(store, chunks=None)  # lazily indexed, without Dask, like the mp4 side
-    picks = rng.integers(0, n, 20)
-    # first reads come from the disk (the export bypasses the page cache), then from memory,
-    # like the mp4, which every benchmark above has read
-    z_cold = [_timed(lambda: zcam.isel(time=int(i)).values)[0] for i in picks]
-    z_times = [_timed(lambda: zcam.isel(time=int(i)).values)[0] for i in picks]
-    clear_caches()
-    lazy = ibl_xvideo.open_camera(path, chunks=None, timestamps=False)
-    v_times = [_timed(lambda: lazy.isel(time=int(i)).values)[0] for i in picks]
-    same = all(np.array_equal(zcam.isel(time=int(i)).values, lazy.isel(time=int(i)).values) for i in picks[:5])
-    res.update(export_raw_fps=n / t_raw, export_raw_vs_scan=t_scan2 / t_raw, export_scan_fps=n / t_scan2,
-               export_round_ratios=[round(a / b, 2) for a, b in zip(exports["scan"], exports["export"])])
-    res.update(export_fps=n / t_exp, export_vs_scan=t_scan2 / t_exp,
-               zarr_frame_ms=1000 * statistics.median(z_times), mp4_frame_ms=1000 * statistics.median(v_times),
-               zarr_frame_first_read_ms=1000 * statistics.median(z_cold),
-               zarr_vs_mp4=statistics.median(v_times) / statistics.median(z_times), zarr_frames_identical=same,
-               store_ratio=index.length * index.height * index.width / sum(
-                   f.stat().st_size for f in store.rglob("*") if f.is_file()))
+    store_res, tmp, store = store_reads(path, rng)
+    res.update(store_res)
     # a whole-video reduction read from the store (first from the disk, then from the page cache)
     def scan_store():
         return ibl_xvideo.open_store(store).max(("y", "x")).compute(scheduler="threads", num_workers=2).values
@@ -685,6 +657,91 @@ def run(minutes: float = 10.0, rss: bool = True) -> dict:
         res["export_peak_rss_MiB_long"] = export_peak_rss(path, tmp / "long.zarr")
     shutil.rmtree(tmp, ignore_errors=True)
     return res
+
+
+def store_reads(path, rng) -> tuple[dict, Path, Path]:
+    """Export (against the scan, in interleaved rounds), then random frames from the store and the mp4.
+
+    Also what verifying the frames costs: the CRC32C of every frame's stored chunk,
+    timed on the store's own chunks, per frame and as a share of the export and of a
+    random read. Returns the results, the temporary folder and the store in it.
+    """
+    import shutil
+    import tempfile
+
+    index = get_index(path)
+    n = index.length
+    res = {}
+    tmp = Path(tempfile.mkdtemp())
+    store = tmp / "bench.zarr"
+    cam = ibl_xvideo.open_camera(path, timestamps=False)
+    # export vs scan in interleaved rounds (medians), the store of the last round is used below
+    exports = _rounds({
+        "scan": lambda: scan_ours(path),
+        "export": lambda: ibl_xvideo.to_zarr(cam, store, progress=False, overwrite=True),
+        "raw": lambda: ibl_xvideo.to_zarr(cam, tmp / "raw.zarr", progress=False, overwrite=True,
+                                          compressors=None)})
+    shutil.rmtree(tmp / "raw.zarr", ignore_errors=True)
+    t_exp, t_raw, t_scan2 = (statistics.median(exports[k]) for k in ("export", "raw", "scan"))
+    zcam = ibl_xvideo.open_store(store, chunks=None)  # lazily indexed, without Dask, like the mp4 side
+    picks = rng.integers(0, n, 20)
+    # first reads come from the disk (the export bypasses the page cache), then from memory,
+    # like the mp4, which every benchmark above has read
+    z_cold = [_timed(lambda: zcam.isel(time=int(i)).values)[0] for i in picks]
+    z_times = [_timed(lambda: zcam.isel(time=int(i)).values)[0] for i in picks]
+    clear_caches()
+    lazy = ibl_xvideo.open_camera(path, chunks=None, timestamps=False)
+    v_times = [_timed(lambda: lazy.isel(time=int(i)).values)[0] for i in picks]
+    same = all(np.array_equal(zcam.isel(time=int(i)).values, lazy.isel(time=int(i)).values) for i in picks[:5])
+    res.update(export_raw_fps=n / t_raw, export_raw_vs_scan=t_scan2 / t_raw, export_scan_fps=n / t_scan2,
+               export_round_ratios=[round(a / b, 2) for a, b in zip(exports["scan"], exports["export"])])
+    res.update(export_fps=n / t_exp, export_vs_scan=t_scan2 / t_exp,
+               zarr_frame_ms=1000 * statistics.median(z_times), mp4_frame_ms=1000 * statistics.median(v_times),
+               zarr_frame_first_read_ms=1000 * statistics.median(z_cold),
+               zarr_vs_mp4=statistics.median(v_times) / statistics.median(z_times), zarr_frames_identical=same,
+               store_ratio=index.length * index.height * index.width / sum(
+                   f.stat().st_size for f in store.rglob("*") if f.is_file()))
+    res.update(crc_check_frame_ms=crc_ms_per_frame(store))
+    res["crc_share_of_export"] = res["crc_check_frame_ms"] * res["export_fps"] / 1000
+    res["crc_share_of_zarr_read"] = res["crc_check_frame_ms"] / res["zarr_frame_ms"]
+    return res, tmp, store
+
+
+def crc_ms_per_frame(store: Path) -> float:
+    """Milliseconds to compute the CRC32C of one frame's stored chunk (what every read checks), median of 3."""
+    import google_crc32c
+
+    from ibl_xvideo.store import store_status
+
+    data = (store / store_status(store)["name"] / "c" / "0" / "0" / "0").read_bytes()
+    slots = (len(data) - 4) // 16
+    index = np.frombuffer(data[-4 - 16 * slots:-4], "<u8").reshape(-1, 2)
+    chunks = [data[o:o + nb - 4] for o, nb in index.tolist() if o != np.iinfo(np.uint64).max]
+    times = [_timed(lambda: [google_crc32c.value(c) for c in chunks])[0] for _ in range(3)]
+    return 1000 * statistics.median(times) / len(chunks)
+
+
+def _store_check_rows(res: dict) -> list:
+    return [("  CRC32C check of a frame's chunk", f"{res['crc_check_frame_ms']:.3f} ms",
+             f"{100 * res['crc_share_of_export']:.1f}% of the export's time a frame, "
+             f"{100 * res['crc_share_of_zarr_read']:.1f}% of a random Zarr read")]
+
+
+def _store_rows(res: dict) -> list:
+    """Export and cached reads, from :func:`store_reads`."""
+    return [
+        ("Zarr export (blosc lz4, CRC32C)", f"{res['export_fps']:.0f} frames/s",
+         f"{res['export_vs_scan']:.2f}x of scan ({res['export_scan_fps']:.0f} frames/s in the same rounds; "
+         f"medians, rounds {res['export_round_ratios']})"),
+        ("  uncompressed (CRC32C)", f"{res['export_raw_fps']:.0f} frames/s",
+         f"{res['export_raw_vs_scan']:.2f}x of scan"),
+        *_store_check_rows(res),
+        ("random frame from Zarr (file cached)", f"{res['zarr_frame_ms']:.2f} ms",
+         f"{res['zarr_vs_mp4']:.1f}x faster than mp4 ({res['mp4_frame_ms']:.1f} ms, file cached)"),
+        ("  first read, from the disk", f"{res['zarr_frame_first_read_ms']:.2f} ms",
+         f"{res['mp4_frame_ms'] / res['zarr_frame_first_read_ms']:.1f}x faster than mp4"),
+        ("  identical pixels", str(res["zarr_frames_identical"]), ""),
+    ]
 
 
 def report(res: dict) -> str:
@@ -728,17 +785,8 @@ def report(res: dict) -> str:
         ("  next frame", f"{res['frame_warm_next_ms']:.2f} ms", ""),
         ("reopen (index cached)", f"{res['reopen_ms']:.1f} ms", ""),
         ("reopen by eid through a local ONE (+ timestamps)", f"{res['reopen_eid_ms']:.1f} ms", ""),
-        ("Zarr export", f"{res['export_fps']:.0f} frames/s",
-         f"{res['export_vs_scan']:.2f}x of scan ({res['export_scan_fps']:.0f} frames/s in the same rounds; "
-         f"medians, rounds {res['export_round_ratios']})"),
+        *_store_rows(res),
         ("  store compression ratio", f"{res['store_ratio']:.2f}x", ""),
-        ("Zarr export, uncompressed", f"{res['export_raw_fps']:.0f} frames/s",
-         f"{res['export_raw_vs_scan']:.2f}x of scan"),
-        ("random frame from Zarr (file cached)", f"{res['zarr_frame_ms']:.2f} ms",
-         f"{res['zarr_vs_mp4']:.1f}x faster than mp4 ({res['mp4_frame_ms']:.1f} ms, file cached)"),
-        ("  first read, from the disk", f"{res['zarr_frame_first_read_ms']:.2f} ms",
-         f"{res['mp4_frame_ms'] / res['zarr_frame_first_read_ms']:.1f}x faster than mp4"),
-        ("  identical pixels", str(res["zarr_frames_identical"]), ""),
         ("full scan of the store (per-frame max)", f"{res['store_scan_fps']:.0f} frames/s",
          f"{res['store_scan_vs_scan']:.2f}x the mp4 scan (first read from the disk: "
          f"{res['store_scan_fps_first']:.0f} frames/s); identical: {res['store_scan_identical']}"),
@@ -781,6 +829,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=None, help="also write the results to this file")
     parser.add_argument("--samples-only", type=int, metavar="RUNS", default=0,
                         help="only the 100-sample read against OpenCV and ibllib, RUNS times (5 rounds each)")
+    parser.add_argument("--store-only", action="store_true",
+                        help="only the Zarr export and random reads against the mp4, with what checksums cost")
     parser.add_argument("--first-open", action="store_true",
                         help="only the first (cold) open of a camera-sized video: index from the tables vs packets")
     args = parser.parse_args(argv)
@@ -788,6 +838,14 @@ def main(argv=None) -> int:
         res = {**first_open(dense_video()), **first_open(long_video(args.minutes), key="first_open_long"),
                **remote_first_open(long_video(args.minutes))}
         rows = _first_open_rows(res) + _first_open_rows(res, "first_open_long") + _remote_index_rows(res)
+        width = max(len(r[0]) for r in rows) + 2
+        print("\n".join(f"{a:<{width}}{b:<26}{c}" for a, b, c in rows))
+    elif args.store_only:
+        import shutil
+
+        res, tmp, _ = store_reads(bench_video(args.minutes), np.random.default_rng(0))
+        shutil.rmtree(tmp, ignore_errors=True)
+        rows = _store_rows(res)
         width = max(len(r[0]) for r in rows) + 2
         print("\n".join(f"{a:<{width}}{b:<26}{c}" for a, b, c in rows))
     elif args.samples_only:

@@ -525,7 +525,8 @@ def test_an_export_larger_than_the_free_space_is_refused_with_both_numbers(video
     fs = small_tmpfs("rw", 6 << 20)
     cam = ibl_xvideo.open_camera(videos["bframes"])  # 300 frames of 320x256: 24.6 MB uncompressed
     store = fs / "cam.zarr"
-    with pytest.raises(errors.StoreWriteError, match=r"needs about (19|2\d)\.\d MB more and its disk has \d\.\d MB free"):
+    with pytest.raises(errors.StoreWriteError,
+                       match=r"needs about (19|2\d)\.\d MB more and its disk has \d\.\d MB free"):
         ibl_xvideo.to_zarr(cam, store, compressors=None, progress=False)
     with pytest.raises(errors.StoreWriteError, match="the disk is full"):  # told to try anyway: it fails later
         ibl_xvideo.to_zarr(cam, store, compressors=None, check_space=False, progress=False)
