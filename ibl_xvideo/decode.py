@@ -157,7 +157,8 @@ class _Decoder:
 
     def __init__(self, index: VideoIndex, threads: int):
         self.index = index
-        self.container = _open_container(index.path, index.auth, size=index.size, version=index.mtime_ns)
+        self.container = _open_container(index.path, index.auth, size=index.size, version=index.mtime_ns,
+                                         fingerprint=index.fingerprint)
         self.stream = self.container.streams.video[0]
         self.cc = self.stream.codec_context
         if threads and threads > 1:
@@ -600,7 +601,8 @@ def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
     stop = index.length if stop is None else min(stop, index.length)
     if stop <= start:
         return
-    container = _open_container(index.path, index.auth, size=index.size, version=index.mtime_ns)
+    container = _open_container(index.path, index.auth, size=index.size, version=index.mtime_ns,
+                                fingerprint=index.fingerprint)
     try:
         stream = container.streams.video[0]
         if threads != 1:

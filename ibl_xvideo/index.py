@@ -32,7 +32,7 @@ __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 _log = logging.getLogger(__name__)
 
 #: Bump when the index layout or semantics change: old cache files are then ignored.
-INDEX_VERSION = 2  # 2: still images are refused (an index of one was cached by 1)
+INDEX_VERSION = 2  # 2: still images refused (1 cached an index of one); the container tables' fingerprint
 
 
 def cache_dir() -> Path:
@@ -70,6 +70,9 @@ class VideoIndex:
         int64 index of the frame each keyframe presents (sorted, first is 0).
     key_dts : numpy.ndarray
         int64 decode timestamp of each keyframe packet: the seek target.
+    fingerprint : str
+        Of a local file, a hash of its container tables (:func:`file_fingerprint`): with
+        the size and mtime, what identifies this version of the file.
     """
 
     path: str
@@ -85,6 +88,7 @@ class VideoIndex:
     frame_pts: np.ndarray
     key_frames: np.ndarray
     key_dts: np.ndarray
+    fingerprint: str = ""
     #: Basic-auth credentials of a remote file: travels with tasks, never shown or saved.
     auth: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
 
@@ -102,7 +106,7 @@ class VideoIndex:
     @property
     def token(self) -> str:
         """Short string identifying the file version this index describes."""
-        return _key(self.path, self.size, self.mtime_ns)
+        return _key(self.path, self.size, self.mtime_ns, self.fingerprint)
 
     def group_of(self, frames: np.ndarray) -> np.ndarray:
         """Index of the keyframe group holding each frame."""
@@ -117,27 +121,63 @@ class VideoIndex:
         return out
 
 
-def _key(path: str, size: int, mtime_ns: int) -> str:
+def _key(path: str, size: int, mtime_ns: int, fingerprint: str = "") -> str:
     where = path if "://" in path else os.path.abspath(path)
-    raw = f"{where}|{size}|{mtime_ns}|v{INDEX_VERSION}"
+    raw = f"{where}|{size}|{mtime_ns}|{fingerprint}|v{INDEX_VERSION}"
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 
 
-def _check_unchanged(path: str, size: int | None, mtime_ns: int | None) -> None:
-    """Raise :class:`SourceChangedError` if a local file is not the one indexed (size and mtime)."""
+#: Bytes hashed at each end of a file's container tables by :func:`file_fingerprint`.
+FINGERPRINT_BYTES = 1 << 16
+
+
+def file_fingerprint(path: str, size: int) -> str:
+    """A short hash of a local video's container tables: the ``moov`` box's place and its two ends.
+
+    Two recordings of the same size differ there (creation time, sample sizes, chunk
+    offsets), so a file swapped for another of the same size and modification time is
+    told apart from the one indexed. Reads a few boxes' headers and 128 KiB at most;
+    a file that is not ISO-BMFF is hashed at its two ends instead.
+    """
+    with open(path, "rb") as fid:
+        def read(o, n):
+            fid.seek(o)
+            return fid.read(n)
+
+        a, b = 0, size
+        try:
+            for typ, start, end in _mp4_boxes(read, 0, size):
+                if typ == b"moov":
+                    a, b = start, min(end, size)
+                    break
+        except ValueError:  # not ISO-BMFF (or damaged): the file's ends
+            pass
+        h = hashlib.sha1(f"{a}-{b}".encode())
+        h.update(read(a, min(FINGERPRINT_BYTES, b - a)))
+        if b - a > FINGERPRINT_BYTES:
+            tail = max(a + FINGERPRINT_BYTES, b - FINGERPRINT_BYTES)
+            h.update(read(tail, b - tail))
+    return h.hexdigest()[:16]
+
+
+def _check_unchanged(path: str, size: int | None, mtime_ns: int | None, fingerprint: str = "") -> None:
+    """Raise :class:`SourceChangedError` if a local file is not the one indexed (size, mtime, tables)."""
     if size is None:
         return
     try:
         st = os.stat(path)
     except FileNotFoundError:
         raise SourceChangedError(f"{path} was deleted or moved after it was opened: open the camera again.") from None
-    if (st.st_size, st.st_mtime_ns) != (size, mtime_ns if mtime_ns is not None else st.st_mtime_ns):
+    same = (st.st_size, st.st_mtime_ns) == (size, mtime_ns if mtime_ns is not None else st.st_mtime_ns)
+    if same and fingerprint:
+        same = file_fingerprint(path, st.st_size) == fingerprint
+    if not same:
         raise SourceChangedError(
-            f"{path} changed after it was opened (size {size} -> {st.st_size} bytes, or its modification "
-            "time): its index is of the old file. Open the camera again to read the new one.")
+            f"{path} changed after it was opened (size {size} -> {st.st_size} bytes, its modification time or "
+            "its container tables): its index is of the old file. Open the camera again to read the new one.")
 
 
-def _open_container(path: str, auth=None, holes=None, size=None, version=None):
+def _open_container(path: str, auth=None, holes=None, size=None, version=None, fingerprint: str = ""):
     import av
 
     from .remote import HTTPRangeFile, is_url
@@ -146,7 +186,7 @@ def _open_container(path: str, auth=None, holes=None, size=None, version=None):
         if is_url(path):
             container = open_input(HTTPRangeFile(path, auth, size=size, version=version, holes=holes))
         else:
-            _check_unchanged(path, size, version)
+            _check_unchanged(path, size, version, fingerprint)
             container = open_input(path)
     except (av.FFmpegError, UnicodeDecodeError) as exc:  # pragma: no branch
         raise CorruptVideoError(
@@ -629,6 +669,7 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
             frame_pts=frame_pts,
             key_frames=key_frames,
             key_dts=key_dts,
+            fingerprint=file_fingerprint(path, int(st.st_size)),
         )
     finally:
         container.close()
@@ -765,7 +806,8 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
         from .errors import VideoNotFoundError
 
         raise VideoNotFoundError(f"Video file {path} does not exist.") from exc
-    index = _cached(_key(path, st.st_size, st.st_mtime_ns), lambda: build_index(path), use_cache)
+    key = _key(path, st.st_size, st.st_mtime_ns, file_fingerprint(path, st.st_size))
+    index = _cached(key, lambda: build_index(path), use_cache)
     # the file as named now (an index cached under a relative name must not be opened from elsewhere)
     return index if index.path == path else dataclasses.replace(index, path=path)
 

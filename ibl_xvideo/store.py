@@ -208,6 +208,7 @@ def _identity(index: VideoIndex, pixels: str, frames: tuple[int, int], roi: tupl
     return {
         "size": index.size,
         "mtime_ns": index.mtime_ns,
+        "fingerprint": index.fingerprint,
         "length": index.length,
         "last_pts": int(index.frame_pts[-1]),
         "pixels": pixels,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import subprocess
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -237,3 +239,32 @@ def test_a_local_file_changed_after_opening_is_an_error_at_the_next_decoder_open
         cam.isel(time=[200]).values
     assert frame_numbers(ibl_xvideo.open_camera(shutil.copy(videos["bframes"], tmp_path / "w.mp4")).isel(
         time=[200]).values) == [200]
+
+
+def _same_size_other_recording(src, dst, tmp_path):
+    """``dst`` becomes another recording of ``src``'s exact size (its container says another creation time)."""
+    out = tmp_path / "other.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(src), "-c", "copy",
+                    "-metadata", "creation_time=2021-03-04T05:06:07Z", str(out)], check=True)
+    assert out.stat().st_size == src.stat().st_size
+    st = dst.stat()
+    shutil.copyfile(out, dst)
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))  # the mtime restored
+
+
+@needs_zarr
+def test_a_same_size_swap_with_the_mtime_restored_is_caught(videos, tmp_path):
+    video = tmp_path / "v.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(videos["bframes"]), "-c",
+                    "copy", "-metadata", "creation_time=2020-01-01T00:00:00Z", str(video)], check=True)
+    cam = ibl_xvideo.open_camera(video, chunks=None)
+    store = tmp_path / "cache.zarr"
+    assert ibl_xvideo.open_camera(video, cache=store).attrs["cache"] == "filled"
+    old_index = ibl_xvideo.get_index(video)
+    _same_size_other_recording(video, video, tmp_path)
+    assert ibl_xvideo.get_index(video).fingerprint != old_index.fingerprint  # not the cached index
+    with pytest.warns(UserWarning, match="rebuilding"):
+        assert ibl_xvideo.open_camera(video, cache=store).attrs["cache"] == "refilled"
+    clear_caches()
+    with pytest.raises(errors.SourceChangedError, match="container tables"):
+        cam.isel(time=[5]).values
