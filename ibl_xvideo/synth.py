@@ -137,8 +137,7 @@ def make_video(
     threads : int
         Encoder threads (0: ffmpeg's choice).
     progress : callable, optional
-        Called with the number of frames handed to the encoder since its last call
-        (every 100 frames and at the end).
+        As for :func:`encode_frames`.
 
     Returns
     -------
