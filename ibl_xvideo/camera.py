@@ -44,8 +44,9 @@ class VideoBackendArray(BackendArray):
     INTERACTIVE = 16
 
     def __init__(self, index: VideoIndex, length: int | None = None, pixels: str = "ibllib",
-                 threads: int = 1, workers: int = 1):
+                 threads: int = 1, workers: int = 1, strict: bool = False):
         self.index = index
+        self.strict = strict
         self.length = index.length if length is None else int(length)
         self.pixels = pixels
         self.threads = threads
@@ -54,7 +55,7 @@ class VideoBackendArray(BackendArray):
         self.dtype = np.dtype(np.uint8)
 
     def __dask_tokenize__(self):
-        return ("ibl_xvideo.VideoBackendArray", self.index.token, self.length, self.pixels)
+        return ("ibl_xvideo.VideoBackendArray", self.index.token, self.length, self.pixels, self.strict)
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
         return indexing.explicit_indexing_adapter(
@@ -64,7 +65,7 @@ class VideoBackendArray(BackendArray):
     def _raw_getitem(self, key: tuple) -> np.ndarray:
         frames, ysl, xsl, finish = outer_key(key, self.shape)
         out = read_frames(self.index, frames, y=ysl, x=xsl, pixels=self.pixels, threads=self.threads,
-                          workers=self.workers, remember=frames.size <= self.INTERACTIVE)
+                          workers=self.workers, remember=frames.size <= self.INTERACTIVE, strict=self.strict)
         return finish(out)
 
     def plan_groups(self, frames: np.ndarray) -> np.ndarray:
@@ -79,7 +80,7 @@ class VideoBackendArray(BackendArray):
         """
         frames, ysl, xsl, finish = outer_key((frames, ykey, xkey), self.shape)
         return finish(read_frames(self.index, frames, y=ysl, x=xsl, pixels=self.pixels, threads=self.threads,
-                                  flush=True))
+                                  flush=True, strict=self.strict))
 
 
 def outer_key(key: tuple, shape: tuple):
@@ -345,6 +346,7 @@ def open_camera(
     stream: bool | None = None,
     download: bool = False,
     data_server: str | None = None,
+    strict: bool = False,
 ) -> xr.DataArray:
     """Open one camera's video as a lazy ``(time, y, x)`` uint8 DataArray.
 
@@ -393,6 +395,10 @@ def open_camera(
         read it locally.
     data_server : str, optional
         Data server root for a local ONE cache (as ONE's ``HTTP_DATA_SERVER``).
+    strict : bool
+        Frames the decoder had to conceal (damaged data in the file) raise
+        :class:`~ibl_xvideo.errors.DecodeError`; by default they are read with a
+        ``DamagedFramesWarning`` naming them.
 
     Returns
     -------
@@ -417,7 +423,7 @@ def open_camera(
     if cache is not None:
         return _open_cached(source, label, cache, chunks, one=one, pixels=pixels, timestamps=timestamps,
                             on_mismatch=on_mismatch, validate_times=validate_times, threads=threads, auth=auth,
-                            stream=stream, download=download, data_server=data_server)
+                            stream=stream, download=download, data_server=data_server, strict=strict)
     res = resolve(source, label, one=one, timestamps=timestamps, auth=auth, stream=stream,
                   download=download, data_server=data_server)
     index = get_index(res.location, auth=res.auth)
@@ -439,7 +445,7 @@ def open_camera(
     attrs["timestamps"] = res.times_origin
     # without Dask, one read may span many keyframe groups: decode them in parallel
     workers = 1 if chunks is not None else (os.cpu_count() or 1)
-    backend = VideoBackendArray(index, n, pixels, threads, workers)
+    backend = VideoBackendArray(index, n, pixels, threads, workers, strict)
     var = xr.Variable(("time", "y", "x"), indexing.LazilyIndexedArray(backend))
     name = f"{res.label}Camera" if res.label else "camera"
     da = xr.DataArray(
@@ -459,7 +465,7 @@ def open_camera(
             token=f"{index.token}-{pixels}-{n}-{hash(sizes) & 0xFFFFFFFF:x}",
         )
         # list selections along time decode only the frames wanted (see frames_dask)
-        da = da.copy(data=frames_dask(da.data, VideoBackendArray(index, n, pixels, threads, 1)))
+        da = da.copy(data=frames_dask(da.data, VideoBackendArray(index, n, pixels, threads, 1, strict)))
         da = da.assign_coords(frame=("time", np.arange(n, dtype=np.int64)))
     return da
 

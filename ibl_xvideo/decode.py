@@ -26,6 +26,7 @@ import collections
 import functools
 import os
 import threading
+import warnings
 from typing import Callable, Literal
 
 import numpy as np
@@ -34,7 +35,7 @@ from ._lru import ByteLRU
 from .errors import DecodeError, check_option
 from .index import VideoIndex, _open_container
 
-__all__ = ["read_frames", "iter_frames", "each_frame", "PIXEL_MODES", "clear_caches", "STATS"]
+__all__ = ["read_frames", "iter_frames", "each_frame", "PIXEL_MODES", "clear_caches", "STATS", "DamagedFramesWarning"]
 
 PIXEL_MODES = ("ibllib", "luma")
 PixelMode = Literal["ibllib", "luma"]
@@ -174,6 +175,8 @@ class _Decoder:
         # what the current read wants (read by the iterator when it changes, see `plan_read`)
         self.plan = (None, frozenset(), False)
         self.drained = False  # flushed: the next read must seek
+        #: first frame of the current keyframe group the decoder flagged as concealed (damaged data)
+        self.damaged_from: int | None = None
 
     def plan_read(self, skip_before: int | None, keep_pts: frozenset, drain: bool) -> None:
         """Set what the next frames are decoded for.
@@ -222,6 +225,7 @@ class _Decoder:
         self.frames = self._iter()
         self.last = -1
         self.drained = False
+        self.damaged_from = None
 
 
 def _seek_target(index: VideoIndex, g: int) -> int:
@@ -333,6 +337,27 @@ def _frame_at(index: VideoIndex, p) -> int:
     return i
 
 
+#: Frames before a damaged one that may still reference it (H.264 reorders at most 16 frames).
+_REORDER = 16
+
+
+class DamagedFramesWarning(UserWarning):
+    """The decoder concealed damaged data in these frames: their pixels are not the recorded ones."""
+
+
+def _report_damage(index: VideoIndex, damaged: list, strict: bool) -> None:
+    """Warn (or, ``strict``, raise :class:`DecodeError`) naming the frames decoded from damaged data."""
+    if not damaged:
+        return
+    frames = sorted(set(damaged))
+    shown = ", ".join(map(str, frames[:20])) + (" ..." if len(frames) > 20 else "")
+    msg = (f"{index.path}: the decoder concealed damaged data in {len(frames)} frame(s) ({shown}): their pixels "
+           "are the decoder's guess, not the recording. Re-download the file; strict=True makes this an error.")
+    if strict:
+        raise DecodeError(msg)
+    warnings.warn(msg, DamagedFramesWarning, stacklevel=4)
+
+
 def _decode_group(
     index: VideoIndex,
     g: int,
@@ -341,12 +366,16 @@ def _decode_group(
     threads: int,
     keep: Callable[[int, object], None] | None,
     drain: bool = False,
+    damaged: list | None = None,
 ) -> None:
     """Decode the frames ``wanted`` (sorted, all in keyframe group ``g``).
 
     With ``keep`` (remember every decoded frame), no frame is skipped. With ``drain``
     the decoder is flushed as soon as every wanted frame is fed (for scattered reads:
-    the decoder is then not continued by the next read).
+    the decoder is then not continued by the next read). ``damaged`` receives the
+    wanted frames that the decoder flagged as concealed, or that follow such a frame
+    in its keyframe group (by up to :data:`_REORDER` frames before it: they may
+    reference it).
     """
     import av
 
@@ -374,6 +403,7 @@ def _decode_group(
         dec.seek_group(seek_g)
     j = 0
     decoded = 0
+    sunk = []
     try:
         while True:
             got_first = dec.last >= 0
@@ -383,6 +413,10 @@ def _decode_group(
                 if i is None:
                     i = _frame_at(index, p)
                 decoded += 1
+                if frame.key_frame:
+                    dec.damaged_from = None
+                if dec.damaged_from is None and frame.is_corrupt:
+                    dec.damaged_from = i
                 if not got_first:
                     got_first = True
                     if i > first:
@@ -394,12 +428,16 @@ def _decode_group(
                         "(damaged stream)."
                     )
                 dec.last = i
-                if keep is not None:
+                suspect = dec.damaged_from is not None and i >= dec.damaged_from - _REORDER
+                if keep is not None and not suspect:
                     keep(i, frame)
                 while j < len(want) and want[j] == i:
                     sink(j, frame)
+                    sunk.append(i)
                     j += 1
                 if j == len(want):
+                    if damaged is not None and dec.damaged_from is not None:
+                        damaged.extend(k for k in sunk if k >= dec.damaged_from - _REORDER)
                     return
                 if i > want[j]:
                     raise DecodeError(f"{index.path}: frame {want[j]} was not produced by the decoder.")
@@ -453,6 +491,7 @@ def read_frames(
     remember: bool = False,
     progress: Callable[[int], None] | None = None,
     flush: bool | None = None,
+    strict: bool = False,
 ) -> np.ndarray:
     """Decode the given frames, cropped, as a ``(len(frames), h, w)`` uint8 array.
 
@@ -486,6 +525,10 @@ def read_frames(
         Flush each decoder as soon as its wanted frames are fed, instead of leaving it
         open for a later read to continue. Default: when the frames are not one range
         (a scattered read, which no later read continues).
+    strict : bool
+        Frames the decoder concealed (damaged data in the file) raise
+        :class:`DecodeError`; by default they are returned with a
+        :class:`DamagedFramesWarning` naming them.
 
     Returns
     -------
@@ -523,6 +566,8 @@ def read_frames(
     # not one range: no later read continues it
     scattered = bool(uniq[-1] - uniq[0] + 1 > uniq.size) if flush is None else bool(flush)
 
+    damaged: list = []
+
     def work(g):
         pos = pending[groups == g]
         wanted = uniq[pos]
@@ -534,7 +579,7 @@ def read_frames(
         def sink(j, frame):
             _convert(frame, pixels, y, x, cr, out=out[pos[j]])
 
-        _decode_group(index, int(g), wanted, sink, threads, keep, drain=scattered)
+        _decode_group(index, int(g), wanted, sink, threads, keep, drain=scattered, damaged=damaged)
         if progress is not None:
             progress(int(pos.size))
 
@@ -553,12 +598,13 @@ def read_frames(
     else:
         for g in todo_groups:
             work(g)
+    _report_damage(index, damaged, strict)
     return out if in_order else out[inverse]
 
 
 def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.ndarray], None], *,
                y: slice = slice(None), x: slice = slice(None), pixels: PixelMode = "ibllib",
-               whole=()) -> dict[int, np.ndarray]:
+               whole=(), strict: bool = False) -> dict[int, np.ndarray]:
     """Decode frames ``start..stop-1`` in order, calling ``fn(i, frame)`` for each.
 
     ``frame`` is a ``(h, w)`` uint8 buffer reused for the next frame (copy what you
@@ -567,7 +613,8 @@ def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.n
     single-threaded decoder as :func:`read_frames` (for use inside parallel tasks).
 
     ``whole``: frame numbers also kept uncropped (e.g. sample frames picked up during
-    a cropped pass); returned as ``{i: (H, W) array}``.
+    a cropped pass); returned as ``{i: (H, W) array}``. Concealed frames: as
+    :func:`read_frames` (``strict``), reported once the range is done.
     """
     check_option("pixels", pixels, PIXEL_MODES)
     stop = min(int(stop), index.length)
@@ -579,6 +626,7 @@ def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.n
     cr, every = index.color_range, slice(None)
     frames = np.arange(start, stop)
     groups = index.group_of(frames)
+    damaged: list = []
     for g in np.unique(groups):
         wanted = frames[groups == g]
 
@@ -591,7 +639,8 @@ def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.n
             else:
                 fn(i, _convert(frame, pixels, y, x, cr, out=buf))
 
-        _decode_group(index, int(g), wanted, sink, 1, None)
+        _decode_group(index, int(g), wanted, sink, 1, None, damaged=damaged)
+    _report_damage(index, damaged, strict)
     return kept
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import warnings
 
 import imageio_ffmpeg
 import numpy as np
@@ -242,3 +243,41 @@ def test_unreachable_server_is_a_typed_error_without_credentials(monkeypatch):
     with pytest.raises(errors.RemoteError) as info:  # nothing listens on the discard port of loopback
         ibl_xvideo.open_camera("http://user:secret@127.0.0.1:9/_iblrig_bodyCamera.raw.mp4")
     assert "secret" not in str(info.value)
+
+
+def _damaged_copy(src, dst):
+    """A copy of ``src`` with a few bits of frame data flipped that the decoder conceals; and the frames it flags."""
+    import av
+
+    data = src.read_bytes()
+    for seed in range(1, 40):
+        d = bytearray(data)
+        for o in np.random.default_rng(seed).integers(len(d) // 4, 3 * len(d) // 4, 3):
+            d[o] ^= 0x10
+        dst.write_bytes(bytes(d))
+        flagged = []
+        try:
+            with av.open(str(dst)) as c:
+                flagged = [n for n, f in enumerate(c.decode(c.streams.video[0])) if f.is_corrupt]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ibl_xvideo.open_camera(dst, chunks=None).values  # (other flips lose frames: a DecodeError)
+        except (av.FFmpegError, errors.DecodeError):
+            continue
+        if flagged:
+            return flagged
+    pytest.skip("no bit flip gave a concealed frame")
+
+
+def test_concealed_frames_are_reported_not_passed_off_as_clean(videos, tmp_path):
+    video = tmp_path / "damaged.mp4"
+    flagged = _damaged_copy(videos["bframes"], video)  # the frames FFmpeg itself flags, decoding all in order
+    with pytest.warns(ibl_xvideo.decode.DamagedFramesWarning, match=rf"{video}: the decoder concealed damaged "
+                                                                    r"data in \d+ frame\(s\)"):
+        ibl_xvideo.open_camera(video, chunks=None).values
+    for f in flagged:  # each is an error when asked for alone, strictly
+        with pytest.raises(errors.DecodeError, match=rf"concealed damaged data in \d+ frame\(s\) \(.*{f}"):
+            ibl_xvideo.open_camera(video, strict=True).isel(time=[f]).values
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # frames of an undamaged group read without a word
+        ibl_xvideo.open_camera(video, strict=True).isel(time=[0, 1, 2]).values
