@@ -21,6 +21,7 @@ __all__ = [
     "DependencyError",
     "StoreCorruptError",
     "StoreWriteError",
+    "StoreLockedError",
     "InvalidOptionError",
     "SourceChangedError",
 ]
@@ -76,6 +77,10 @@ class StoreCorruptError(XVideoError, OSError):
 
 class StoreWriteError(XVideoError, OSError):
     """A Zarr store cannot be written (disk full, read-only, permission denied); its errno is kept."""
+
+
+class StoreLockedError(XVideoError):
+    """Another exporter (a live process, named in the message) is writing this Zarr store."""
 
 
 class SourceChangedError(XVideoError, OSError):

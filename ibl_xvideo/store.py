@@ -39,7 +39,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .decode import each_frame, read_frames
-from .errors import DependencyError, StoreCorruptError, StoreWriteError, XVideoError
+from .errors import DependencyError, StoreCorruptError, StoreLockedError, StoreWriteError, XVideoError
 from .index import VideoIndex, get_index
 
 __all__ = ["to_zarr", "open_store", "store_status", "parse_roi", "DEFAULT_SHARD_FRAMES"]
@@ -261,7 +261,7 @@ class _Lock:
                     _log.warning("Removing stale lock %s (pid %s is gone)", self.path, other.get("pid"))
                     self.path.unlink(missing_ok=True)
                     continue
-                raise XVideoError(
+                raise StoreLockedError(
                     f"{self.path.with_suffix('')} is being written by pid {other.get('pid')} on "
                     f"{other.get('host')}: wait for it to finish (or remove {self.path} if it died)."
                 ) from None
@@ -269,7 +269,7 @@ class _Lock:
                 json.dump(me, fid)
             self.held = True
             return self
-        raise XVideoError(f"Could not lock {self.path}")
+        raise StoreLockedError(f"Could not lock {self.path}: another exporter keeps taking it; try again.")
 
     def __exit__(self, *exc):
         if self.held:
@@ -828,6 +828,8 @@ class _LocalShards:
                 raise StoreCorruptError(_damaged(self.folder.parent, k, "its shard file is missing")) from None
             out[rows] = self.fill  # a shard written as the fill value alone
             return
+        except OSError as exc:
+            raise StoreCorruptError(_damaged(self.folder.parent, k, f"its file cannot be read: {exc}")) from exc
         try:
             n_index = self.S * 16 + 4
             ib = os.pread(fd, n_index, max(os.fstat(fd).st_size - n_index, 0))
@@ -869,6 +871,8 @@ class _LocalShards:
                         raise StoreCorruptError(_damaged(self.folder.parent, k, f"chunk {int(slots[j])} does not "
                                                                                 f"hold a {self.w}x{self.h} frame"))
                     dest[...] = np.frombuffer(chunk, np.uint8).reshape(self.h, self.w)[ysl, xsl]
+        except OSError as exc:  # EIO and the like, mid-read
+            raise StoreCorruptError(_damaged(self.folder.parent, k, f"its file cannot be read: {exc}")) from exc
         finally:
             os.close(fd)
 
