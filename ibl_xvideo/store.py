@@ -69,7 +69,7 @@ def parse_roi(roi) -> tuple[slice, slice]:
     return ys, xs
 
 
-#: The default codec (measured fastest to write on IBL-like frames, see the README).
+#: The default codec (measured fastest to write on IBL-like frames, see docs/benchmarks.md).
 AUTO_BLOSC = {"cname": "lz4", "clevel": 5, "shuffle": "bitshuffle"}
 
 
@@ -443,7 +443,7 @@ def to_zarr(
     compressors : 'auto', None or zarr codecs
         'auto': blosc lz4 with bit shuffling; None: no compression (1.5-5x bigger,
         measured here 1.4x faster to write: lz4 costs more than half as much as
-        decoding a frame); see the README.
+        decoding a frame); see docs/benchmarks.md.
     shard_frames : int, optional
         Frames per shard; default the video's keyframe interval when regular, else
         250, at most 64 MiB of frames (:data:`SHARD_BYTES`).
