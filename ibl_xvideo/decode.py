@@ -342,7 +342,9 @@ _REORDER = 16
 
 
 class DamagedFramesWarning(UserWarning):
-    """The decoder concealed damaged data in these frames: their pixels are not the recorded ones."""
+    """The decoder concealed damaged data in these frames (``.frames``): their pixels are not the recorded ones."""
+
+    frames: list = []
 
 
 def _report_damage(index: VideoIndex, damaged: list, strict: bool) -> None:
@@ -355,7 +357,9 @@ def _report_damage(index: VideoIndex, damaged: list, strict: bool) -> None:
            "are the decoder's guess, not the recording. Re-download the file; strict=True makes this an error.")
     if strict:
         raise DecodeError(msg)
-    warnings.warn(msg, DamagedFramesWarning, stacklevel=4)
+    warning = DamagedFramesWarning(msg)
+    warning.frames = frames
+    warnings.warn(warning, stacklevel=4)
 
 
 def _decode_group(
@@ -399,12 +403,12 @@ def _decode_group(
     lo = dec.last + 1 if resume else start
     where = dict(zip(pts[lo:last_wanted + 1].tolist(), range(lo, last_wanted + 1)))
     want = wanted.tolist()
-    if not resume:
-        dec.seek_group(seek_g)
     j = 0
     decoded = 0
     sunk = []
     try:
+        if not resume:
+            dec.seek_group(seek_g)  # (a damaged index can make FFmpeg refuse the seek itself)
         while True:
             got_first = dec.last >= 0
             for frame in dec.frames:

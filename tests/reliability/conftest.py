@@ -1,0 +1,34 @@
+"""The reliability suite's record: every case tried, shown as a table at the end of the run."""
+
+from __future__ import annotations
+
+import collections
+import re
+
+#: (kind, case, expected, observed, verdict) of every case tried in this run
+CASES: list[tuple[str, str, str, str, str]] = []
+
+
+def record(kind: str, case: str, expected: str, observed: str, ok: bool) -> None:
+    CASES.append((kind, case, expected, observed, "ok" if ok else "WRONG"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not CASES:
+        return
+    tr = terminalreporter
+    tr.section("reliability cases")
+    by_kind = collections.defaultdict(collections.Counter)
+    for kind, _, _, observed, verdict in CASES:
+        by_kind[kind][(re.sub(r"\d+", "N", observed.split(":")[0]), verdict)] += 1
+    rows = [("kind", "cases", "observed", "verdict")]
+    for kind, counts in sorted(by_kind.items()):
+        for (observed, verdict), n in sorted(counts.items()):
+            rows.append((kind, str(n), observed, verdict))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        tr.write_line("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+    wrong = [c for c in CASES if c[4] != "ok"]
+    tr.write_line(f"{len(CASES)} cases tried, {len(CASES) - len(wrong)} as expected, {len(wrong)} not")
+    for kind, case, expected, observed, _ in wrong:
+        tr.write_line(f"WRONG {kind} {case}: expected {expected}, observed {observed}")
