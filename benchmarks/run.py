@@ -713,8 +713,9 @@ def crc_ms_per_frame(store: Path) -> float:
 
     from ibl_xvideo.store import store_status
 
-    data = (store / store_status(store)["name"] / "c" / "0" / "0" / "0").read_bytes()
-    slots = (len(data) - 4) // 16
+    status = store_status(store)
+    data = (store / status["name"] / "c" / "0" / "0" / "0").read_bytes()
+    slots = status["shard_frames"]  # the shard's index: (offset, nbytes) a slot, then its CRC32C
     index = np.frombuffer(data[-4 - 16 * slots:-4], "<u8").reshape(-1, 2)
     chunks = [data[o:o + nb - 4] for o, nb in index.tolist() if o != np.iinfo(np.uint64).max]
     times = [_timed(lambda: [google_crc32c.value(c) for c in chunks])[0] for _ in range(3)]
