@@ -8,7 +8,7 @@ Bound to 127.0.0.1 on a free port, run in a thread. Paths:
 * ``/fault/<kind>/<name>``: the first request for each byte range misbehaves:
   ``drop`` sends the headers and half the body then closes the connection,
   ``500`` answers 500, ``slow`` stalls past the client's read timeout;
-  ``always500`` fails every request.
+  ``always500`` fails every request; ``norange`` ignores Range and sends the whole file (200).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._plain(404)
         size = path.stat().st_size
         start, stop = 0, size - 1
-        rng = self.headers.get("Range")
+        rng = self.headers.get("Range") if kind != "norange" else None
         if rng:
             r = re.match(r"bytes=(\d*)-(\d*)$", rng)
             if not r:

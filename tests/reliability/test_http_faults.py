@@ -1,0 +1,63 @@
+"""A hostile HTTP server: every streamed read gives the local file's frames exactly, or a typed error."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+import ibl_xvideo
+from ibl_xvideo import remote
+from ibl_xvideo.decode import clear_caches
+from ibl_xvideo.errors import XVideoError
+
+from ..httpserver import FileServer
+from .conftest import record
+
+pytestmark = pytest.mark.reliability
+
+
+@pytest.fixture(scope="module")
+def server(videos, tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    shutil.copy(videos["bframes"], root / "v.mp4")
+    srv = FileServer(root, slow_seconds=3.0)
+    yield srv, root
+    srv.close()
+
+
+@pytest.mark.parametrize("kind, expect", [
+    ("drop", "exact"), ("500", "exact"), ("slow", "exact"),  # retried
+    ("always500", "typed"), ("norange", "typed"),  # no way to read it
+    ("changed", "typed"),  # replaced on the server between two reads
+])
+def test_a_hostile_server_gives_exact_frames_or_a_typed_error(server, videos, kind, expect, monkeypatch):
+    srv, root = server
+    monkeypatch.setattr(remote, "TIMEOUT", (2.0, 1.0))
+    monkeypatch.setattr(remote, "BACKOFF", 0.01)
+    monkeypatch.setattr(remote, "RETRIES", 2)
+    remote.BLOCKS.clear()
+    clear_caches()
+    ref = ibl_xvideo.open_camera(videos["bframes"], chunks=None).values
+    area = "files" if kind == "changed" else f"fault/{kind}"
+    try:
+        cam = ibl_xvideo.open_camera(srv.url("v.mp4", area=area), chunks=None)
+        got = cam.isel(time=slice(0, 100)).values
+        if kind == "changed":  # another recording of the same size, with a new mtime
+            data = bytearray((root / "v.mp4").read_bytes())
+            data[len(data) // 2:len(data) // 2 + 1000] = bytes(1000)
+            (root / "v.mp4").write_bytes(bytes(data))
+            remote.BLOCKS.clear()
+            clear_caches()
+        got = np.concatenate([got, cam.isel(time=slice(100, None)).values])
+        observed = "exact frames" if np.array_equal(got, ref) else "wrong frames"
+    except XVideoError as exc:
+        observed = f"typed error: {type(exc).__name__}"
+    except Exception as exc:  # noqa: BLE001 - what the suite exists to catch
+        observed = f"untyped error: {type(exc).__name__}: {exc}"
+    finally:
+        shutil.copy(videos["bframes"], root / "v.mp4")
+    ok = observed.startswith(expect)
+    record("HTTP server", kind, f"{expect} frames" if expect == "exact" else "a typed error", observed, ok)
+    assert ok, observed
