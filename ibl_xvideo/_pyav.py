@@ -22,11 +22,11 @@ def _open_kwargs() -> dict:
 
     try:  # an empty input fails inside FFmpeg, after the arguments were accepted
         av.open(io.BytesIO(b""), mode="r", metadata_errors="ignore")
-    except TypeError:  # PyAV >= 19: no such argument, and metadata never fails to decode
-        return {}
     except av.FFmpegError:
+        return {"metadata_errors": "ignore"}
+    except Exception:  # TypeError on PyAV >= 19 (no such argument; metadata never fails to decode)
         pass
-    return {"metadata_errors": "ignore"}
+    return {}
 
 
 def open_input(file):
