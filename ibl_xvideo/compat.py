@@ -28,7 +28,15 @@ from .decode import read_frames
 from .errors import VideoNotFoundError
 from .index import get_index
 from .remote import is_url, split_auth
-from .sources import VIDEO_LABELS, assert_valid_label, configured_data_server_auth, default_one, is_eid, label_from_path
+from .sources import (
+    VIDEO_LABELS,
+    assert_valid_label,
+    configured_data_server_auth,
+    default_one,
+    is_eid,
+    label_from_path,
+    not_a_source,
+)
 
 __all__ = ["url_from_eid", "get_video_frame", "get_video_frames_preload", "get_video_meta",
            "label_from_path", "assert_valid_label", "VIDEO_LABELS"]
@@ -37,9 +45,7 @@ __all__ = ["url_from_eid", "get_video_frame", "get_video_frames_preload", "get_v
 def _index(video_path):
     """The index of a local video or of an http(s) URL (streamed, as ibllib's VideoStreamer)."""
     if not isinstance(video_path, (str, os.PathLike)):
-        raise TypeError(
-            f"ibl_xvideo.compat reads a video file's path or URL, not {type(video_path).__name__} "
-            "(ibllib also accepts an open cv2.VideoCapture): pass the video's path instead.")
+        raise TypeError(not_a_source(video_path, "ibl_xvideo.compat reads a video file's path or URL"))
     s = str(video_path)
     if not is_url(s):
         return get_index(s)

@@ -7,6 +7,7 @@ session path, a path to an ``.mp4`` file, or an http(s) URL.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
 import warnings
@@ -35,6 +36,7 @@ __all__ = [
     "video_file_name",
     "times_file_name",
     "default_one",
+    "not_a_source",
 ]
 
 VIDEO_LABELS = ("left", "right", "body", "belly")
@@ -273,6 +275,8 @@ def resolve(
             label = found_label if found_label in VIDEO_LABELS else None
         times, origin = _load_times(timestamps, None, url, label or "")
         return Resolved(url, label, None, None, times, origin, auth)
+    if not isinstance(source, (str, os.PathLike, uuid.UUID)):
+        raise TypeError(not_a_source(source, "open_camera reads an eid, a session folder, a video file or a URL"))
     if is_eid(source):
         res = _resolve_eid(str(source), label, one, timestamps, stream, download, data_server, auth)
     else:
@@ -295,6 +299,12 @@ def resolve(
             f"alf/{times_file_name(res.label)}; pass timestamps=... or timestamps=False."
         )
     return res
+
+
+def not_a_source(source, what: str) -> str:
+    """The message for a source of the wrong type (an open ``cv2.VideoCapture``, most often)."""
+    return (f"{what}, not {type(source).__name__} (ibllib also accepts an open cv2.VideoCapture): pass the "
+            "video's path instead.")
 
 
 def _is_file_source(source) -> bool:

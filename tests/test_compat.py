@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import ibl_xvideo
+
 from ibl_xvideo import compat
 from ibl_xvideo.errors import InvalidLabelError, VideoNotFoundError
 
@@ -85,5 +87,7 @@ def test_an_open_capture_is_refused_with_what_to_pass(videos):
     try:
         with pytest.raises(TypeError, match="VideoCapture.*path"):
             compat.get_video_frames_preload(cap, [1, 2], quiet=True)
+        with pytest.raises(TypeError, match="open_camera reads .* not VideoCapture .*pass the video's path"):
+            ibl_xvideo.open_camera(cap)
     finally:
         cap.release()
