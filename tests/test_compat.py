@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import ibl_xvideo
-
 from ibl_xvideo import compat
 from ibl_xvideo.errors import InvalidLabelError, VideoNotFoundError
 
