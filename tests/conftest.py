@@ -12,6 +12,8 @@ import pytest
 
 from ibl_xvideo.synth import make_video, read_frame_number
 
+from .reliability import cases
+
 SESSION_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
 SESSION_REL = "hoferlab/Subjects/SWC_043/2020-09-21/001"
 OTHER_EID = "0c3d1e3a-1111-4b1e-9a44-5d4b2f3a9c01"
@@ -142,3 +144,15 @@ def client():
     yield client
     client.close()
     cluster.close()
+
+
+def pytest_runtest_logreport(report):
+    """Tests elsewhere marked ``reliability`` (hostile environments) join the suite's table."""
+    if report.when == "call" and "reliability" in report.keywords and "/reliability/" not in report.nodeid:
+        name = report.nodeid.split("::", 1)[-1].removeprefix("test_")
+        name = name.split("[")[0] + (f" ({name.split('[')[1].split('-')[0]})" if "[" in name else "")
+        cases.record("environment", name, "as the test states", name.replace("_", " "), report.passed)
+
+
+def pytest_terminal_summary(terminalreporter):
+    cases.summary(terminalreporter)

@@ -234,6 +234,7 @@ ibl_xvideo.to_zarr(cam, sys.argv[2], shard_frames=20, progress=False)
 """
 
 
+@pytest.mark.reliability
 def test_kill_9_then_resume_equals_clean_export(videos, tmp_path):
     store = tmp_path / "killed.zarr"
     proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(videos["longgop"]), str(store)])
@@ -261,6 +262,7 @@ def test_kill_9_then_resume_equals_clean_export(videos, tmp_path):
     assert checksums(a.values) == checksums(b.values) == checksums(cam.values)
 
 
+@pytest.mark.reliability
 def test_lock_blocks_a_second_writer(videos, tmp_path):
     store = tmp_path / "locked.zarr"
     lock = tmp_path / "locked.zarr.lock"
@@ -327,6 +329,7 @@ def _slow_shards(delay):
     st._build_shard = slow if delay else real
 
 
+@pytest.mark.reliability
 def test_export_on_cluster_survives_a_killed_worker(client, videos, tmp_path):
     cam = ibl_xvideo.open_camera(videos["longgop"])
     client.run(_slow_shards, 0.2)  # so that the kill lands mid-export
@@ -423,6 +426,7 @@ def _fail_shard_write(monkeypatch, at: int, error: OSError):
     return lambda: monkeypatch.setattr(st, "_write_file", real)
 
 
+@pytest.mark.reliability
 def test_a_failed_shard_write_stops_the_export_and_resume_completes_it(videos, tmp_path, monkeypatch):
     """The background shard writer's error reaches the caller; the shards written stay; a rerun finishes."""
     repair = _fail_shard_write(monkeypatch, 4, OSError(28, "No space left on device"))
@@ -508,6 +512,7 @@ def small_tmpfs(tmp_path):
         subprocess.run(["umount", str(where)])
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("kind, match", [("full", r"the disk is full .*resumes where it stopped"),
                                          ("ro", r"the file system is read-only .*Choose a store you can write to")])
 def test_a_full_or_read_only_file_system_is_a_typed_error(videos, small_tmpfs, kind, match):
@@ -524,6 +529,7 @@ def test_a_full_or_read_only_file_system_is_a_typed_error(videos, small_tmpfs, k
             ibl_xvideo.open_store(store)
 
 
+@pytest.mark.reliability
 def test_an_export_larger_than_the_free_space_is_refused_with_both_numbers(videos, small_tmpfs):
     fs = small_tmpfs("rw", 6 << 20)
     cam = ibl_xvideo.open_camera(videos["bframes"])  # 300 frames of 320x256: 24.6 MB uncompressed

@@ -13,7 +13,7 @@ from ibl_xvideo.decode import clear_caches
 from ibl_xvideo.errors import XVideoError
 
 from ..httpserver import FileServer
-from .conftest import record
+from .cases import record
 
 pytestmark = pytest.mark.reliability
 

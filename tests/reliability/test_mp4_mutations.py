@@ -24,7 +24,7 @@ import ibl_xvideo
 from ibl_xvideo.decode import DamagedFramesWarning, clear_caches
 from ibl_xvideo.errors import XVideoError
 
-from .conftest import record
+from .cases import record
 
 pytestmark = pytest.mark.reliability
 

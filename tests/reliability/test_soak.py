@@ -10,7 +10,7 @@ import pytest
 import ibl_xvideo
 from ibl_xvideo.synth import read_frame_number
 
-from .conftest import record
+from .cases import record
 
 pytestmark = pytest.mark.reliability
 

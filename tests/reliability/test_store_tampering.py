@@ -14,7 +14,7 @@ import ibl_xvideo
 from ibl_xvideo.errors import XVideoError
 
 from ..conftest import needs_zarr
-from .conftest import record
+from .cases import record
 
 pytestmark = [pytest.mark.reliability, needs_zarr]
 

@@ -1,4 +1,4 @@
-"""The reliability suite's record: every case tried, shown as a table at the end of the run."""
+"""The reliability suite's record: every case tried, shown as a table at the end of the run (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ def record(kind: str, case: str, expected: str, observed: str, ok: bool) -> None
     CASES.append((kind, case, expected, observed, "ok" if ok else "WRONG"))
 
 
-def pytest_terminal_summary(terminalreporter):
+def summary(terminalreporter) -> None:
+    """Write the table of the cases tried (for ``pytest_terminal_summary``)."""
     if not CASES:
         return
     tr = terminalreporter
@@ -21,7 +22,8 @@ def pytest_terminal_summary(terminalreporter):
     by_kind = collections.defaultdict(collections.Counter)
     alone = collections.Counter(c[0] for c in CASES)
     for kind, _, _, observed, verdict in CASES:  # many cases of a kind: counted by outcome
-        label = observed if alone[kind] == 1 else re.sub(r"\d+", "N", observed.split(":")[0])
+        label = observed if alone[kind] == 1 or kind == "environment" else re.sub(
+            r"\d+", "N", observed.split(":")[0])
         by_kind[kind][(label, verdict)] += 1
     rows = [("kind", "cases", "observed", "verdict")]
     for kind, counts in sorted(by_kind.items()):
