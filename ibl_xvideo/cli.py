@@ -1,4 +1,8 @@
-"""The ``ibl-xvideo`` command line."""
+"""The ibl-xvideo command line: IBL camera videos as frames, metadata, QC and Zarr stores.
+
+Sources: an eid (with --one-cache, or this computer's ONE), a session folder, an mp4
+file or an http(s) URL.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,22 @@ import sys
 import warnings
 
 __all__ = ["main"]
+
+#: Python keyword arguments named in the library's messages, and this CLI's flags for them.
+_FLAGS = {"overwrite=True": "--overwrite", "repair=True": "--repair", "check_space=False": "--no-space-check",
+          "refs=False": "--no-refs"}
+
+
+def _roi(text: str) -> str:
+    """An --roi value, checked before any work: ``y0:y1,x0:x1``."""
+    from .store import parse_roi
+
+    try:
+        parse_roi(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a region: give y0:y1,x0:x1 (e.g. 0:256,320:640)") \
+            from None
+    return text
 
 
 def _one(cache: str | None):
@@ -19,7 +39,7 @@ def _one(cache: str | None):
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="eid, session folder or mp4 file")
+    p.add_argument("source", help="eid, session folder, mp4 file or http(s) URL")
     p.add_argument("label", nargs="?", default=None, help="camera: left, right, body or belly")
     p.add_argument("--one-cache", default=None,
                    help="ONE cache folder for eids (default: this computer's configured ONE, offline; the demo's "
@@ -46,9 +66,14 @@ def _cmd_frame(args) -> int:
     import imageio.v3 as iio
 
     from . import open_camera
+    from .errors import TimestampsNotFoundError
 
-    cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None,
-                      timestamps=False if args.index is not None else None)
+    try:  # the session clock whenever the session has its camera times, --index or not
+        cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None)
+    except TimestampsNotFoundError:
+        if args.index is None:
+            raise
+        cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None, timestamps=False)
     if args.index is None:
         t0, t1, dt = float(cam.time[0]), float(cam.time[-1]), 1 / cam.attrs["fps"]
         if not t0 - dt <= args.time <= t1 + dt:
@@ -61,7 +86,7 @@ def _cmd_frame(args) -> int:
                              f"{cam.shape[0]} frames.")
         sel = cam.isel(time=args.index)
     iio.imwrite(args.out, sel.values)
-    clock = "session clock" if args.index is None else "video clock"
+    clock = "video clock: frame / fps" if cam.attrs["timestamps_policy"] == "frame/fps" else "session clock"
     print(f"frame {int(sel.frame)} (t={float(sel.time):.4f} s, {clock}) -> {args.out}")
     return 0
 
@@ -76,6 +101,9 @@ def _cmd_qc(args) -> int:
               refs=False if args.no_refs else args.refs, kind=args.kind,
               progress=not args.json, full_measures=args.measures.split(",") if args.measures else None)
     whole_session = args.label is None and "://" not in args.source and Path(args.source).suffix != ".mp4"
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():  # before the QC runs, not after
+        raise SystemExit(f"ibl-xvideo qc: --plot {args.plot}: the folder {Path(args.plot).resolve().parent} "
+                         "does not exist; create it or pick another path.")
     if args.cache:
         if whole_session:
             raise SystemExit("ibl-xvideo qc: --cache is one camera's Zarr store: give the camera LABEL too.")
@@ -87,7 +115,9 @@ def _cmd_qc(args) -> int:
     for label, res in results.items():
         if args.plot:
             out = Path(args.plot)
-            res.plot(out if not whole_session else out.with_name(f"{out.stem}_{label}{out.suffix}"))
+            out = out if not whole_session else out.with_name(f"{out.stem}_{label}{out.suffix}")
+            res.plot(out)
+            print(f"QC figure of the {res.label} camera -> {out}", file=sys.stderr)
     if args.json:
         d = {lb: r.to_dict() for lb, r in results.items()} if whole_session else results[None].to_dict()
         print(json.dumps(d, indent=2))
@@ -133,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     from . import __version__
     from .errors import XVideoError
 
-    parser = argparse.ArgumentParser(prog="ibl-xvideo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="ibl-xvideo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ibl-xvideo {__version__}")
     sub = parser.add_subparsers(dest="cmd", required=True)
 
@@ -150,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_source(p)
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--time", type=float, help="session time in s (nearest frame)")
-    g.add_argument("--index", type=int, help="frame index")
-    p.add_argument("-o", "--out", default="frame.png")
+    g.add_argument("--index", type=int, help="frame number (0-based; negative from the end)")
+    p.add_argument("-o", "--out", default="frame.png", help="PNG to write (default frame.png)")
     p.set_defaults(func=_cmd_frame)
 
     p = sub.add_parser("qc", help="run the IBL camera QC (every camera of a session when LABEL is omitted)")
@@ -179,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("store", help="Zarr store: a folder or an fsspec URL")
     p.add_argument("--start", type=float, default=None, help="first session time (s)")
     p.add_argument("--stop", type=float, default=None, help="last session time (s)")
-    p.add_argument("--roi", default=None, help="region y0:y1,x0:x1")
+    p.add_argument("--roi", default=None, type=_roi, help="region y0:y1,x0:x1, cropped as frames are decoded")
     p.add_argument("--overwrite", action="store_true", help="replace a store holding another export")
     p.add_argument("--repair", action="store_true",
                    help="check every frame's checksum and rewrite only the damaged shards")
@@ -202,14 +233,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except XVideoError as exc:
-        print(f"ibl-xvideo: error: {exc}", file=sys.stderr)
+        print(f"ibl-xvideo: error: {_as_flags(str(exc))}", file=sys.stderr)
         return 2
     finally:
         warnings.showwarning = shown
 
 
+def _as_flags(message: str) -> str:
+    """A library message as the CLI's user reads it: its flags where it names keyword arguments."""
+    for kwarg, flag in _FLAGS.items():
+        message = message.replace(f"pass {kwarg}", f"pass {flag}").replace(kwarg, flag)
+    return message
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"ibl-xvideo: warning: {message}", file=sys.stderr if file is None else file)
+    print(f"ibl-xvideo: warning: {_as_flags(str(message))}", file=sys.stderr if file is None else file)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,7 +65,8 @@ def test_cli_meta_and_frame(one_cache, tmp_path, capsys):
     assert meta["length"] == 90 and meta["fps"] == 30
     png = tmp_path / "f.png"
     assert main(["frame", str(session), "body", "--index", "7", "-o", str(png)]) == 0
-    assert png.stat().st_size > 0 and "frame 7" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert png.stat().st_size > 0 and "frame 7" in out and "session clock" in out  # one clock, --index or not
     assert main(["frame", str(session), "body", "--time", "14.0", "-o", str(png)]) == 0
     assert "session clock" in capsys.readouterr().out
     # a time or frame outside the video is an error, not the nearest frame hours away
@@ -120,3 +121,25 @@ def test_demo_build_progress_counts_frames(tmp_path, capsys):
     build_demo(tmp_path / "cache", cameras={"body": (64, 64, 30, 5.0)}, progress=True)
     err = capsys.readouterr().err
     assert "building demo session" in err and "150/150" in err and "body camera" in err
+
+
+def test_cli_mistakes_are_one_line_in_the_cli_s_words(one_cache, tmp_path, capsys, videos):
+    session = str(one_cache / SESSION_REL)
+    with pytest.raises(SystemExit) as exc:  # checked by argparse, before any decoding
+        main(["export", session, "body", str(tmp_path / "s.zarr"), "--roi", "0:256"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--roi" in err and "y0:y1,x0:x1" in err and "Traceback" not in err
+    with pytest.raises(SystemExit, match="the folder .*missing.* does not exist"):  # before the QC runs
+        main(["qc", session, "body", "--no-refs", "--plot", str(tmp_path / "missing" / "qc.png")])
+
+
+@needs_zarr
+def test_cli_errors_name_the_cli_s_flags(one_cache, tmp_path, capsys, videos):
+    session = str(one_cache / SESSION_REL)
+    store = tmp_path / "s.zarr"
+    assert main(["export", session, "body", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["export", str(videos["mono"]), str(store)]) == 2  # another video's export is there
+    err = capsys.readouterr().err
+    assert "pass --overwrite" in err and "overwrite=True" not in err
