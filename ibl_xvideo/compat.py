@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +30,7 @@ from .remote import is_url, split_auth
 from .sources import (
     VIDEO_LABELS,
     assert_valid_label,
+    camera_location,
     configured_data_server_auth,
     default_one,
     is_eid,
@@ -122,6 +122,9 @@ def get_video_meta(video_path, one=None):
     """Return ibllib's video metadata Bunch: length, fps (int), width, height, duration, size."""
     from iblutil.util import Bunch
 
+    if isinstance(video_path, str) and is_eid(video_path) and not os.path.exists(video_path):
+        raise TypeError(f"get_video_meta reads a video file's path or URL, as ibllib's, not an eid ({video_path}): "
+                        "use url_from_eid(eid, label) first, or ibl_xvideo.video_meta(eid, label).")
     index = _index(video_path)
     fps = int(index.fps)
     return Bunch(
@@ -150,6 +153,14 @@ def url_from_eid(eid, label=None, one=None):
     -------
     str or dict
         For a string label, its URL; else a ``{label: url}`` dict (None where missing).
+        With a remote ONE, Alyx's data URLs (as ibllib); with a local ONE cache, the URLs
+        on its data server in ONE's layout (``$IBL_XVIDEO_DATA_SERVER``), else the local
+        files' paths (which every function here and ``open_camera`` accept).
+
+    Raises
+    ------
+    SessionNotFoundError
+        For an eid this ONE does not know (ibllib returns ``{}``).
     """
     valid = np.isin(label, VIDEO_LABELS).all() if label is not None else True
     if not valid:
@@ -166,13 +177,11 @@ def url_from_eid(eid, label=None, one=None):
             m = rx.match(d.get("name", ""))
             if d.get("dataset_type") == "_iblrig_Camera.raw" and m and m.group(1) in wanted:
                 urls[m.group(1)] = d["data_url"]
-    else:
-        session_path = one.eid2path(str(eid))
-        for ds in one.list_datasets(str(eid)):
-            m = rx.match(Path(ds).name)
-            if m and m.group(1) in wanted:
-                url = one.path2url(session_path / ds)
-                urls[m.group(1)] = url
+    else:  # a local cache: URLs on its data server in ONE's layout, else the local files
+        for lb in wanted:
+            where = camera_location(one, str(eid), lb)
+            if where is not None:
+                urls[lb] = where
     if isinstance(label, str):
         if label not in urls:
             raise VideoNotFoundError(f"Session {eid} has no {label} camera video.")

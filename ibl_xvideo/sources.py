@@ -37,6 +37,7 @@ __all__ = [
     "times_file_name",
     "default_one",
     "not_a_source",
+    "camera_location",
 ]
 
 VIDEO_LABELS = ("left", "right", "body", "belly")
@@ -484,6 +485,34 @@ def dataset_url(one, session_path: Path, rel_path: str, dataset_id: str, data_se
     collection, _, name = rel_path.rpartition("/")
     stem, dot, ext = name.rpartition(".")
     return f"{data_server.rstrip('/')}/{rel_session}/{collection}/{stem}.{dataset_id}{dot}{ext}"
+
+
+def camera_location(one, eid: str, label: str, data_server: str | None = None) -> str | None:
+    """Where a session's camera video is, for a local ONE cache: its URL, else its local path.
+
+    The URL on the data server in ONE's layout (``one.path2url``, else ``data_server``
+    or ``$IBL_XVIDEO_DATA_SERVER``); without a data server, the local file when it is
+    there. None when the session lists no video of that camera.
+
+    Raises
+    ------
+    SessionNotFoundError
+        If ``eid`` is not a session of this ONE cache.
+    """
+    session_path = one.eid2path(str(eid))
+    if session_path is None:
+        raise SessionNotFoundError(
+            f"{eid} is not a session of the ONE cache {getattr(one, 'cache_dir', '?')}: check the eid, or "
+            "pass one=ONE() to ask Alyx.")
+    listed = _listed_video(one, str(eid), label)
+    if listed is None:
+        return None
+    rel_path, dataset_id = listed
+    try:
+        return dataset_url(one, Path(session_path), rel_path, dataset_id, data_server)
+    except VideoNotFoundError:  # no data server: the local copy, which every reader here accepts
+        local = Path(session_path) / rel_path
+        return str(local) if local.exists() else None
 
 
 def _download(one, eid, session_path: Path, rel_path: str, dataset_id: str, data_server, auth) -> Path:

@@ -7,9 +7,9 @@ import pytest
 
 import ibl_xvideo
 from ibl_xvideo import compat
-from ibl_xvideo.errors import InvalidLabelError, VideoNotFoundError
+from ibl_xvideo.errors import InvalidLabelError, SessionNotFoundError
 
-from .conftest import SESSION_EID, frame_numbers
+from .conftest import SESSION_EID, SESSION_REL, frame_numbers
 
 
 def test_get_video_frame(videos, reference):
@@ -71,12 +71,24 @@ def test_labels():
             compat.assert_valid_label(bad)
 
 
-def test_url_from_eid_local_one(one):
-    # a purely local One has no web client: as in ibllib, path2url cannot make URLs
+def test_url_from_eid_local_one(one, one_cache, monkeypatch):
     with pytest.raises(ValueError):
         compat.url_from_eid(SESSION_EID, "tail", one=one)
-    with pytest.raises((AssertionError, VideoNotFoundError)):
-        compat.url_from_eid(SESSION_EID, "body", one=one)
+    # a purely local One has no web client (ibllib's path2url fails): the local files, which we read
+    local = compat.url_from_eid(SESSION_EID, "body", one=one)
+    assert local == str(one_cache / SESSION_REL / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4")
+    assert compat.get_video_meta(local)["length"] == 90
+    urls = compat.url_from_eid(SESSION_EID, one=one)
+    assert urls["body"] == local and "belly" not in urls  # (this session has no belly camera)
+    # with a data server: its URLs in ONE's layout, the dataset id before the extension
+    monkeypatch.setenv("IBL_XVIDEO_DATA_SERVER", "https://ibl.flatironinstitute.org/public")
+    url = compat.url_from_eid(SESSION_EID, "body", one=one)
+    assert url.startswith(f"https://ibl.flatironinstitute.org/public/{SESSION_REL}/raw_video_data/"
+                          "_iblrig_bodyCamera.raw.") and url.endswith(".mp4")
+    with pytest.raises(SessionNotFoundError, match="not a session of the ONE cache"):
+        compat.url_from_eid("00000000-0000-4000-8000-000000000000", one=one)
+    with pytest.raises(TypeError, match="not an eid .*url_from_eid"):
+        compat.get_video_meta(SESSION_EID)
 
 
 def test_an_open_capture_is_refused_with_what_to_pass(videos):
