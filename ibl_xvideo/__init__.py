@@ -13,6 +13,7 @@ from .camera import open_camera, open_session, video_meta
 from .decode import clear_caches, read_frames
 from .errors import XVideoError
 from .index import get_index
+from .progress import progress
 from .sources import VIDEO_LABELS
 from .store import open_store, to_zarr
 
@@ -27,6 +28,7 @@ __all__ = [
     "open_store",
     "get_index",
     "clear_caches",
+    "progress",
     "VIDEO_LABELS",
     "XVideoError",
     "errors",

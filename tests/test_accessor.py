@@ -44,3 +44,15 @@ def test_qc_through_the_accessor(one):
         cam.isel(time=slice(10, 20)).video.qc()
     with pytest.raises(XVideoError, match="whole video"):
         cam.isel(x=slice(0, 100)).video.qc()
+
+
+def test_progress_shows_one_tqdm_bar_for_a_whole_video_reduction(videos, capsys):
+    cam = ibl_xvideo.open_camera(videos["bframes"], chunks=60)
+    with ibl_xvideo.progress("brightness"):
+        out = cam.mean(("y", "x")).compute()
+    err = capsys.readouterr().err
+    assert out.sizes["time"] == 300
+    assert "brightness" in err and "100%" in err and "[#" not in err  # tqdm's bar, not Dask's
+    with ibl_xvideo.progress("quiet", disable=True):
+        cam.max(("y", "x")).compute()
+    assert "quiet" not in capsys.readouterr().err

@@ -15,6 +15,7 @@ from one.alf.spec import QC
 from ..decode import read_frames
 from ..errors import XVideoError
 from ..index import cache_dir, get_index
+from ..progress import progress as progress_bar
 from ..sources import resolve
 from . import checks
 from .raw import load_audio_ttls, load_camera_ssv_times, load_embedded_frame_data, read_description
@@ -228,12 +229,7 @@ def _brightness_pass(res, label: str, idx: np.ndarray, progress: bool):
     tasks = [dask.delayed(_brightness_task, pure=True)(
         index, int(a), int(b), label, want[(want >= a) & (want < b)].tolist(), cam.attrs["pixels"])
         for a, b in zip(bounds[:-1], bounds[1:])]
-    if progress:
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar(minimum=1):
-            parts = dask.compute(*tasks)
-    else:
+    with progress_bar(f"{label} camera, every frame", disable=not progress):
         parts = dask.compute(*tasks)
     kept = {i: f for _, k in parts for i, f in k.items()}
     samples = np.stack([kept[int(i)] for i in idx])
@@ -386,12 +382,7 @@ def camera_qc(
         center = tuple(np.median(np.array(faces), axis=0).round().astype(int)) if ref is not None else None
         lazy = checks.frame_measures(cam, label, ref, roi, center=center,
                                      measures=full_measures if ref is not None else ("brightness",))
-        if progress:
-            from dask.diagnostics import ProgressBar
-
-            with ProgressBar(minimum=1):
-                every = lazy.compute()
-        else:
+        with progress_bar(f"{label} camera, every frame", disable=not progress):
             every = lazy.compute()
         every = every.swap_dims(time="frame").drop_vars("time")
     if full:
