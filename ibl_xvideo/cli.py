@@ -127,6 +127,8 @@ def _cmd_qc(args) -> int:
         print(f"{res.label} camera of {res.eid or args.source}: {d['outcome']}")
         for k, v in d["metrics"].items():
             print(f"  {k:<32} {v}")
+            if k in d["reasons"]:
+                print(f"  {'':<32}   {d['reasons'][k]}")
     return 0
 
 

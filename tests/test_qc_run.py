@@ -331,3 +331,20 @@ def test_full_qc_without_refs_decodes_every_frame_once(one):
     sampled = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=10, progress=False, kind="ephys", refs=False)
     assert {k: v for k, v in res.metrics.items() if k != "_videoBody_brightness"} == \
         {k: v for k, v in sampled.metrics.items() if k != "_videoBody_brightness"}
+
+
+def test_every_metric_that_is_not_pass_says_why(one, one_cache, capsys):
+    res = qc.camera_qc(SESSION_EID, "left", one=one, n_samples=8, progress=False, kind="ephys", refs=False)
+    d = res.to_dict()
+    not_pass = {k for k, v in d["metrics"].items() if (v[0] if isinstance(v, list) else v) != "PASS"}
+    assert not_pass and set(d["reasons"]) == not_pass
+    assert "skipped (refs=False" in d["reasons"]["_videoLeft_position"]
+    assert all(len(r) > 20 and not r.isupper() for r in d["reasons"].values())
+    # the resolution check of a 320x256 test video against a 1280x1024 left camera says both sizes
+    assert "320x256" in d["reasons"]["_videoLeft_resolution"] and "1280x1024" in d["reasons"]["_videoLeft_resolution"]
+    assert main(["qc", str(one_cache / SESSION_REL), "left", "--no-refs", "--n-samples", "8", "--kind", "ephys",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reasons"] == d["reasons"]
+    assert main(["qc", str(one_cache / SESSION_REL), "left", "--no-refs", "--n-samples", "8", "--kind", "ephys"]) == 0
+    out = capsys.readouterr().out
+    assert d["reasons"]["_videoLeft_resolution"] in out

@@ -580,3 +580,85 @@ def check_focus(frame_samples=None, label: str = "left", refs=None, n=20, thresh
     passes = np.all(lpc_var > threshold[0]) or np.all(filt_mean > threshold[1])
     outcome = QC.PASS if passes else QC.FAIL
     return (outcome, lpc_var, filt_mean) if return_measures else outcome
+
+
+def explain(check: str, value, ctx: dict) -> str:
+    """Why a check did not PASS, in words: what it measured against what it expects.
+
+    Parameters
+    ----------
+    check : str
+        The check's short name (``'brightness'``, ``'position'``...).
+    value : QC or tuple
+        Its outcome, as the check returned it.
+    ctx : dict
+        What the QC run knew: ``label``, ``kind``, ``brightness`` (the values checked),
+        ``expected`` (fps, width, height or empty), ``fps``, ``width``, ``height``,
+        ``refs_skipped`` (refs=False), ``position_err`` ((n, 2) pixels or None).
+    """
+    outcome, *extra = value if isinstance(value, tuple) else (value,)
+    label, exp, kind = ctx.get("label", ""), ctx.get("expected") or {}, str(ctx.get("kind"))
+    rig = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} rig's {label} camera"
+    no_refs = ("skipped (refs=False, --no-refs)" if ctx.get("refs_skipped") else
+               f"no reference frames of this camera (install ibllib, or pass refs=<frames_{label}.npy>): "
+               "not checked")
+    if check == "brightness":
+        b = np.asarray(ctx.get("brightness", []), dtype=float)
+        if not b.size:
+            return "no frames to measure"
+        inside = float(np.mean((b > 40) & (b < 200)))
+        return (f"mean brightness of the {label} camera's region {np.median(b):.0f} (median; "
+                f"{b.min():.0f}-{b.max():.0f}); {inside:.0%} of the frames within 40-200 (over 75% to pass), "
+                f"standard deviation {b.std():.1f} (under 20 to pass)")
+    if check == "file_headers":
+        if outcome == QC.NOT_SET:
+            return f"no expected frame rate for {rig} (pass kind=)"
+        return f"the file says {ctx.get('fps')} fps; {rig} records {exp.get('fps')}"
+    if check == "resolution":
+        if outcome == QC.NOT_SET:
+            return f"no expected size for {rig} (pass kind=)"
+        size = f"{ctx.get('width')}x{ctx.get('height')}"
+        return f"the video is {size}; {rig} records {exp.get('width')}x{exp.get('height')}"
+    if check == "framerate":
+        if outcome == QC.NOT_SET:
+            return "no timestamps or no expected frame rate (pass kind=)"
+        return f"the timestamps give {extra[0]} Hz; expected {exp.get('fps')} Hz (within 1 Hz to pass)"
+    if check == "timestamps":
+        return "the timestamps are not one strictly increasing time per frame" if outcome != QC.NOT_SET \
+            else "no timestamps"
+    if check == "camera_times":
+        if outcome == QC.NOT_SET:
+            return "no Bonsai camera times (raw_video_data/_iblrig_<label>Camera.timestamps.ssv): not checked"
+        return f"{extra[0]:+d} Bonsai camera times against the frames (none to pass)"
+    if check == "dropped_frames":
+        if outcome == QC.NOT_SET:
+            return "no frame counter (raw_video_data/_iblrig_<label>Camera.frameData.bin or GPIO): not checked"
+        if not extra:
+            return "the frame counter does not count up: unreadable"
+        return (f"the camera's counter says {extra[0]} frames were dropped (under 0.1% to pass); "
+                f"{extra[1]:+d} counter entries against the frames (none to pass, under 5 to warn)")
+    if check == "pin_state":
+        if outcome == QC.NOT_SET:
+            return "no audio TTLs from the DAQ or Bpod, or no GPIO pin states: not checked"
+        return (f"{extra[0]:+d} audio TTLs against the rising edges of the camera's GPIO pin (under 5 to pass); "
+                f"{extra[1]:+d} pin-state rows against the frames")
+    if check == "position":
+        if outcome == QC.NOT_SET:
+            return no_refs
+        err = ctx.get("position_err")
+        if err is None or not len(err):
+            return "the face was not found where the reference frames have it"
+        d = np.hypot(*np.asarray(err, dtype=float).T)
+        return (f"the face is {np.median(d):.0f} pixels (median) from where the reference frames have it "
+                "(under 10-15 to pass), or the picture differs from them (histogram correlation under 75-80)")
+    if check == "focus":
+        return no_refs if outcome == QC.NOT_SET else "the face is less sharp than in the reference frames"
+    if check == "wheel_alignment":
+        if outcome == QC.NOT_SET:
+            if label == "body":
+                return "the body camera does not see the wheel: not checked (as ibllib)"
+            return "no wheel data in alf/ or no wheel movement to align on: not checked"
+        if not extra:
+            return "the wheel's movement period is outside the video"
+        return f"the motion in the wheel's region is {extra[0]:+d} frames off the wheel's (at most 1 to pass)"
+    return f"{outcome.name}"

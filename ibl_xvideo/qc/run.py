@@ -48,6 +48,9 @@ class QCResult:
         dim; see ``full``).
     samples : numpy.ndarray or None
         The sample frames the checks used, ``(n_samples, h, w)`` uint8.
+    reasons : dict
+        Why each metric that is not PASS is what it is, in words (same keys as
+        ``metrics``); ibllib gives no reasons.
     """
 
     outcome: QC
@@ -56,6 +59,7 @@ class QCResult:
     eid: str = ""
     measures: xr.Dataset = field(default_factory=xr.Dataset)
     samples: np.ndarray | None = field(default=None, repr=False)
+    reasons: dict = field(default_factory=dict)
 
     def plot(self, out=None, refs=None):
         """The QC report figure (see :func:`ibl_xvideo.qc.report.plot_qc`)."""
@@ -75,7 +79,7 @@ class QCResult:
             return v
 
         return {"outcome": self.outcome.name, "label": self.label, "eid": self.eid,
-                "metrics": {k: conv(v) for k, v in self.metrics.items()}}
+                "metrics": {k: conv(v) for k, v in self.metrics.items()}, "reasons": dict(self.reasons)}
 
 
 def sample_indices(length: int, n_samples: int = 100) -> np.ndarray:
@@ -426,7 +430,14 @@ def camera_qc(
     prefix = f"_video{label.capitalize()}_"
     metrics = {prefix + k: results[k] for k in CHECK_NAMES}
     outcome = checks.overall_outcome(v[0] if isinstance(v, tuple) else v for v in metrics.values())
-    return QCResult(outcome, metrics, label, res.eid or "", measures, samples)
+    ctx = {"label": label, "kind": kind, "expected": exp, "fps": int(index.fps), "width": index.width,
+           "refs_skipped": refs is False,
+           "height": index.height, "brightness": b_samples if brightness_all is None else brightness_all.values,
+           "position_err": None if ref is None else np.column_stack([measures["sample_position_err_x"].values,
+                                                                     measures["sample_position_err_y"].values])}
+    reasons = {prefix + k: checks.explain(k, results[k], ctx) for k in CHECK_NAMES
+               if (results[k][0] if isinstance(results[k], tuple) else results[k]) != QC.PASS}
+    return QCResult(outcome, metrics, label, res.eid or "", measures, samples, reasons)
 
 
 def session_qc(source, labels=None, *, one=None, **kwargs) -> dict:
