@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 
 import numpy as np
 
@@ -64,9 +65,13 @@ def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None
     ax.set(xlabel="frame", ylabel="mean grey level (ROI)", ylim=(0, max(255, b.max() if b.size else 0) * 1.05),
            title=f"{result.label} camera {result.eid}: {result.outcome.name}")
     ax.legend(loc="upper right", fontsize=8)
-    text = "\n".join(f"{k.split('_', 2)[-1]}: {v.name if hasattr(v, 'name') else v}"
-                     for k, v in result.to_dict()["metrics"].items())
-    ax.text(0.01, 0.99, text, transform=ax.transAxes, va="top", fontsize=7, family="monospace")
+    d = result.to_dict()
+    lines = []
+    for k, v in d["metrics"].items():
+        lines.append(f"{k.split('_', 2)[-1]}: {v.name if hasattr(v, 'name') else v}")
+        if k in d["reasons"]:  # why it is not PASS, under it
+            lines += ["   " + part for part in textwrap.wrap(d["reasons"][k], 72)]
+    ax.text(0.01, 0.99, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=6, family="monospace")
     _plot_focus(fig.add_subplot(gs[2, :2]), m, thresholds)
     _plot_position(fig.add_subplot(gs[2, 2]), m)
     if frames is not None and len(frames):
