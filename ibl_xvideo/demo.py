@@ -336,7 +336,9 @@ def run_demo(out: str | os.PathLike = "demo_frame.png", root: str | os.PathLike 
 
     iio.imwrite(out, img)
     print(f"saved the frame at t=1000 s to {out}")
-    print(f"\nnext: ibl-xvideo qc {eid} body --plot qc.png   (the camera QC of this session)\n"
+    print(f"\nnext: ibl-xvideo qc {eid} body --plot qc.png   (the camera QC of this session: each check that\n"
+          "      does not PASS says why; the synthetic scene is no mouse, so position and focus against IBL's\n"
+          "      reference frames fail, and --no-refs skips them)\n"
           f"      python examples/trial_frames.py ; python examples/qc_and_cache.py")
     return {"frame": int(frame.frame), "time": float(frame.time), "meta": meta, "png": str(out),
             "first10": first10.shape}
