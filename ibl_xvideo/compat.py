@@ -36,21 +36,26 @@ from .sources import (
     is_eid,
     label_from_path,
     not_a_source,
+    one_auth,
 )
 
 __all__ = ["url_from_eid", "get_video_frame", "get_video_frames_preload", "get_video_meta",
            "label_from_path", "assert_valid_label", "VIDEO_LABELS"]
 
 
-def _index(video_path):
-    """The index of a local video or of an http(s) URL (streamed, as ibllib's VideoStreamer)."""
+def _index(video_path, one=None):
+    """The index of a local video or of an http(s) URL (streamed, as ibllib's VideoStreamer).
+
+    A URL's credentials: those in it, else ``one``'s data server login, else the
+    configured ONE's (as ibllib).
+    """
     if not isinstance(video_path, (str, os.PathLike)):
         raise TypeError(not_a_source(video_path, "ibl_xvideo.compat reads a video file's path or URL"))
     s = str(video_path)
     if not is_url(s):
         return get_index(s)
     url, auth = split_auth(s)
-    return get_index(url, auth=auth or configured_data_server_auth())
+    return get_index(url, auth=auth or (one_auth(one) if one is not None else None) or configured_data_server_auth())
 
 
 def _bgr(gray: np.ndarray) -> np.ndarray:
@@ -125,7 +130,7 @@ def get_video_meta(video_path, one=None):
     if isinstance(video_path, str) and is_eid(video_path) and not os.path.exists(video_path):
         raise TypeError(f"get_video_meta reads a video file's path or URL, as ibllib's, not an eid ({video_path}): "
                         "use url_from_eid(eid, label) first, or ibl_xvideo.video_meta(eid, label).")
-    index = _index(video_path)
+    index = _index(video_path, one)
     fps = int(index.fps)
     return Bunch(
         length=index.length,

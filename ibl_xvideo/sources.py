@@ -38,6 +38,7 @@ __all__ = [
     "default_one",
     "not_a_source",
     "camera_location",
+    "one_auth",
 ]
 
 VIDEO_LABELS = ("left", "right", "body", "belly")
@@ -429,7 +430,7 @@ def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, 
                 from .remote import split_auth
 
                 url = dataset_url(one, session_path, rel_path, dataset_id, data_server)
-                location, url_auth = split_auth(url, auth or _one_auth(one))
+                location, url_auth = split_auth(url, auth or one_auth(one))
     found = _times_from_one(one, eid, session_path, label) if timestamps is None else None
     times, origin = _load_times(timestamps, found, str(session_path), label)
     return Resolved(location, label, eid, session_path, times, origin, url_auth)
@@ -450,7 +451,7 @@ def _listed_video(one, eid: str, label: str):
     return None
 
 
-def _one_auth(one):
+def one_auth(one):
     """The data server credentials of a ONE instance (HTTP_DATA_SERVER_LOGIN / _PWD), if any."""
     par = getattr(getattr(one, "alyx", None), "_par", None)
     login = getattr(par, "HTTP_DATA_SERVER_LOGIN", None)
@@ -526,7 +527,7 @@ def _download(one, eid, session_path: Path, rel_path: str, dataset_id: str, data
             return Path(one.load_dataset(eid, Path(rel_path).name, collection=str(Path(rel_path).parent),
                                          download_only=True))
     url, url_auth = split_auth(dataset_url(one, session_path, rel_path, dataset_id, data_server),
-                               auth or _one_auth(one))
+                               auth or one_auth(one))
     return download(url, dest, url_auth)
 
 

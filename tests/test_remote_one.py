@@ -89,3 +89,7 @@ def test_remote_one_builds_the_url_and_credentials(remote_session, tmp_path, mon
     cam = ibl_xvideo.open_camera(EID, "body", one=remote)
     assert cam.attrs["source"].startswith(private) and PASSWORD not in repr(cam.attrs)
     assert checksums(cam.values) == checksums(ibl_xvideo.open_camera(reference, chunks=None).values)
+    # ibllib's get_video_meta(url, one=): the credentials come from that ONE
+    from ibl_xvideo import compat
+
+    assert compat.get_video_meta(cam.attrs["source"], one=remote)["length"] == cam.sizes["time"]
