@@ -261,9 +261,9 @@ def resolve(
         except InvalidLabelError:
             shown = source
             if isinstance(source, str) and re.match(r"^https?://", source, re.I):
-                from .remote import _split
+                from .remote import split_auth
 
-                shown = _split(source, None)[0]  # never show credentials
+                shown = split_auth(source)[0]  # never show credentials
             raise InvalidLabelError(
                 f"{label!r} is not a camera label (opening {shown}): give one of "
                 f"{', '.join(VIDEO_LABELS)}."

@@ -958,15 +958,17 @@ class _StoreFrames(BackendArray):
 
 
 _RUN_POOL = None
+_RUN_POOL_LOCK = threading.Lock()
 
 
 def _read_runs(read, runs: list, threads: int) -> list:
     """``[read(r) for r in runs]`` on a shared pool of ``threads`` threads."""
     global _RUN_POOL
-    if _RUN_POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
+    with _RUN_POOL_LOCK:  # two first readers at once must not make two pools
+        if _RUN_POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-        _RUN_POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ibl_xvideo_zarr")
+            _RUN_POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ibl_xvideo_zarr")
     return list(_RUN_POOL.map(read, runs))
 
 
