@@ -230,6 +230,7 @@ def test_reference_frames_of_another_size_are_not_used(one):
     with pytest.warns(UserWarning, match="640x512 but the video .* is 320x256"):
         res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=8, kind="ephys", progress=False, refs=refs)
     assert res.metrics["_videoBody_position"] == QC.NOT_SET and res.metrics["_videoBody_focus"] == QC.NOT_SET
+    assert "the reference frames are 640x512, not this video's size" in res.reasons["_videoBody_position"]
     with pytest.raises(ValueError, match="smaller than the"):
         qc.imgproc.match_template(np.zeros((100, 100), np.uint8), np.zeros((131, 249), np.uint8))
 

@@ -594,12 +594,15 @@ def explain(check: str, value, ctx: dict) -> str:
     ctx : dict
         What the QC run knew: ``label``, ``kind``, ``brightness`` (the values checked),
         ``expected`` (fps, width, height or empty), ``fps``, ``width``, ``height``,
-        ``refs_skipped`` (refs=False), ``position_err`` ((n, 2) pixels or None).
+        ``refs_skipped`` (refs=False), ``refs_size`` (of reference frames dropped for not
+        matching the video), ``position_err`` ((n, 2) pixels or None).
     """
     outcome, *extra = value if isinstance(value, tuple) else (value,)
     label, exp, kind = ctx.get("label", ""), ctx.get("expected") or {}, str(ctx.get("kind"))
     rig = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} rig's {label} camera"
     no_refs = ("skipped (refs=False, --no-refs)" if ctx.get("refs_skipped") else
+               "the reference frames are {1}x{0}, not this video's size: not checked (pass refs= frames of this "
+               "camera)".format(*ctx["refs_size"]) if ctx.get("refs_size") else
                f"no reference frames of this camera (install ibllib, or pass refs=<frames_{label}.npy>): "
                "not checked")
     if check == "brightness":

@@ -340,11 +340,12 @@ def camera_qc(
 
     idx = sample_indices(length, n_samples)
     ref = None if refs is False else load_reference_frames(label, refs, one)
+    refs_size = None  # the size of reference frames dropped for not matching the video
     if ref is not None and tuple(ref.shape[-2:]) != (index.height, index.width):
         warnings.warn(f"The {label} reference frames are {ref.shape[-1]}x{ref.shape[-2]} but the video of "
                       f"{res.eid or res.location} is {index.width}x{index.height}: position and focus are "
                       "NOT_SET. Pass refs= frames of this camera's size.", stacklevel=2)
-        ref = None
+        ref, refs_size = None, tuple(ref.shape[-2:])
     cached = every = None
     if cache is not None:
         from ..camera import _open_cached
@@ -431,7 +432,7 @@ def camera_qc(
     metrics = {prefix + k: results[k] for k in CHECK_NAMES}
     outcome = checks.overall_outcome(v[0] if isinstance(v, tuple) else v for v in metrics.values())
     ctx = {"label": label, "kind": kind, "expected": exp, "fps": int(index.fps), "width": index.width,
-           "refs_skipped": refs is False,
+           "refs_skipped": refs is False, "refs_size": refs_size,
            "height": index.height, "brightness": b_samples if brightness_all is None else brightness_all.values,
            "position_err": None if ref is None else np.column_stack([measures["sample_position_err_x"].values,
                                                                      measures["sample_position_err_y"].values])}
