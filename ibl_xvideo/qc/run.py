@@ -13,7 +13,7 @@ import xarray as xr
 from one.alf.spec import QC
 
 from ..decode import read_frames
-from ..errors import XVideoError
+from ..errors import InvalidTimestampsError, TimestampsMismatchError, TimestampsNotFoundError, XVideoError
 from ..index import cache_dir, get_index
 from ..progress import progress as progress_bar
 from ..sources import resolve
@@ -310,9 +310,10 @@ def camera_qc(
 
     try:
         res = resolve(source, label, one=one, timestamps=timestamps)
-    except XVideoError as exc:
-        if "imestamps" not in type(exc).__name__:
-            raise
+    except (TimestampsNotFoundError, InvalidTimestampsError, TimestampsMismatchError) as exc:
+        # the QC itself judges the timestamps (NOT_SET without them, FAIL when wrong)
+        if isinstance(exc, InvalidTimestampsError):  # there, but unreadable: say so, not "missing"
+            warnings.warn(str(exc), stacklevel=2)
         res = resolve(source, label, one=one, timestamps=False)
     label = res.label
     if label is None:
