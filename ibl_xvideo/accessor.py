@@ -4,6 +4,7 @@ Registered when :mod:`ibl_xvideo` is imported::
 
     cam = ibl_xvideo.open_camera(eid, 'body', one=one)
     cam.video.meta                        # ibllib's video_meta keys and ours
+    cam.video.frame_at(1000)              # the frame at a session time, or an error outside the camera's
     cam.video.brightness()                # lazy mean grey level of the QC ROI, per frame
     cam.video.motion_energy()             # brainbox's motion energy, one Dask pass
     cam.video.to_zarr('body.zarr')        # resumable Zarr export
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .errors import XVideoError
+from .errors import TimeOutOfRangeError, XVideoError
 
 __all__ = ["VideoAccessor"]
 
@@ -44,6 +45,30 @@ class VideoAccessor:
         meta = video_meta(source, self._cam.attrs.get("label") or None)
         meta["eid"] = self._cam.attrs.get("eid") or meta["eid"]  # opened by eid: known even without ONE
         return meta
+
+    def frame_at(self, time: float) -> xr.DataArray:
+        """The frame nearest a session time, refusing times outside the camera's.
+
+        ``sel(time=t, method='nearest')`` gives the last frame for a time hours past the
+        end; this raises instead when ``time`` is more than one frame period before the
+        first frame or after the last.
+
+        Raises
+        ------
+        TimeOutOfRangeError
+            Naming the camera's first and last times.
+        """
+        times = self._cam["time"].values
+        if not times.size:
+            raise TimeOutOfRangeError("This camera has no frames.")
+        fps = float(self._cam.attrs.get("fps") or 0) or 1.0
+        t0, t1 = float(times[0]), float(times[-1])
+        if not t0 - 1 / fps <= float(time) <= t1 + 1 / fps:
+            clock = "frame / fps" if self._cam.attrs.get("timestamps_policy") == "frame/fps" else "session clock"
+            raise TimeOutOfRangeError(
+                f"t = {float(time):g} s is outside the {self._cam.attrs.get('label') or ''} camera's times "
+                f"({t0:.3f} to {t1:.3f} s, {clock}): pick a time inside them.")
+        return self._cam.sel(time=float(time), method="nearest")
 
     def brightness(self, roi: bool = True) -> xr.DataArray:
         """Mean grey level of each frame in ibllib's brightness ROI for this camera (lazy)."""

@@ -66,7 +66,7 @@ def _cmd_frame(args) -> int:
     import imageio.v3 as iio
 
     from . import open_camera
-    from .errors import TimestampsNotFoundError
+    from .errors import TimeOutOfRangeError, TimestampsNotFoundError
 
     try:  # the session clock whenever the session has its camera times, --index or not
         cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None)
@@ -75,11 +75,10 @@ def _cmd_frame(args) -> int:
             raise
         cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None, timestamps=False)
     if args.index is None:
-        t0, t1, dt = float(cam.time[0]), float(cam.time[-1]), 1 / cam.attrs["fps"]
-        if not t0 - dt <= args.time <= t1 + dt:
-            raise SystemExit(f"ibl-xvideo frame: t = {args.time:g} s is outside this camera's times "
-                             f"({t0:.3f} to {t1:.3f} s, session clock); pick a time inside them or --index.")
-        sel = cam.sel(time=args.time, method="nearest")
+        try:
+            sel = cam.video.frame_at(args.time)
+        except TimeOutOfRangeError as exc:
+            raise SystemExit(f"ibl-xvideo frame: {exc} Or give --index.") from None
     else:
         if not -cam.shape[0] <= args.index < cam.shape[0]:
             raise SystemExit(f"ibl-xvideo frame: frame {args.index} is out of range: this video has "

@@ -24,6 +24,7 @@ __all__ = [
     "StoreLockedError",
     "InvalidOptionError",
     "SourceChangedError",
+    "TimeOutOfRangeError",
 ]
 
 
@@ -85,6 +86,13 @@ class StoreLockedError(XVideoError):
 
 class SourceChangedError(XVideoError, OSError):
     """The video file or URL changed (size, mtime, ETag) since it was opened: reopen it."""
+
+
+class TimeOutOfRangeError(XVideoError, KeyError):
+    """A session time outside the camera's first and last frame times (by more than a frame)."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
 
 
 class InvalidOptionError(XVideoError, ValueError):

@@ -9,7 +9,7 @@ import pytest
 from one.alf.spec import QC
 
 import ibl_xvideo
-from ibl_xvideo import qc
+from ibl_xvideo import errors, qc
 from ibl_xvideo.errors import XVideoError
 
 from .conftest import SESSION_EID, checksums, needs_zarr
@@ -56,3 +56,16 @@ def test_progress_shows_one_tqdm_bar_for_a_whole_video_reduction(videos, capsys)
     with ibl_xvideo.progress("quiet", disable=True):
         cam.max(("y", "x")).compute()
     assert "quiet" not in capsys.readouterr().err
+
+
+def test_frame_at_a_session_time_refuses_times_outside_the_camera(one):
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    t = cam.time.values
+    f = cam.video.frame_at(float(t[40]) + 0.001)
+    assert int(f.frame) == 40 and f.shape == (256, 320)
+    assert int(cam.video.frame_at(float(t[-1]) + 0.5 / cam.attrs["fps"]).frame) == len(t) - 1  # half a frame past
+    for outside in (float(t[0]) - 1.0, float(t[-1]) + 3600):
+        with pytest.raises(errors.TimeOutOfRangeError, match=r"outside the body camera's times \(.* session clock\)"):
+            cam.video.frame_at(outside)
+    with pytest.raises(KeyError):  # a KeyError, as xarray's own selection errors
+        cam.video.frame_at(float(t[-1]) + 3600)
