@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
 def _as_flags(message: str) -> str:
     """A library message as the CLI's user reads it: its flags where it names keyword arguments."""
     for kwarg, flag in _FLAGS.items():
-        message = message.replace(f"pass {kwarg}", f"pass {flag}").replace(kwarg, flag)
+        message = message.replace(kwarg, flag)
     return message
 
 

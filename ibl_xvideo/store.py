@@ -403,8 +403,7 @@ def store_status(store, storage_options: dict | None = None) -> dict | None:
     if meta["shards_filled"] is None:
         meta["shards_missing"] = []
     else:
-        have = _shard_files(store if not isinstance(store, os.PathLike) else os.fspath(store), meta["name"],
-                            storage_options)
+        have = _shard_files(os.fspath(store), meta["name"], storage_options)
         filled = set(meta["shards_filled"])
         meta["shards_missing"] = [k for k in np.flatnonzero(done).tolist() if k not in have and k not in filled]
     meta["complete"] = bool(meta.get("complete")) and bool(done.all()) and not meta["shards_missing"]
@@ -718,12 +717,11 @@ def _damaged(store, k: int, what: str) -> str:
 
 def _damaged_shards(location: str, name: str, status: dict, storage_options: dict | None) -> list[int]:
     """The shards of a store whose frames cannot be read back intact (every checksum checked)."""
-    filled = None if status["shards_filled"] is None else frozenset(status["shards_filled"])
-    S, n = int(status["shard_frames"]), int(status["frames"][1]) - int(status["frames"][0])
     import zarr
 
     arr = zarr.open_group(location, mode="r", storage_options=storage_options)[name]
-    reader = _StoreFrames(location, name, arr.shape, arr.dtype, "verify", storage_options, S, filled)
+    reader = _StoreFrames.of(location, status, arr.shape, arr.dtype, "verify", storage_options)
+    S, n = reader.shard_frames, reader.length
     bad = []
     for k in range(-(-n // S)):
         try:
@@ -898,6 +896,12 @@ class _StoreFrames(BackendArray):
         self._array = self._local = None
         self._opened = False
 
+    @classmethod
+    def of(cls, location, status: dict, shape: tuple, dtype, token: str, storage_options=None) -> _StoreFrames:
+        """The frames of the store whose :func:`store_status` is ``status`` (its shard grid, its all-fill shards)."""
+        filled = None if status["shards_filled"] is None else frozenset(status["shards_filled"])
+        return cls(location, status["name"], shape, dtype, token, storage_options, status["shard_frames"], filled)
+
     def __getstate__(self):
         return {**self.__dict__, "_array": None, "_local": None, "_opened": False}
 
@@ -1008,9 +1012,7 @@ def open_store(store, storage_options: dict | None = None, chunks: Any = "shards
     # a worker process (another working directory) finds a local store by its absolute path
     location = os.path.abspath(store) if _is_local(store) else store
     token = f"{location}-{name}-{json.dumps({k: v for k, v in status.items() if k != 'shards_done'}, sort_keys=True)}"
-    filled = None if status["shards_filled"] is None else frozenset(status["shards_filled"])
-    frames = _StoreFrames(location, name, lazy.shape, lazy.dtype, token, storage_options, status["shard_frames"],
-                          filled)
+    frames = _StoreFrames.of(location, status, lazy.shape, lazy.dtype, token, storage_options)
     da = xr.DataArray(xr.Variable(lazy.dims, indexing.LazilyIndexedArray(frames)), name=name,
                       coords={"time": ds["time"].variable, "frame": ("time", ds["frame"].values)})
     da.attrs = {k: v for k, v in ds.attrs.items() if k != "ibl_xvideo"}
