@@ -66,11 +66,16 @@ def _cmd_frame(args) -> int:
     import imageio.v3 as iio
 
     from . import open_camera
-    from .errors import TimeOutOfRangeError, TimestampsNotFoundError
+    from .errors import (
+        InvalidTimestampsError,
+        TimeOutOfRangeError,
+        TimestampsMismatchError,
+        TimestampsNotFoundError,
+    )
 
-    try:  # the session clock whenever the session has its camera times, --index or not
+    try:  # the session clock whenever the session's camera times are usable, --index or not
         cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None)
-    except TimestampsNotFoundError:
+    except (TimestampsNotFoundError, TimestampsMismatchError, InvalidTimestampsError):
         if args.index is None:
             raise
         cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None, timestamps=False)

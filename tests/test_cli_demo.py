@@ -12,7 +12,7 @@ from ibl_xvideo import open_camera
 from ibl_xvideo.cli import main
 from ibl_xvideo.demo import DEMO_EID, DEMO_SESSION, build_demo, run_demo
 
-from .conftest import SESSION_REL, needs_zarr
+from .conftest import OTHER_REL, SESSION_REL, needs_zarr
 
 SMALL = {"body": (320, 256, 30, 4.0), "right": (320, 256, 150, 1.0)}
 
@@ -74,6 +74,10 @@ def test_cli_meta_and_frame(one_cache, tmp_path, capsys):
         main(["frame", str(session), "body", "--time", "5000", "-o", str(png)])
     with pytest.raises(SystemExit, match="90 frames"):
         main(["frame", str(session), "body", "--index", "90", "-o", str(png)])
+    # a session whose times do not match its frames still gives a frame by index (on the video clock)
+    other = one_cache / OTHER_REL
+    assert main(["frame", str(other), "body", "--index", "5", "-o", str(png)]) == 0
+    assert "frame 5" in capsys.readouterr().out
 
 
 def test_cli_errors_and_info(tmp_path, capsys):
