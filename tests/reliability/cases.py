@@ -5,12 +5,21 @@ from __future__ import annotations
 import collections
 import re
 
+from ibl_xvideo.errors import XVideoError
+
 #: (kind, case, expected, observed, verdict) of every case tried in this run
 CASES: list[tuple[str, str, str, str, str]] = []
 
 
 def record(kind: str, case: str, expected: str, observed: str, ok: bool) -> None:
     CASES.append((kind, case, expected, observed, "ok" if ok else "WRONG"))
+
+
+def failure(exc: BaseException) -> str:
+    """What an exception counts as: a typed error (an ``XVideoError``), or what the suite exists to catch."""
+    if isinstance(exc, XVideoError):
+        return f"typed error: {type(exc).__name__}"
+    return f"untyped error: {type(exc).__name__}: {exc}"
 
 
 def summary(terminalreporter) -> None:

@@ -24,7 +24,7 @@ import ibl_xvideo
 from ibl_xvideo.decode import DamagedFramesWarning, clear_caches
 from ibl_xvideo.errors import XVideoError
 
-from .cases import record
+from .cases import failure, record
 
 pytestmark = pytest.mark.reliability
 
@@ -81,10 +81,8 @@ def _read(path) -> tuple[str, bool]:
             picks = np.random.default_rng(0).permutation(n)[: min(n, 25)]
             scattered = ibl_xvideo.open_camera(path, pixels="luma", timestamps=False, chunks=None).isel(
                 time=picks).values
-    except XVideoError as exc:
-        return f"typed error: {type(exc).__name__}", True
-    except Exception as exc:  # noqa: BLE001 - what the suite exists to catch
-        return f"untyped error: {type(exc).__name__}: {exc}", False
+    except Exception as exc:  # noqa: BLE001 - typed or not, the table says which
+        return failure(exc), isinstance(exc, XVideoError)
     concealed = set().union(*(w.message.frames for w in caught if issubclass(w.category, DamagedFramesWarning)))
     ref = _sequential(path)
     pts = ibl_xvideo.get_index(path).frame_pts
