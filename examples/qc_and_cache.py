@@ -29,9 +29,9 @@ def main(argv=None) -> dict:
     out = Path(args.out or tempfile.mkdtemp(prefix="ibl_xvideo_example_"))
     one = One(cache_dir=build_demo(args.root), mode="local")
 
-    # 1. the IBL camera QC, as ibllib computes it (position/focus need reference frames:
-    #    they are NOT_SET offline without ibllib installed; the pin state is checked
-    #    against the audio TTLs of the demo's DAQ sync)
+    # 1. the IBL camera QC, as ibllib computes it (position and focus against the demo
+    #    session's own reference frames of its scene; the pin state against the audio
+    #    TTLs of the demo's DAQ sync)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = camera_qc(DEMO_EID, "body", one=one, kind="ephys", progress=False)

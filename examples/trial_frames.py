@@ -1,4 +1,4 @@
-"""Frames at many session times, a cropped clip and a motion-energy trace, on the demo session.
+"""Frames at each trial's stimulus onset, a clip around a response, and the paws' motion against the wheel.
 
 Run after ``ibl-xvideo demo`` (which builds the offline demo ONE cache):
 
@@ -25,26 +25,29 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     one = One(cache_dir=build_demo(args.root), mode="local")
+    trials = one.load_object(DEMO_EID, "trials")
+    wheel = one.load_object(DEMO_EID, "wheel")
     # chunks=None: scattered selections are planned per keyframe group
     cam = open_camera(DEMO_EID, "body", one=one, chunks=None)
-    t0, t1 = float(cam.time[0]), float(cam.time[-1])
+    h, w = cam.sizes["y"], cam.sizes["x"]
+    paws = dict(y=slice(int(0.72 * h), h), x=slice(int(0.3 * w), int(0.7 * w)))  # the hind paws on the wheel
 
-    # 1. one frame per "trial onset": 40 session times, any order
-    onsets = np.sort(np.random.default_rng(1).uniform(t0, t1, 40))
+    # 1. the frame at each trial's stimulus onset (the nearest frame on the session clock)
     t = time.perf_counter()
-    frames = cam.sel(time=onsets, method="nearest")
+    frames = cam.sel(time=trials["stimOn_times"], method="nearest")
     stack = frames.values
-    print(f"{len(onsets)} trial-onset frames {stack.shape} in {time.perf_counter() - t:.2f} s; "
+    print(f"{stack.shape[0]} stimulus-onset frames {stack.shape} in {time.perf_counter() - t:.2f} s; "
           f"frame numbers {frames.frame.values[:5]}...")
 
-    # 2. a 2 s clip cropped to a region of interest (cropped right after decoding)
-    clip = cam.sel(time=slice(t0 + 1, t0 + 3)).isel(y=slice(100, 300), x=slice(200, 500))
-    print(f"2 s clip of the ROI: {clip.shape}")
+    # 2. a 2 s clip around the first response, cropped to the paws (cropped right after decoding)
+    response = float(trials["response_times"][0])
+    clip = cam.sel(time=slice(response - 1, response + 1)).isel(**paws)
+    print(f"2 s clip of the paws around the first response: {clip.shape}")
 
-    # 3. motion energy of that ROI over the clip, as a Dask reduction
+    # 3. motion energy of the paws over the task, as a Dask reduction, against the wheel's speed
     dask_cam = open_camera(DEMO_EID, "body", one=one)  # Dask chunks = keyframe groups
-    roi = dask_cam.sel(time=slice(t0 + 1, t0 + 3)).isel(y=slice(100, 300), x=slice(200, 500))
-    energy = abs(roi.astype("float32").diff("time")).mean(("y", "x"))
+    task = dask_cam.sel(time=slice(trials["intervals"][0, 0], trials["intervals"][-1, 1])).isel(**paws)
+    energy = abs(task.astype("float32").diff("time")).mean(("y", "x"))
     if args.cluster:
         from distributed import Client, LocalCluster
 
@@ -53,8 +56,13 @@ def main(argv=None) -> dict:
             values = client.compute(energy.data).result()
     else:
         values = energy.values
-    print(f"motion energy over {values.size} frame pairs: mean {values.mean():.2f}, max {values.max():.2f}")
-    return {"onset_frames": frames.frame.values, "clip": clip.shape, "energy": values}
+    times = energy.time.values
+    speed = np.abs(np.gradient(np.interp(times, wheel["timestamps"], wheel["position"]), times))
+    r = float(np.corrcoef(values, speed)[0, 1])
+    print(f"motion energy of the paws over {values.size} frame pairs: correlation with the wheel's speed "
+          f"r = {r:.2f}")
+    return {"onset_frames": frames.frame.values, "n_trials": len(trials["stimOn_times"]), "clip": clip.shape,
+            "energy": values, "r": r}
 
 
 if __name__ == "__main__":

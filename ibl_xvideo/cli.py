@@ -174,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"ibl-xvideo {__version__}")
     sub = parser.add_subparsers(dest="cmd", required=True)
 
-    p = sub.add_parser("demo", help="build the offline demo session and run the walkthrough")
-    p.add_argument("--out", default="demo_frame.png", help="PNG of the frame at t=1000 s")
+    p = sub.add_parser("demo", help="build the offline demo session, run the walkthrough and the camera QC")
+    p.add_argument("--out", default="demo_frame.png",
+                   help="PNG of the frame at t=1000 s (the QC figure is written beside it, <out>_qc_<label>.png)")
     p.add_argument("--root", default=None, help="where to build the demo ONE cache")
     p.set_defaults(func=_cmd_demo)
 

@@ -2,12 +2,15 @@
 
 ``build_demo()`` writes, once, a ONE cache holding session
 ``4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a`` at ``hoferlab/Subjects/SWC_043/2020-09-21/001``
-with body, left and right cameras: rig-like synthetic videos encoded the IBL way
-(libx264 ``-preset slow -crf 29``), ``alf/_ibl_<label>Camera.times.npy`` with a
-session-clock offset and jitter, the rig's ``frameData.bin`` files (their audio pin high
-during the session's audio TTL pulses) and the DAQ sync of a 3B nidq rig
-(``raw_ephys_data/_spikeglx_sync.*.npy``: camera and audio TTL fronts).
-``run_demo()`` then walks through IBL's "Loading Raw Video Data" page on our API.
+with body, left and right cameras filming a head-fixed mouse on a wheel
+(:mod:`ibl_xvideo.rigscene`) encoded with IBL's x264 settings (a faster preset),
+``alf/_ibl_<label>Camera.times.npy`` with a session-clock offset and jitter, the task's
+trials and wheel in ``alf/``, the rig's ``frameData.bin`` files (their audio pin high
+during the go cues and error tones) and the DAQ sync of a 3B nidq rig
+(``raw_ephys_data/_spikeglx_sync.*.npy``: camera and audio TTL fronts). The right
+camera drops a few frames (:data:`DEMO_DROPPED`), a fault its QC catches.
+``run_demo()`` then walks through IBL's "Loading Raw Video Data" page on our API
+and runs the camera QC.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from .index import cache_dir
-from .synth import make_video
 
-__all__ = ["DEMO_EID", "DEMO_SESSION", "DEMO_CAMERAS", "demo_cache_dir", "build_demo", "run_demo",
+__all__ = ["DEMO_EID", "DEMO_SESSION", "DEMO_CAMERAS", "DEMO_DROPPED", "demo_cache_dir", "task_trials",
+           "task_audio", "write_task_files", "build_demo", "run_demo",
            "make_one_cache", "write_camera_session_files", "camera_times", "audio_pulses", "write_daq_sync",
            "write_bpod_task_data"]
 
@@ -34,12 +37,23 @@ DEMO_SESSION = "hoferlab/Subjects/SWC_043/2020-09-21/001"
 #: label -> (width, height, fps, seconds of video); the body camera covers t = 1000 s.
 DEMO_CAMERAS = {
     "body": (640, 512, 30, 1000.0),
-    "left": (1280, 1024, 60, 6.0),
-    "right": (640, 512, 150, 4.0),
+    "left": (1280, 1024, 60, 32.0),
+    "right": (640, 512, 150, 24.0),
 }
+#: The demo's deliberate fault: bursts of frames the right camera dropped, as
+#: ``(first frame the camera counted, frames lost)``; the QC's dropped_frames check fails.
+DEMO_DROPPED = {"right": ((300, 6), (900, 4), (1500, 5))}
 #: Session-clock time of the first camera frame (the cameras start before the task).
 DEMO_T0 = 12.5
-_DEMO_VERSION = 2
+#: The bout of running (session clock, s) that the wheel-alignment check finds in the side cameras.
+DEMO_RUN = (14.0, 20.0)
+#: The task (session clock, s): trials with go cues, rewards and error tones; the rest of
+#: the session is spontaneous behaviour (no tones), filmed by the body camera only.
+DEMO_TASK = (21.0, 40.0)
+#: x264 settings of the demo: IBL's ``-crf 29``, keyframe interval and B-frames, with a
+#: faster preset than IBL's ``slow`` (the tests and benchmarks keep ``slow``).
+DEMO_ENCODER = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "29", "-pix_fmt", "yuv420p")
+_DEMO_VERSION = 3
 
 
 def demo_cache_dir() -> Path:
@@ -55,14 +69,14 @@ def camera_times(n: int, fps: float, t0: float = DEMO_T0, jitter: float = 2e-4, 
     return np.maximum.accumulate(t + np.arange(n) * 1e-9)
 
 
-def _frame_data(times: np.ndarray, pin4: np.ndarray) -> np.ndarray:
+def _frame_data(times: np.ndarray, pin4: np.ndarray, counter: np.ndarray | None = None) -> np.ndarray:
     """The rig's ``frameData.bin`` rows: Bonsai ticks, PointGrey stamp, counter, GPIO."""
     n = times.size
     ticks = 637361000000000000 + np.round(times * 1e7).astype(np.int64)  # 100 ns since year 1
     sec = np.floor(times).astype(np.int64)
     cyc = np.floor((times - sec) * 8000).astype(np.int64)
     pgts = ((sec % 128) << 25) | (cyc << 12)
-    counter = 3_000_000 + np.arange(n, dtype=np.int64)
+    counter = 3_000_000 + (np.arange(n, dtype=np.int64) if counter is None else np.asarray(counter, np.int64))
     gpio = np.where(pin4, 1 << 28, 0).astype(np.int64)
     return np.c_[ticks, pgts, counter, gpio].astype(np.float64)
 
@@ -75,12 +89,76 @@ def audio_pulses(t0: float, t1: float, seed: int = 0, width: float = 0.1) -> np.
     return np.c_[onsets, onsets + width]
 
 
+def task_trials(t_start: float, t_stop: float, seed: int = 0) -> dict[str, np.ndarray]:
+    """The trials of a visual decision task run from ``t_start`` to ``t_stop``, as ALF's ``trials`` object.
+
+    Each trial: 0.4-0.7 s of quiescence, the stimulus (and its go cue), the first wheel
+    movement 0.2-0.6 s later, the response 0.3-1.0 s after that, then the feedback: a
+    reward for 80% of the trials (``feedbackType`` 1), else an error tone (-1); the
+    next trial starts 1 s after a reward, 2 s after an error. ``choice`` is the side
+    the wheel turned to (-1, 1).
+    """
+    rng = np.random.default_rng(seed + 3)
+    rows, start = [], t_start
+    while True:
+        stim_on = start + rng.uniform(0.4, 0.7)
+        first_move = stim_on + rng.uniform(0.2, 0.6)
+        response = first_move + rng.uniform(0.3, 1.0)
+        correct = rng.uniform() < 0.8
+        end = response + (1.0 if correct else 2.0)
+        if end > t_stop:
+            break
+        rows.append((start, end, stim_on, first_move, response, 1 if correct else -1, rng.choice([-1, 1])))
+        start = end
+    start, end, stim_on, first_move, response, feedback_type, choice = np.array(rows).reshape(-1, 7).T
+    return {"intervals": np.c_[start, end], "stimOn_times": stim_on, "goCue_times": stim_on,
+            "firstMovement_times": first_move, "response_times": response, "feedback_times": response + 0.01,
+            "feedbackType": feedback_type.astype(int), "choice": choice.astype(int)}
+
+
+def task_audio(trials: dict[str, np.ndarray]) -> np.ndarray:
+    """The audio TTL pulses of the trials, ``(n, 2)`` rise and fall: the go cues (100 ms), the error tones (500 ms)."""
+    go = trials["goCue_times"]
+    error = trials["feedback_times"][trials["feedbackType"] < 0]
+    pulses = np.r_[np.c_[go, go + 0.1], np.c_[error, error + 0.5]]
+    return pulses[np.argsort(pulses[:, 0])]
+
+
+def write_task_files(session_path: Path, trials: dict[str, np.ndarray], t_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """Write ``alf/_ibl_trials.*.npy`` and the wheel (``alf/_ibl_wheel.*.npy``); return the wheel's (times, positions).
+
+    The wheel turns about 35 degrees from each trial's first movement to its response
+    (towards the choice) and, during :data:`DEMO_RUN`, runs; it rests otherwise.
+    """
+    from .rigscene import wheel_trace
+
+    alf = Path(session_path) / "alf"
+    alf.mkdir(parents=True, exist_ok=True)
+    for attr, values in trials.items():
+        np.save(alf / f"_ibl_trials.{attr}.npy", values)
+    moves = np.c_[trials["firstMovement_times"], trials["response_times"] - trials["firstMovement_times"],
+                  0.35 * trials["choice"]]
+    wheel_t, wheel_pos = wheel_trace(t_end, moves, DEMO_RUN)
+    np.save(alf / "_ibl_wheel.timestamps.npy", wheel_t)
+    np.save(alf / "_ibl_wheel.position.npy", wheel_pos)
+    return wheel_t, wheel_pos
+
+
+def _kept_frames(n: int, dropped) -> np.ndarray:
+    """Which of ``n`` exposures reached the video, given ``(first, count)`` bursts dropped."""
+    keep = np.ones(n, bool)
+    for first, count in dropped:
+        keep[first:first + count] = False
+    return keep
+
+
 def write_camera_session_files(session_path: Path, label: str, times: np.ndarray, seed: int = 0,
-                               audio: np.ndarray | None = None) -> None:
+                               audio: np.ndarray | None = None, counter: np.ndarray | None = None) -> None:
     """Write ``alf/_ibl_<label>Camera.times.npy`` and ``raw_video_data/..frameData.bin``.
 
     The GPIO audio pin is high on the frames taken during the ``audio`` pulses (rise,
-    fall times), or, without pulses, on a few random runs of 5 frames.
+    fall times), or, without pulses, on a few random runs of 5 frames. ``counter`` is
+    the camera's frame count of each frame (default 0, 1, 2...: none dropped).
     """
     (session_path / "alf").mkdir(parents=True, exist_ok=True)
     (session_path / "raw_video_data").mkdir(parents=True, exist_ok=True)
@@ -93,7 +171,7 @@ def write_camera_session_files(session_path: Path, label: str, times: np.ndarray
         rng = np.random.default_rng(seed)
         for start in rng.choice(max(times.size - 10, 1), size=max(times.size // 300, 1), replace=False):
             pin4[start:start + 5] = True  # audio TTL pulses seen by the camera's GPIO
-    _frame_data(times, pin4).tofile(session_path / "raw_video_data" / f"_iblrig_{label}Camera.frameData.bin")
+    _frame_data(times, pin4, counter).tofile(session_path / "raw_video_data" / f"_iblrig_{label}Camera.frameData.bin")
 
 
 def write_daq_sync(session_path: Path, audio: np.ndarray, cameras: dict[str, np.ndarray],
@@ -248,7 +326,7 @@ def _md5(path: Path) -> str:
 
 def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, progress: bool = True,
                cameras: dict | None = None) -> Path:
-    """Build the offline demo ONE cache once (2-4 minutes on two cores); return its root.
+    """Build the offline demo ONE cache once (about 70 s on two cores); return its root.
 
     Parameters
     ----------
@@ -280,22 +358,36 @@ def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, pr
     wsession = work / DEMO_SESSION
     from tqdm.auto import tqdm
 
-    counts = {label: int(round(seconds * fps)) for label, (_, _, fps, seconds) in cameras.items()}
+    from .rigscene import VIEWS, RigCamera, session_behaviour
+    from .synth import encode_frames
+
+    captures = {label: int(round(seconds * fps)) for label, (_, _, fps, seconds) in cameras.items()}
+    keep = {label: _kept_frames(n, DEMO_DROPPED.get(label, ())) for label, n in captures.items()}
     # in frames encoded (the body camera is most of the work), so that the bar moves all along
-    bar = tqdm(total=sum(counts.values()), desc="building demo session", unit="frame", unit_scale=True,
-               disable=not progress)
+    bar = tqdm(total=sum(int(k.sum()) for k in keep.values()), desc="building demo session", unit="frame",
+               unit_scale=True, disable=not progress)
     t = time.perf_counter()
-    audio = audio_pulses(DEMO_T0, DEMO_T0 + max(v[3] for v in cameras.values()))
-    all_times = {}
+    t_end = DEMO_T0 + max(v[3] for v in cameras.values()) + 2
+    trials = task_trials(*DEMO_TASK)
+    audio = task_audio(trials)
+    wheel_t, wheel_pos = write_task_files(wsession, trials, t_end)
+    rewards = trials["feedback_times"][trials["feedbackType"] > 0]
+    exposures = {}
     for k, (label, (w, h, fps, seconds)) in enumerate(cameras.items()):
         bar.set_postfix_str(f"{label} camera {w}x{h}@{fps}Hz")
-        n = counts[label]
-        make_video(wsession / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4", n, width=w, height=h,
-                   fps=fps, seed=k, progress=bar.update)
-        all_times[label] = camera_times(n, fps, seed=k)
-        write_camera_session_files(wsession, label, all_times[label], seed=k, audio=audio)
+        exposures[label] = camera_times(captures[label], fps, seed=k)
+        times = exposures[label][keep[label]]
+        behaviour = session_behaviour(times, wheel_t, wheel_pos, rewards, seed=k)
+        paint = RigCamera(label if label in VIEWS else "body", behaviour, seed=k, size=(w, h))
+        raw = wsession / "raw_video_data"
+        encode_frames(raw / f"_iblrig_{label}Camera.raw.mp4", (paint(i) for i in range(times.size)), width=w,
+                      height=h, fps=fps, output_args=DEMO_ENCODER, progress=bar.update)
+        write_camera_session_files(wsession, label, times, seed=k, audio=audio, counter=np.flatnonzero(keep[label]))
+        # the scene's own reference frames for the QC's position and focus checks (this session only)
+        np.save(raw / f"_xvideo_{label}Camera.referenceFrames.npy",
+                np.stack([paint(i) for i in (0, times.size // 2, times.size - 1)]))
     bar.close()
-    write_daq_sync(wsession, audio, all_times)
+    write_daq_sync(wsession, audio, exposures)  # the DAQ sees every exposure, dropped frames too
     make_one_cache(work, {DEMO_SESSION: DEMO_EID})
     (work / "ibl_xvideo_demo.json").write_text(json.dumps(
         {"version": _DEMO_VERSION, "eid": DEMO_EID, "cameras": {k: list(v) for k, v in cameras.items()},
@@ -306,7 +398,11 @@ def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, pr
 
 def run_demo(out: str | os.PathLike = "demo_frame.png", root: str | os.PathLike | None = None,
              cameras: dict | None = None) -> dict:
-    """Walk through IBL's "Loading Raw Video Data" on the demo session; return what it found."""
+    """Walk through IBL's "Loading Raw Video Data" on the demo session and run its camera QC.
+
+    Returns what it found: the frame at t = 1000 s (``frame``, ``time``, ``png``), the
+    first ten frames' shape, ``video_meta`` and ``qc`` (label -> QCResult).
+    """
     import imageio.v3 as iio
     from one.api import One
 
@@ -336,9 +432,47 @@ def run_demo(out: str | os.PathLike = "demo_frame.png", root: str | os.PathLike 
 
     iio.imwrite(out, img)
     print(f"saved the frame at t=1000 s to {out}")
-    print(f"\nnext: ibl-xvideo qc {eid} body --plot qc.png   (the camera QC of this session: each check that\n"
-          "      does not PASS says why; the synthetic scene is no mouse, so position and focus against IBL's\n"
-          "      reference frames fail, and --no-refs skips them)\n"
-          f"      python examples/trial_frames.py ; python examples/qc_and_cache.py")
+    qc = _demo_qc(eid, one, list(cameras or DEMO_CAMERAS), Path(out))
+    print(f"\nnext: ibl-xvideo qc {eid} --json   (the same QC, as JSON)\n"
+          "      python examples/trial_frames.py ; python examples/qc_and_cache.py")
     return {"frame": int(frame.frame), "time": float(frame.time), "meta": meta, "png": str(out),
-            "first10": first10.shape}
+            "first10": first10.shape, "qc": qc}
+
+
+def _demo_qc(eid: str, one, labels: list[str], out: Path) -> dict:
+    """Run the camera QC of each camera; print the outcomes, why each check did not pass, and the fault.
+
+    Returns label -> the :class:`~ibl_xvideo.qc.QCResult`; draws the figure of the first
+    camera that does not pass next to ``out`` (with matplotlib installed).
+    """
+    from one.alf.spec import QC
+
+    from . import open_camera
+    from .qc import camera_qc
+
+    print("\ncamera QC (ibllib's checks on our engine; every check that does not PASS says why):")
+    results = {}
+    for label in labels:
+        results[label] = res = camera_qc(eid, label, one=one, progress=False)
+        print(f"  {label} camera: {res.outcome.name}")
+        for key, why in res.reasons.items():
+            print(f"      {key.split('_', 2)[-1]}: {why}")
+    for label, dropped in DEMO_DROPPED.items():
+        if label not in results:
+            continue
+        cam = open_camera(eid, label, one=one)
+        dt = np.diff(cam.time.values)
+        gaps = np.flatnonzero(dt > 1.5 * np.median(dt))
+        print(f"\nthe demo's fault: the {label} camera dropped {sum(n for _, n in dropped)} frames in "
+              f"{len(dropped)} bursts; its times jump at t = "
+              + ", ".join(f"{cam.time.values[i]:.3f}" for i in gaps)
+              + f" s. The QC caught it: {label} dropped_frames {results[label].outcome.name} (above).")
+    bad = [label for label, res in results.items() if res.outcome != QC.PASS]
+    if bad:
+        figure = out.with_name(f"{out.stem}_qc_{bad[0]}.png")
+        try:
+            results[bad[0]].plot(figure)
+            print(f"the {bad[0]} camera's QC figure: {figure}")
+        except ImportError as exc:
+            print(f"(no QC figure: {exc})")
+    return results

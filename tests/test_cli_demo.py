@@ -14,7 +14,8 @@ from ibl_xvideo.demo import DEMO_EID, DEMO_SESSION, build_demo, run_demo
 
 from .conftest import OTHER_REL, SESSION_REL, needs_zarr
 
-SMALL = {"body": (320, 256, 30, 4.0), "right": (320, 256, 150, 1.0)}
+#: a small demo: its body camera films the task (trials from 21 s to 40 s)
+SMALL = {"body": (320, 256, 30, 30.0), "right": (320, 256, 150, 1.0)}
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,11 @@ def test_demo_cache_is_a_real_one_cache(small_demo):
     assert str(one.eid2path(DEMO_EID)).replace("\\", "/").endswith(DEMO_SESSION)
     cam = open_camera(DEMO_EID, "body", one=one)
     t = cam.time.values
-    assert cam.sizes["time"] == 120 and t[0] > 10  # session-clock offset
+    assert cam.sizes["time"] == 900 and t[0] > 10  # session-clock offset
     d = np.diff(t)
     assert np.all(d > 0) and d.std() > 0  # jittered, increasing
     raw = small_demo / DEMO_SESSION / "raw_video_data" / "_iblrig_bodyCamera.frameData.bin"
-    assert np.fromfile(raw, np.float64).size == 4 * 120
+    assert np.fromfile(raw, np.float64).size == 4 * 900
     assert build_demo(small_demo, cameras=SMALL, progress=False) == small_demo  # cached
 
 
@@ -44,7 +45,7 @@ def test_demo_eid_opens_without_one(small_demo, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(small_demo))
     monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
-    assert open_camera(DEMO_EID, "body").sizes["time"] == 120
+    assert open_camera(DEMO_EID, "body").sizes["time"] == 900
     png = tmp_path / "f.png"
     assert main(["frame", DEMO_EID, "body", "--time", "13", "-o", str(png)]) == 0
     assert png.stat().st_size > 0 and "frame 15" in capsys.readouterr().out
@@ -54,8 +55,12 @@ def test_run_demo_walkthrough(small_demo, tmp_path, capsys):
     out = run_demo(tmp_path / "f.png", root=small_demo, cameras=SMALL)
     assert (tmp_path / "f.png").stat().st_size > 1000
     assert out["first10"] == (10, 256, 320)
-    assert out["frame"] == 119  # t=1000 s is past this short body video: nearest is the last frame
-    assert "video_meta" in capsys.readouterr().out
+    assert out["frame"] == 899  # t=1000 s is past this short body video: nearest is the last frame
+    printed = capsys.readouterr().out
+    assert "video_meta" in printed and "camera QC" in printed
+    # the small demo's 320x256 right camera: ibllib's face region (x 430-618) is outside it, and the QC says so
+    assert "lies outside this 320x256 video" in out["qc"]["right"].reasons["_videoRight_position"]
+    assert out["qc"]["body"].metrics["_videoBody_position"] == QC.PASS  # its face region is clipped, as ibllib
 
 
 def test_cli_meta_and_frame(one_cache, tmp_path, capsys):
@@ -94,9 +99,9 @@ def test_example_trial_frames_runs(small_demo):
     path = Path(__file__).resolve().parents[1] / "examples" / "trial_frames.py"
     module = runpy.run_path(str(path))
     out = module["main"](["--root", str(small_demo)])
-    assert len(out["onset_frames"]) == 40 and np.all(np.diff(out["onset_frames"]) >= 0)
-    assert out["clip"][1:] == (156, 120)  # the small demo is 256x320: crops are clipped
-    assert out["energy"].size == out["clip"][0] - 1 and np.all(out["energy"] > 0)
+    assert len(out["onset_frames"]) == out["n_trials"] >= 5 and np.all(np.diff(out["onset_frames"]) > 0)
+    assert 59 <= out["clip"][0] <= 61 and out["clip"][1:] == (72, 128)  # 2 s at 30 Hz, the paws' region
+    assert out["r"] > 0.5  # the paws move when the wheel turns
 
 
 @needs_zarr
@@ -107,7 +112,7 @@ def test_example_qc_and_cache_runs(small_demo, tmp_path):
     path = Path(__file__).resolve().parents[1] / "examples" / "qc_and_cache.py"
     out = runpy.run_path(str(path))["main"](["--root", str(small_demo), "--out", str(tmp_path)])
     assert out["figure"].stat().st_size > 10_000
-    assert out["clip"] == (120, 256, 320)  # the small demo's body camera is 4 s long
+    assert out["clip"] == (300, 256, 320)  # 10 s of the small demo's body camera
     assert out["cache"] == ("filled", "hit")
     # the demo's cameras see the audio pulses its DAQ recorded
     assert out["metrics"]["_videoBody_pin_state"] == (QC.PASS, 0, 0)

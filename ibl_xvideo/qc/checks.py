@@ -22,7 +22,7 @@ __all__ = [
     "overall_outcome", "brightness_roi", "frame_brightness", "check_brightness", "check_file_headers",
     "check_framerate", "check_pin_state", "check_dropped_frames", "check_timestamps",
     "check_camera_times", "check_resolution", "check_wheel_alignment", "check_position",
-    "check_focus", "find_face", "face_roi", "frame_measures", "FACE_ROI", "FOCUS_ROI", "EXPECTED",
+    "check_focus", "find_face", "face_roi", "face_roi_fits", "frame_measures", "FACE_ROI", "FOCUS_ROI", "EXPECTED",
 ]
 
 _log = logging.getLogger(__name__)
@@ -102,6 +102,18 @@ def face_roi(frames, label: str, refs, top_left=None) -> tuple[slice, slice]:
 #: The per-frame measures of :func:`frame_measures` (``position`` gives ``position_err_x`` and ``_y``).
 MEASURES = ("brightness", "hist_corr", "focus_lpc", "focus_fft", "position")
 _COLUMNS = ("brightness", "hist_corr", "focus_lpc", "focus_fft", "position_err_x", "position_err_y")
+
+
+def face_roi_fits(label: str, h: int, w: int) -> bool:
+    """Whether ibllib's face region of the camera (:data:`FACE_ROI`) overlaps an ``h`` x ``w`` frame.
+
+    A region reaching past the frame's edge is clipped, as NumPy (and so ibllib) slices;
+    one that starts outside it leaves no template to match.
+    """
+    if label not in FACE_ROI:
+        return False
+    (y1, _), (x1, _) = FACE_ROI[label]
+    return y1 < h and x1 < w
 
 
 def search_radius(label: str, h: int, w: int) -> tuple[int, int]:
@@ -582,6 +594,22 @@ def check_focus(frame_samples=None, label: str = "left", refs=None, n=20, thresh
     return (outcome, lpc_var, filt_mean) if return_measures else outcome
 
 
+def _why_no_refs(label: str, ctx: dict) -> str:
+    """Why position and focus were not checked."""
+    if ctx.get("refs_skipped"):
+        return "skipped (refs=False, --no-refs)"
+    if ctx.get("refs_size"):
+        h, w = ctx["refs_size"]
+        return (f"the reference frames are {w}x{h}, not this video's size: not checked "
+                "(pass refs= frames of this camera)")
+    if ctx.get("face_outside"):
+        (y1, y2), (x1, x2) = FACE_ROI.get(label, ((0, 0), (0, 0)))
+        return (f"ibllib's face region of the {label} camera (x {x1}-{x2}, y {y1}-{y2}) lies outside this "
+                f"{ctx.get('width')}x{ctx.get('height')} video: not checked")
+    return (f"no reference frames of this camera (install ibllib, or pass refs=<frames_{label}.npy>): "
+            "not checked")
+
+
 def explain(check: str, value, ctx: dict) -> str:
     """Why a check did not PASS, in words: what it measured against what it expects.
 
@@ -595,16 +623,13 @@ def explain(check: str, value, ctx: dict) -> str:
         What the QC run knew: ``label``, ``kind``, ``brightness`` (the values checked),
         ``expected`` (fps, width, height or empty), ``fps``, ``width``, ``height``,
         ``refs_skipped`` (refs=False), ``refs_size`` (of reference frames dropped for not
-        matching the video), ``position_err`` ((n, 2) pixels or None).
+        matching the video), ``face_outside`` (:func:`face_roi_fits` is False),
+        ``position_err`` ((n, 2) pixels or None).
     """
     outcome, *extra = value if isinstance(value, tuple) else (value,)
     label, exp, kind = ctx.get("label", ""), ctx.get("expected") or {}, str(ctx.get("kind"))
     rig = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} rig's {label} camera"
-    no_refs = ("skipped (refs=False, --no-refs)" if ctx.get("refs_skipped") else
-               "the reference frames are {1}x{0}, not this video's size: not checked (pass refs= frames of this "
-               "camera)".format(*ctx["refs_size"]) if ctx.get("refs_size") else
-               f"no reference frames of this camera (install ibllib, or pass refs=<frames_{label}.npy>): "
-               "not checked")
+    no_refs = _why_no_refs(label, ctx)
     if check == "brightness":
         b = np.asarray(ctx.get("brightness", []), dtype=float)
         if not b.size:

@@ -16,7 +16,7 @@ def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None
             thresholds=(100, 6)):
     """Draw a QC result and save it to ``out``.
 
-    Brightness over the video with its bounds; the focus measures with their pass
+    Brightness over the video with its bounds and where the camera dropped frames; the focus measures with their pass
     thresholds and the face position error (with reference frames); the brightest
     and darkest sample frames with the brightness ROI and the face template's place
     in the reference (dashed) and in the frame (solid).
@@ -64,6 +64,11 @@ def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None
     ax.axhline(hi * 2, ls=":", color="r", label="failure bounds")
     ax.set(xlabel="frame", ylabel="mean grey level (ROI)", ylim=(0, max(255, b.max() if b.size else 0) * 1.05),
            title=f"{result.label} camera {result.eid}: {result.outcome.name}")
+    if "dropped_after" in m and m["dropped_after"].size:  # the frames the camera's counter says it lost
+        for k, (after, lost) in enumerate(zip(m["dropped_after"].values, m["dropped_count"].values)):
+            ax.axvline(after, color="tab:red", lw=0.8, label="frames dropped (counter)" if k == 0 else None)
+            ax.annotate(f"{int(lost)} dropped", (after, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                        fontsize=7, color="tab:red", ha="right", va="bottom")
     ax.legend(loc="upper right", fontsize=8)
     d = result.to_dict()
     lines = []

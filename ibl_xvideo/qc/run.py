@@ -45,7 +45,9 @@ class QCResult:
         reference frames, their face position error (``sample_position_err_x/y``,
         pixels) and the focus measures of the frames the focus check uses
         (``focus_sample`` dim); with ``full=True`` those of every frame (``frame``
-        dim; see ``full``).
+        dim; see ``full``); from the camera's frame counter, where it dropped frames
+        (``dropped_after``: the first frame after each gap, ``dropped_count``: frames
+        lost; ``gap`` dim).
     samples : numpy.ndarray or None
         The sample frames the checks used, ``(n_samples, h, w)`` uint8.
     reasons : dict
@@ -98,10 +100,12 @@ REFERENCE_URL = ("https://raw.githubusercontent.com/int-brain-lab/ibllib/master/
                  "frames_{label}.npy")
 
 
-def load_reference_frames(label: str, refs=None, one=None):
+def load_reference_frames(label: str, refs=None, one=None, session_path=None):
     """Reference frames for the position and focus checks, or None.
 
-    Looked for in order: ``refs`` (array or ``.npy`` path); ibllib's package data
+    Looked for in order: ``refs`` (array or ``.npy`` path); the session's own
+    (``<session_path>/raw_video_data/_xvideo_<label>Camera.referenceFrames.npy``, as the
+    built-in demo has them for its synthetic scene); ibllib's package data
     (``ibllib/qc/reference/frames_<label>.npy``) when ibllib is installed; a cached
     copy in ``<ONE cache>/ibl_xvideo/reference/`` (``one`` given) or
     ``<cache_dir>/reference/``; else a download from :data:`REFERENCE_URL` into that
@@ -109,6 +113,9 @@ def load_reference_frames(label: str, refs=None, one=None):
     """
     if refs is not None:
         return np.load(refs) if isinstance(refs, (str, os.PathLike)) else np.asarray(refs)
+    own = Path(session_path, "raw_video_data", f"_xvideo_{label}Camera.referenceFrames.npy") if session_path else None
+    if own is not None and own.exists():
+        return np.load(own)
     try:
         import importlib.util
 
@@ -340,13 +347,18 @@ def camera_qc(
                 warnings.warn(f"pin_state is NOT_SET: {exc}", stacklevel=2)
 
     idx = sample_indices(length, n_samples)
-    ref = None if refs is False else load_reference_frames(label, refs, one)
+    ref = None if refs is False else load_reference_frames(label, refs, one, sp)
     refs_size = None  # the size of reference frames dropped for not matching the video
     if ref is not None and tuple(ref.shape[-2:]) != (index.height, index.width):
         warnings.warn(f"The {label} reference frames are {ref.shape[-1]}x{ref.shape[-2]} but the video of "
                       f"{res.eid or res.location} is {index.width}x{index.height}: position and focus are "
                       "NOT_SET. Pass refs= frames of this camera's size.", stacklevel=2)
         ref, refs_size = None, tuple(ref.shape[-2:])
+    face_outside = ref is not None and not checks.face_roi_fits(label, index.height, index.width)
+    if face_outside:
+        warnings.warn(f"ibllib's face region of the {label} camera lies outside the {index.width}x{index.height} "
+                      f"video of {res.eid or res.location}: position and focus are NOT_SET.", stacklevel=2)
+        ref = None
     cached = every = None
     if cache is not None:
         from ..camera import _open_cached
@@ -429,11 +441,15 @@ def camera_qc(
         "timestamps": checks.check_timestamps(timestamps, length),
         "wheel_alignment": _wheel_alignment(res, label, timestamps),
     }
+    if count is not None and len(count) > 1:  # where the camera's counter jumps: the frames it dropped
+        jumps = np.diff(np.asarray(count, dtype=np.int64))
+        gap = np.flatnonzero(jumps > 1)
+        measures = measures.assign(dropped_after=("gap", gap + 1), dropped_count=("gap", jumps[gap] - 1))
     prefix = f"_video{label.capitalize()}_"
     metrics = {prefix + k: results[k] for k in CHECK_NAMES}
     outcome = checks.overall_outcome(v[0] if isinstance(v, tuple) else v for v in metrics.values())
     ctx = {"label": label, "kind": kind, "expected": exp, "fps": int(index.fps), "width": index.width,
-           "refs_skipped": refs is False, "refs_size": refs_size,
+           "refs_skipped": refs is False, "refs_size": refs_size, "face_outside": face_outside,
            "height": index.height, "brightness": b_samples if brightness_all is None else brightness_all.values,
            "position_err": None if ref is None else np.column_stack([measures["sample_position_err_x"].values,
                                                                      measures["sample_position_err_y"].values])}
