@@ -23,7 +23,7 @@ from xarray.core import indexing
 from .decode import PIXEL_MODES, read_frames
 from .errors import InvalidOptionError, InvalidTimestampsError, TimestampsMismatchError, check_option
 from .index import VideoIndex, get_index
-from .sources import VIDEO_LABELS, Resolved, assert_valid_label, resolve
+from .sources import Resolved, assert_valid_label, resolve, session_labels
 
 __all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "plan_chunks"]
 
@@ -493,24 +493,6 @@ def _open_cached(source, label, cache, chunks="auto", progress: bool = True, **k
                      ({"time": chunks} if isinstance(chunks, int) else chunks))
     out.attrs["cache"] = state
     return out
-
-
-def session_labels(eid, *, one=None) -> list[str]:
-    """The cameras whose video a session has (eid with ``one``, or session path), in label order."""
-    from pathlib import Path
-
-    from .sources import _cameras_in, default_one, is_eid
-
-    if is_eid(eid):
-        one = default_one(eid) if one is None else one
-        sp = one.eid2path(str(eid))
-        from .errors import SessionNotFoundError
-
-        if sp is None:
-            raise SessionNotFoundError(f"Session {eid} is not in the ONE cache at {one.cache_dir}.")
-    else:
-        sp = Path(eid)
-    return [lb for lb in VIDEO_LABELS if lb in _cameras_in(Path(sp))]
 
 
 def open_session(eid, *, one=None, labels=None, **kwargs) -> xr.DataTree:

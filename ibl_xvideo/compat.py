@@ -24,7 +24,7 @@ import re
 import numpy as np
 
 from .decode import read_frames
-from .errors import VideoNotFoundError
+from .errors import InvalidLabelError, InvalidOptionError, SessionNotFoundError, VideoNotFoundError
 from .index import get_index
 from .remote import is_url, split_auth
 from .sources import (
@@ -165,19 +165,30 @@ def url_from_eid(eid, label=None, one=None):
     Raises
     ------
     SessionNotFoundError
-        For an eid this ONE does not know (ibllib returns ``{}``).
+        For an eid this ONE does not know or refuses (ibllib returns ``{}``).
+    InvalidOptionError, InvalidLabelError
+        For a string that is no eid, or a label that is no camera's (both ValueErrors).
     """
     valid = np.isin(label, VIDEO_LABELS).all() if label is not None else True
     if not valid:
-        raise ValueError("labels must be one of %s" % ", ".join(VIDEO_LABELS))
+        raise InvalidLabelError(f"labels must be one of {', '.join(VIDEO_LABELS)}, not {label!r}")
     if not is_eid(eid):
-        raise ValueError(f"{eid!r} is not an eid")
+        raise InvalidOptionError(f"{eid!r} is not an eid: give a session's UUID, as one.search() returns them.")
     one = default_one(eid) if one is None else one
     wanted = [label] if isinstance(label, str) else (label or VIDEO_LABELS)
     rx = re.compile(r"^_iblrig_([a-z]+)(?=Camera.raw.mp4$)")
     urls = {}
     if not getattr(one, "offline", True) and hasattr(one, "get_details"):
-        det = one.get_details(str(eid), full=True)
+        import requests
+
+        try:
+            det = one.get_details(str(eid), full=True)
+        except ValueError as exc:  # ONE refuses the eid
+            raise SessionNotFoundError(f"{eid} is not an eid ONE accepts ({exc}): check the eid.") from exc
+        except requests.HTTPError as exc:  # Alyx answers 404 for a session it does not have
+            if exc.response is None or exc.response.status_code != 404:
+                raise
+            raise SessionNotFoundError(f"Alyx has no session {eid}: check the eid (one.search(...)).") from exc
         for d in det.get("data_dataset_session_related", []):
             m = rx.match(d.get("name", ""))
             if d.get("dataset_type") == "_iblrig_Camera.raw" and m and m.group(1) in wanted:

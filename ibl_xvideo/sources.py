@@ -31,6 +31,8 @@ __all__ = [
     "label_from_path",
     "assert_valid_label",
     "is_eid",
+    "session_path_of",
+    "session_labels",
     "Resolved",
     "resolve",
     "video_file_name",
@@ -102,6 +104,25 @@ def is_eid(x) -> bool:
         except ValueError:
             return False
     return False
+
+
+def session_path_of(one, eid) -> Path:
+    """The session folder of ``eid`` in ``one``'s cache.
+
+    Raises
+    ------
+    SessionNotFoundError
+        When ONE does not know the session, or refuses the eid (ONE takes version-4 UUIDs).
+    """
+    try:
+        session_path = one.eid2path(str(eid))
+    except ValueError as exc:  # ONE's own validation of the string
+        raise SessionNotFoundError(f"{eid} is not an eid ONE accepts ({exc}): check the eid.") from exc
+    if session_path is None:
+        raise SessionNotFoundError(
+            f"Session {eid} is not in the ONE cache at {getattr(one, 'cache_dir', '?')}: check the eid "
+            "(one.search(...)), refresh the cache, or pass one=ONE() to ask Alyx.")
+    return Path(session_path)
 
 
 @dataclass
@@ -350,6 +371,29 @@ def configured_data_server_auth() -> tuple[str, str] | None:
     return (login, pwd or "") if login not in (None, "None") else None
 
 
+def session_labels(eid, *, one=None) -> list[str]:
+    """The cameras whose video a session has (eid with ``one``, or session path), in label order.
+
+    Raises
+    ------
+    SessionNotFoundError
+        For an eid ONE does not know.
+    """
+    if is_eid(eid):
+        session_path = session_path_of(default_one(eid) if one is None else one, eid)
+    else:
+        session_path = Path(eid)
+    return [lb for lb in VIDEO_LABELS if lb in _cameras_in(session_path)]
+
+
+def _knows(one, eid) -> bool:
+    """Whether ``one``'s cache holds session ``eid``."""
+    try:
+        return one.eid2path(str(eid)) is not None
+    except ValueError:
+        return False
+
+
 def default_one(eid=None):
     """The ONE instance used for an eid given without ``one=``.
 
@@ -383,7 +427,7 @@ def default_one(eid=None):
 
                     one = One(cache_dir=where, mode="local")
             _DEFAULT_ONES[(kind, where)] = one
-        if eid is None or kind == keys[-1][0] or one.eid2path(str(eid)) is not None:
+        if eid is None or kind == keys[-1][0] or _knows(one, eid):
             return one
     raise XVideoError(
         f"Opening eid {eid} needs ONE, and none is configured on this computer: pass one=ONE() (after "
@@ -398,13 +442,7 @@ def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, 
         one = default_one(eid)
     if label is None:
         raise InvalidLabelError(f"Give the camera label for eid {eid}: one of {VIDEO_LABELS}.")
-    session_path = one.eid2path(eid)
-    if session_path is None:
-        raise SessionNotFoundError(
-            f"Session {eid} is not in the ONE cache at {one.cache_dir}: check the eid "
-            "(one.search(...)) or refresh the cache."
-        )
-    session_path = Path(session_path)
+    session_path = session_path_of(one, eid)
     video = _find_video(session_path, label)
     location, url_auth = (str(video) if video is not None else None), None
     if video is None or stream is True:
@@ -500,19 +538,15 @@ def camera_location(one, eid: str, label: str, data_server: str | None = None) -
     SessionNotFoundError
         If ``eid`` is not a session of this ONE cache.
     """
-    session_path = one.eid2path(str(eid))
-    if session_path is None:
-        raise SessionNotFoundError(
-            f"{eid} is not a session of the ONE cache {getattr(one, 'cache_dir', '?')}: check the eid, or "
-            "pass one=ONE() to ask Alyx.")
+    session_path = session_path_of(one, eid)
     listed = _listed_video(one, str(eid), label)
     if listed is None:
         return None
     rel_path, dataset_id = listed
     try:
-        return dataset_url(one, Path(session_path), rel_path, dataset_id, data_server)
+        return dataset_url(one, session_path, rel_path, dataset_id, data_server)
     except VideoNotFoundError:  # no data server: the local copy, which every reader here accepts
-        local = Path(session_path) / rel_path
+        local = session_path / rel_path
         return str(local) if local.exists() else None
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import ibl_xvideo
-from ibl_xvideo import compat
-from ibl_xvideo.errors import InvalidLabelError, SessionNotFoundError
+from ibl_xvideo import compat, open_camera
+from ibl_xvideo.errors import InvalidLabelError, InvalidOptionError, SessionNotFoundError
+from ibl_xvideo.sources import session_labels
 
 from .conftest import SESSION_EID, SESSION_REL, frame_numbers
 
@@ -85,8 +86,17 @@ def test_url_from_eid_local_one(one, one_cache, monkeypatch):
     url = compat.url_from_eid(SESSION_EID, "body", one=one)
     assert url.startswith(f"https://ibl.flatironinstitute.org/public/{SESSION_REL}/raw_video_data/"
                           "_iblrig_bodyCamera.raw.") and url.endswith(".mp4")
-    with pytest.raises(SessionNotFoundError, match="not a session of the ONE cache"):
+    with pytest.raises(SessionNotFoundError, match="not in the ONE cache"):
         compat.url_from_eid("00000000-0000-4000-8000-000000000000", one=one)
+    # a UUID ONE refuses (not version 4) and a string that is no eid: typed, as every other mistake
+    for call in (compat.url_from_eid, lambda e, one: open_camera(e, "body", one=one),
+                 lambda e, one: session_labels(e, one=one)):
+        with pytest.raises(SessionNotFoundError, match="not an eid ONE accepts"):
+            call("00000000-0000-0000-0000-000000000000", one=one)
+    with pytest.raises(InvalidOptionError, match="not an eid"):
+        compat.url_from_eid("not-an-eid", one=one)
+    with pytest.raises(InvalidLabelError, match="tail"):
+        compat.url_from_eid(SESSION_EID, ["body", "tail"], one=one)
     with pytest.raises(TypeError, match="not an eid .*url_from_eid"):
         compat.get_video_meta(SESSION_EID)
 

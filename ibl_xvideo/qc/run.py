@@ -16,7 +16,7 @@ from ..decode import read_frames
 from ..errors import InvalidTimestampsError, TimestampsMismatchError, TimestampsNotFoundError, XVideoError
 from ..index import cache_dir, get_index
 from ..progress import progress as progress_bar
-from ..sources import resolve
+from ..sources import resolve, session_labels
 from . import checks
 from .raw import load_audio_ttls, load_camera_ssv_times, load_embedded_frame_data, read_description
 
@@ -475,8 +475,6 @@ def session_qc(source, labels=None, *, one=None, **kwargs) -> dict:
     dict
         label -> :class:`QCResult`.
     """
-    from ..camera import session_labels
-
     labels = list(session_labels(source, one=one) if labels is None else labels)
     if not labels:
         raise XVideoError(f"{source} has no camera video (raw_video_data/_iblrig_<label>Camera.raw.mp4).")
