@@ -32,8 +32,9 @@ from typing import Callable, Literal
 import numpy as np
 
 from ._lru import ByteLRU
+from .container import open_container
 from .errors import DecodeError, check_option
-from .index import VideoIndex, _open_container
+from .index import VideoIndex
 
 __all__ = ["read_frames", "iter_frames", "each_frame", "PIXEL_MODES", "clear_caches", "STATS", "DamagedFramesWarning"]
 
@@ -158,7 +159,7 @@ class _Decoder:
 
     def __init__(self, index: VideoIndex, threads: int):
         self.index = index
-        self.container = _open_container(index.path, index.auth, size=index.size, version=index.mtime_ns,
+        self.container = open_container(index.path, index.auth, size=index.size, version=index.mtime_ns,
                                          fingerprint=index.fingerprint)
         self.stream = self.container.streams.video[0]
         self.cc = self.stream.codec_context
@@ -654,7 +655,7 @@ def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
     stop = index.length if stop is None else min(stop, index.length)
     if stop <= start:
         return
-    container = _open_container(index.path, index.auth, size=index.size, version=index.mtime_ns,
+    container = open_container(index.path, index.auth, size=index.size, version=index.mtime_ns,
                                 fingerprint=index.fingerprint)
     try:
         stream = container.streams.video[0]

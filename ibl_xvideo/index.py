@@ -10,10 +10,8 @@ milliseconds.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 import os
@@ -24,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._pyav import open_input
-from .errors import CorruptVideoError, SourceChangedError
+from .container import open_container, open_file_object
+from .errors import CorruptVideoError, VideoNotFoundError
+from .fileio import LocalFile, file_fingerprint, mp4_boxes
+from .remote import HTTPRangeFile, is_url, probe, remember_credentials, split_auth
 
 __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 
@@ -127,166 +127,6 @@ def _key(path: str, size: int, mtime_ns: int, fingerprint: str = "") -> str:
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 
 
-#: Bytes hashed at each end of a file's container tables by :func:`file_fingerprint`.
-FINGERPRINT_BYTES = 1 << 16
-
-
-def file_fingerprint(path: str, size: int) -> str:
-    """A short hash of a local video's container tables: the ``moov`` box's place and its two ends.
-
-    Two recordings of the same size differ there (creation time, sample sizes, chunk
-    offsets), so a file swapped for another of the same size and modification time is
-    told apart from the one indexed. Reads a few boxes' headers and 128 KiB at most;
-    a file that is not ISO-BMFF is hashed at its two ends instead.
-    """
-    with open(path, "rb") as fid:
-        def read(o, n):
-            fid.seek(o)
-            return fid.read(n)
-
-        a, b = 0, size
-        try:
-            for typ, start, end in _mp4_boxes(read, 0, size):
-                if typ == b"moov":
-                    a, b = start, min(end, size)
-                    break
-        except ValueError:  # not ISO-BMFF (or damaged): the file's ends
-            pass
-        h = hashlib.sha1(f"{a}-{b}".encode())
-        h.update(read(a, min(FINGERPRINT_BYTES, b - a)))
-        if b - a > FINGERPRINT_BYTES:
-            tail = max(a + FINGERPRINT_BYTES, b - FINGERPRINT_BYTES)
-            h.update(read(tail, b - tail))
-    return h.hexdigest()[:16]
-
-
-def _check_unchanged(path: str, size: int | None, mtime_ns: int | None, fingerprint: str = "") -> None:
-    """Raise :class:`SourceChangedError` if a local file is not the one indexed (size, mtime, tables)."""
-    if size is None:
-        return
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise SourceChangedError(f"{path} was deleted or moved after it was opened: open the camera again.") from None
-    same = (st.st_size, st.st_mtime_ns) == (size, mtime_ns if mtime_ns is not None else st.st_mtime_ns)
-    if same and fingerprint:
-        same = file_fingerprint(path, st.st_size) == fingerprint
-    if not same:
-        raise SourceChangedError(
-            f"{path} changed after it was opened (size {size} -> {st.st_size} bytes, its modification time or "
-            "its container tables): its index is of the old file. Open the camera again to read the new one.")
-
-
-def _open_container(path: str, auth=None, holes=None, size=None, version=None, fingerprint: str = ""):
-    import av
-
-    from .remote import HTTPRangeFile, is_url
-
-    try:
-        if is_url(path):
-            container = open_input(HTTPRangeFile(path, auth, size=size, version=version, holes=holes))
-        else:
-            _check_unchanged(path, size, version, fingerprint)
-            container = open_input(path)
-    except (av.FFmpegError, UnicodeDecodeError) as exc:  # pragma: no branch
-        raise CorruptVideoError(
-            f"{path} cannot be opened as a video ({exc}). The file may be truncated, "
-            "empty or not a video: re-download it (for ONE: one.load_dataset(..., "
-            "download_only=True)) or check the path."
-        ) from exc
-    if not container.streams.video:
-        container.close()
-        raise CorruptVideoError(f"{path} holds no video stream: check that it is a camera video.")
-    fmt = container.format.name
-    if fmt in ("image2", "image2pipe") or fmt.endswith("_pipe"):  # FFmpeg's still-image readers
-        container.close()
-        raise CorruptVideoError(f"{path} is a still image ({fmt}), not a video: check the path, or "
-                                "re-download the camera video.")
-    return container
-
-
-_ZEROS = memoryview(bytes(1 << 20))
-
-
-class SeekableRaw(io.RawIOBase):
-    """A read-only, seekable raw file of ``size`` bytes at position ``pos``; subclasses define ``readinto``."""
-
-    size: int = 0
-    pos: int = 0
-
-    def readable(self) -> bool:
-        """Always True."""
-        return True
-
-    def seekable(self) -> bool:
-        """Always True."""
-        return True
-
-    def tell(self) -> int:
-        """Current position."""
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        """Move to ``offset`` (from the start, the current position or the end)."""
-        if whence == 0:
-            self.pos = offset
-        elif whence == 1:
-            self.pos += offset
-        elif whence == 2:
-            self.pos = self.size + offset
-        else:
-            raise ValueError(f"bad whence {whence}")
-        self.pos = max(0, self.pos)
-        return self.pos
-
-
-class _TablesOnlyFile(SeekableRaw):
-    """A local file whose frame data read as zeros: demuxing it reads the container's tables only.
-
-    ``holes``: sorted, disjoint ``(n, 2)`` byte ranges (the samples) served as zeros
-    without touching the disk.
-    """
-
-    def __init__(self, path: str, holes: np.ndarray):
-        super().__init__()
-        self._fd = os.open(path, os.O_RDONLY)
-        self.size = os.fstat(self._fd).st_size
-        self.holes = holes
-        self._starts, self._ends = holes[:, 0].tolist(), holes[:, 1].tolist()
-        self._i = 0  # the hole at or after the position (reads are mostly sequential)
-        self.pos = 0
-        self.bytes_read = 0  # from the disk, for tests
-
-    def readinto(self, b) -> int:
-        """Fill ``b`` from the current position: zeros inside a hole, the file's bytes elsewhere."""
-        n = min(len(b), self.size - self.pos)
-        if n <= 0:
-            return 0
-        start, starts, ends = self.pos, self._starts, self._ends
-        i = self._i
-        if not (i < len(ends) and ends[i] > start and (i == 0 or ends[i - 1] <= start)):
-            i = self._i = bisect.bisect_right(ends, start)  # first hole ending after the position
-        out = memoryview(b).cast("B")
-        if i < len(starts) and starts[i] <= start:
-            n = min(n, ends[i] - start)
-            for k in range(0, n, len(_ZEROS)):
-                m = min(len(_ZEROS), n - k)
-                out[k:k + m] = _ZEROS[:m]
-        else:
-            if i < len(starts):
-                n = min(n, starts[i] - start)
-            n = os.preadv(self._fd, [out[:n]], start)
-            self.bytes_read += n
-        self.pos = start + n
-        return n
-
-    def close(self) -> None:
-        """Close the file descriptor."""
-        if not self.closed:
-            os.close(self._fd)
-        super().close()
-
-
 def sample_runs(entries) -> np.ndarray:
     """The byte ranges of a stream's samples (``stream.index_entries``), adjacent ones merged: ``(n, 2)``."""
     return _merged(np.array([(e.pos, e.pos + e.size) for e in entries if e.size and e.pos >= 0],
@@ -306,27 +146,6 @@ def _merged(spans: np.ndarray) -> np.ndarray:
     return np.stack([spans[first, 0], ends[last]], axis=1)
 
 
-def _mp4_boxes(read, start: int, end: int):
-    """``(type, payload start, box end)`` of the ISO-BMFF boxes in ``[start, end)``; ``read(offset, n)``."""
-    off = start
-    while off + 8 <= end:
-        head = read(off, 16)
-        if len(head) < 8:
-            return
-        size, typ = struct.unpack(">I4s", head[:8])
-        hdr = 8
-        if size == 1:
-            if len(head) < 16:
-                return
-            size, hdr = struct.unpack(">Q", head[8:16])[0], 16
-        elif size == 0:
-            size = end - off
-        if size < hdr:
-            raise ValueError(f"bad {typ!r} box at byte {off}")
-        yield typ, off + hdr, off + size
-        off += size
-
-
 def _mp4_video_tables(read, size: int, path: str) -> dict | None:
     """The first video track's sample tables of a plain (not fragmented) mp4, or None.
 
@@ -336,7 +155,7 @@ def _mp4_video_tables(read, size: int, path: str) -> dict | None:
     the end of the file (a truncated download).
     """
     moov = None
-    for typ, a, b in _mp4_boxes(read, 0, size):
+    for typ, a, b in mp4_boxes(read, 0, size):
         if b > size and typ not in (b"mdat", b"moov"):
             break  # a partial box of something else at the end: not the frames' business
         if b > size:
@@ -357,9 +176,9 @@ def _mp4_video_tables(read, size: int, path: str) -> dict | None:
         return buf[o:o + n]
 
     def children(a, b):
-        return {typ: (x, y) for typ, x, y in _mp4_boxes(read, a, b)}
+        return {typ: (x, y) for typ, x, y in mp4_boxes(read, a, b)}
 
-    for typ, a, b in _mp4_boxes(read, 0, len(buf)):
+    for typ, a, b in mp4_boxes(read, 0, len(buf)):
         if typ != b"trak":
             continue
         trak = children(a, b)
@@ -457,8 +276,6 @@ def _moov_timestamps(path: str, size: int, stream, auth=None, version: int | Non
     """
     import av
 
-    from .remote import HTTPRangeFile, is_url
-
     if is_url(path):  # the tables by Range requests (the frame data are never fetched)
         remote = HTTPRangeFile(path, auth, size=size, version=version)
 
@@ -477,7 +294,7 @@ def _moov_timestamps(path: str, size: int, stream, auth=None, version: int | Non
             return os.pread(fd, n, o)
 
         def open_raw(holes):
-            return _TablesOnlyFile(path, holes)
+            return LocalFile(path, holes)
 
         def close():
             os.close(fd)
@@ -509,7 +326,7 @@ def _checked(path: str, raw, pts: np.ndarray, dts: np.ndarray, key: np.ndarray):
     ``raw``: the file, its frame data served as zeros (closed here).
     """
     n = dts.size
-    with raw, _av_open(raw, path) as container:
+    with raw, open_file_object(raw, path) as container:
         head = _packets(container, VERIFY_PACKETS)
         if head is None or len(head[0]) != min(n, VERIFY_PACKETS):
             return None
@@ -592,7 +409,7 @@ def _tables_only_timestamps(path: str, stream, size: int):
         raise CorruptVideoError(
             f"{path} is truncated: its index announces {announced} frames whose data end at "
             f"byte {int(holes[-1, 1])}, but the file has {size} bytes. Re-download the file.")
-    with _TablesOnlyFile(path, holes) as raw, _av_open(raw, path) as tables_only:
+    with LocalFile(path, holes) as raw, open_file_object(raw, path) as tables_only:
         pts, dts, _ = _demux_timestamps(tables_only, path)
     if pts.size != announced:
         return None
@@ -629,7 +446,7 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
     st = os.stat(path)
     if st.st_size == 0:
         raise CorruptVideoError(f"{path} is an empty (0-byte) file: re-download it.")
-    container = _open_container(path)
+    container = open_container(path)
     try:
         stream = container.streams.video[0]
         cc = stream.codec_context
@@ -692,16 +509,6 @@ def _frame_tables(pts_a, dts_a, key_a, where: str):
     return frame_pts, key_frames.astype(np.int64), key_dts.astype(np.int64)
 
 
-def _av_open(raw, where: str):
-    """Open a file-like object with PyAV (as :func:`_open_container` opens paths)."""
-    import av
-
-    try:
-        return open_input(raw)
-    except av.FFmpegError as exc:
-        raise CorruptVideoError(f"{where} cannot be opened as a video ({exc}); the file is damaged.") from exc
-
-
 def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex:
     """Index a remote mp4 from its sample tables: only the container's index is fetched.
 
@@ -710,10 +517,8 @@ def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex
     demuxed with the frame data served as zeros. Keyframes come from the sync-sample
     table either way.
     """
-    from .remote import probe
-
     facts = probe(url, auth)
-    container = _open_container(url, auth, size=facts.size, version=facts.version)
+    container = open_container(url, auth, size=facts.size, version=facts.version)
     try:
         stream = container.streams.video[0]
         cc = stream.codec_context
@@ -735,7 +540,7 @@ def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex
     if found is not None:
         pts_a, dts_a, key_a = found
     else:
-        container = _open_container(url, auth, holes=holes, size=facts.size, version=facts.version)
+        container = open_container(url, auth, holes=holes, size=facts.size, version=facts.version)
         try:
             pts_a, dts_a, _ = _demux_timestamps(container, url)
         finally:
@@ -790,8 +595,6 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
     -------
     VideoIndex
     """
-    from .remote import is_url, probe, remember_credentials, split_auth
-
     if is_url(path):
         url, auth = split_auth(path, auth)
         facts = probe(url, auth)
@@ -803,8 +606,6 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
     try:
         st = os.stat(path)
     except FileNotFoundError as exc:
-        from .errors import VideoNotFoundError
-
         raise VideoNotFoundError(f"Video file {path} does not exist.") from exc
     key = _key(path, st.st_size, st.st_mtime_ns, file_fingerprint(path, st.st_size))
     index = _cached(key, lambda: build_index(path), use_cache)

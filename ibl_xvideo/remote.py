@@ -21,7 +21,7 @@ import urllib3
 
 from ._lru import ByteLRU
 from .errors import RemoteError, SourceChangedError, VideoNotFoundError, XVideoError
-from .index import SeekableRaw
+from .fileio import SeekableRaw
 
 __all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url",
            "RemoteAuthError", "RemoteNotFoundError", "STATS", "probe"]
@@ -325,7 +325,7 @@ class HTTPRangeFile(SeekableRaw):
         self.version = version or 0
         self.block_size = block_size or min(1 << 20, max(1 << 16, self.size // 512))
         self.pos = 0
-        self.holes = holes
+        self.set_holes(holes)
 
     def __repr__(self) -> str:
         return f"HTTPRangeFile({self.url!r}, size={self.size})"
@@ -357,28 +357,12 @@ class HTTPRangeFile(SeekableRaw):
             for k in range(a, b):
                 BLOCKS.put((self.url, self.version, bs, k), data[(k - a) * bs:(k - a + 1) * bs])
 
-    def readinto(self, b) -> int:
-        """Fill ``b`` from the current position (exactly, or raise); return the bytes read."""
-        n = min(len(b), self.size - self.pos)
-        if n <= 0:
-            return 0
-        start = self.pos
-        if self.holes is not None:
-            import numpy as np
-
-            i = int(np.searchsorted(self.holes[:, 0], start, "right")) - 1
-            if i >= 0 and self.holes[i, 0] <= start < self.holes[i, 1]:
-                end = min(start + n, int(self.holes[i, 1]))
-                b[:end - start] = bytes(end - start)
-                self.pos = end
-                return end - start
-            if i + 1 < len(self.holes):
-                n = min(n, int(self.holes[i + 1, 0]) - start)
-        end = start + n
+    def _read(self, out: memoryview, start: int) -> int:
+        """Fill ``out`` from byte ``start`` (exactly, or raise); return its length."""
+        n = len(out)
         bs = self.block_size
         if n > bs:
-            self._fill(start, end)
-        out = memoryview(b)
+            self._fill(start, start + n)
         done = 0
         while done < n:
             k, off = divmod(start + done, bs)
@@ -388,5 +372,4 @@ class HTTPRangeFile(SeekableRaw):
                 raise RemoteError(f"{self.url}: the file is shorter than announced.")
             out[done:done + take] = blk[off:off + take]
             done += take
-        self.pos = end
         return n

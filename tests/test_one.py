@@ -135,7 +135,7 @@ def test_index_cache_makes_reopen_cheap(videos, _isolated_cache, monkeypatch):
         raise AssertionError("the cached index must be used without opening the video")
 
     with monkeypatch.context() as m:  # a reopen reads the cache file and never demuxes the video
-        m.setattr(index_mod, "_open_container", no_demux)
+        m.setattr(index_mod, "open_container", no_demux)
         a = get_index(path)
         with pytest.raises(AssertionError, match="cached index"):
             get_index(path, use_cache=False)
@@ -189,12 +189,12 @@ def test_index_from_the_tables_equals_the_packet_scan_without_reading_frames(vid
 
     opened = []
 
-    class Spy(index_mod._TablesOnlyFile):
+    class Spy(index_mod.LocalFile):
         def __init__(self, *args):
             super().__init__(*args)
             opened.append(self)
 
-    monkeypatch.setattr(index_mod, "_TablesOnlyFile", Spy)
+    monkeypatch.setattr(index_mod, "LocalFile", Spy)
     monkeypatch.setattr(index_mod, "_moov_timestamps", lambda *args: None)  # as for an mp4 our parser refuses
     path = videos[name]
     tables = index_mod.build_index(path)
@@ -229,7 +229,7 @@ def _scan_and_parse(path):
     """The demuxer's ``(pts, dts, keyframe)`` of every packet, and the same from the mp4's tables (or None)."""
     from ibl_xvideo import index as index_mod
 
-    container = index_mod._open_container(str(path))
+    container = index_mod.open_container(str(path))
     try:
         parsed = index_mod._moov_timestamps(str(path), path.stat().st_size, container.streams.video[0])
         return index_mod._demux_timestamps(container, str(path)), parsed
