@@ -36,7 +36,8 @@ from .container import open_container
 from .errors import DecodeError, check_option
 from .index import VideoIndex
 
-__all__ = ["read_frames", "iter_frames", "each_frame", "PIXEL_MODES", "clear_caches", "STATS", "DamagedFramesWarning"]
+__all__ = ["read_frames", "iter_frames", "each_frame", "apply_lut", "PIXEL_MODES", "clear_caches", "STATS",
+           "DamagedFramesWarning"]
 
 PIXEL_MODES = ("ibllib", "luma")
 PixelMode = Literal["ibllib", "luma"]
@@ -84,8 +85,11 @@ def _lut16(lut_bytes: bytes) -> np.ndarray:
     return (lut[hi].astype(np.uint16) | (lut[lo].astype(np.uint16) << 8)).astype(np.uint16)
 
 
-def _apply_lut(lut: np.ndarray | None, src: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-    """``lut[src]`` (or a copy when lut is None), into ``out`` if given."""
+def apply_lut(lut: np.ndarray | None, src: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``lut[src]`` for a 256-entry uint8 table (a copy when ``lut`` is None), into ``out`` if given.
+
+    Two pixels per lookup where the arrays allow it (a 65536-entry table of pairs).
+    """
     if out is None:
         out = np.empty(src.shape, np.uint8)
     if lut is None:
@@ -131,7 +135,7 @@ def _convert(frame, mode: str, ysl: slice, xsl: slice, color_range: int,
     by_lut, lut = _lut_for(frame, mode, color_range)
     if by_lut:
         y = _plane(frame, 0, frame.height, frame.width)[ysl, xsl]
-        return _apply_lut(lut, y, out)
+        return apply_lut(lut, y, out)
     arr = frame.to_ndarray(format="gray" if mode == "luma" else "bgr24")
     arr = arr if arr.ndim == 2 else arr[:, :, 0]
     if out is None:
@@ -559,7 +563,7 @@ def read_frames(
         for k, i in enumerate(uniq):
             hit = _CACHE.get((token, int(i)))
             if hit is not None:
-                _apply_lut(hit[0], hit[1][y, x], out[k])
+                apply_lut(hit[0], hit[1][y, x], out[k])
                 todo[k] = False
     pending = np.flatnonzero(todo)
     if progress is not None and pending.size < uniq.size:

@@ -25,14 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .index import cache_dir
+from .sources import DEMO_EID, demo_cache_dir
 
 __all__ = ["DEMO_EID", "DEMO_SESSION", "DEMO_CAMERAS", "DEMO_DROPPED", "demo_cache_dir", "task_trials",
            "task_audio", "write_task_files", "build_demo", "run_demo",
            "make_one_cache", "write_camera_session_files", "camera_times", "audio_pulses", "write_daq_sync",
            "write_bpod_task_data"]
 
-DEMO_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
 DEMO_SESSION = "hoferlab/Subjects/SWC_043/2020-09-21/001"
 #: label -> (width, height, fps, seconds of video); the body camera covers t = 1000 s.
 DEMO_CAMERAS = {
@@ -54,11 +53,6 @@ DEMO_TASK = (21.0, 40.0)
 #: faster preset than IBL's ``slow`` (the tests and benchmarks keep ``slow``).
 DEMO_ENCODER = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "29", "-pix_fmt", "yuv420p")
 _DEMO_VERSION = 3
-
-
-def demo_cache_dir() -> Path:
-    """Folder of the demo ONE cache (``$IBL_XVIDEO_DEMO_DIR`` or inside :func:`cache_dir`)."""
-    return Path(os.environ.get("IBL_XVIDEO_DEMO_DIR") or cache_dir() / "demo_one_cache")
 
 
 def camera_times(n: int, fps: float, t0: float = DEMO_T0, jitter: float = 2e-4, seed: int = 0) -> np.ndarray:

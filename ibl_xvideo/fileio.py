@@ -5,7 +5,7 @@ The bottom of the package (with :mod:`ibl_xvideo.remote` for HTTP and
 file object the demuxer reads: it can serve given byte ranges ("holes", the frame
 data) as zeros without reading them, so that demuxing reads a container's tables
 only. :func:`file_fingerprint` and :func:`check_unchanged` pin a local file to the
-one that was indexed.
+one that was indexed. :func:`cache_dir` is where the package keeps its files.
 """
 
 from __future__ import annotations
@@ -15,14 +15,25 @@ import hashlib
 import io
 import os
 import struct
+from pathlib import Path
 
 import numpy as np
 
 from .errors import SourceChangedError
 
-__all__ = ["SeekableRaw", "LocalFile", "mp4_boxes", "file_fingerprint", "check_unchanged", "FINGERPRINT_BYTES"]
+__all__ = ["cache_dir", "SeekableRaw", "LocalFile", "mp4_boxes", "file_fingerprint", "check_unchanged",
+           "FINGERPRINT_BYTES"]
 
 _ZEROS = memoryview(bytes(1 << 20))
+
+
+def cache_dir() -> Path:
+    """Directory holding ibl-xvideo's caches (``$IBL_XVIDEO_CACHE_DIR`` or ``~/.cache/ibl_xvideo``)."""
+    env = os.environ.get("IBL_XVIDEO_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ibl_xvideo"
 
 
 class SeekableRaw(io.RawIOBase):

@@ -24,7 +24,7 @@ import numpy as np
 
 from .container import open_container, open_file_object
 from .errors import CorruptVideoError, VideoNotFoundError
-from .fileio import LocalFile, file_fingerprint, mp4_boxes
+from .fileio import LocalFile, cache_dir, file_fingerprint, mp4_boxes
 from .remote import HTTPRangeFile, is_url, probe, remember_credentials, split_auth
 
 __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
@@ -33,15 +33,6 @@ _log = logging.getLogger(__name__)
 
 #: Bump when the index layout or semantics change: old cache files are then ignored.
 INDEX_VERSION = 2  # 2: still images refused (1 cached an index of one); the container tables' fingerprint
-
-
-def cache_dir() -> Path:
-    """Directory holding ibl-xvideo's caches (``$IBL_XVIDEO_CACHE_DIR`` or ``~/.cache/ibl_xvideo``)."""
-    env = os.environ.get("IBL_XVIDEO_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "ibl_xvideo"
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,6 +25,8 @@ from .errors import (
     VideoNotFoundError,
     XVideoError,
 )
+from .fileio import cache_dir
+from .remote import download, split_auth
 
 __all__ = [
     "VIDEO_LABELS",
@@ -282,16 +284,12 @@ def resolve(
         except InvalidLabelError:
             shown = source
             if isinstance(source, str) and re.match(r"^https?://", source, re.I):
-                from .remote import split_auth
-
                 shown = split_auth(source)[0]  # never show credentials
             raise InvalidLabelError(
                 f"{label!r} is not a camera label (opening {shown}): give one of "
                 f"{', '.join(VIDEO_LABELS)}."
             ) from None
     if isinstance(source, str) and re.match(r"^https?://", source, re.I):
-        from .remote import split_auth
-
         url, auth = split_auth(source, auth)
         if label is None:
             found_label = label_from_path(url.rsplit("/", 1)[-1])
@@ -386,6 +384,15 @@ def session_labels(eid, *, one=None) -> list[str]:
     return [lb for lb in VIDEO_LABELS if lb in _cameras_in(session_path)]
 
 
+#: The built-in demo session's eid (see :mod:`ibl_xvideo.demo`).
+DEMO_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
+
+
+def demo_cache_dir() -> Path:
+    """Folder of the demo ONE cache (``$IBL_XVIDEO_DEMO_DIR`` or inside :func:`~ibl_xvideo.fileio.cache_dir`)."""
+    return Path(os.environ.get("IBL_XVIDEO_DEMO_DIR") or cache_dir() / "demo_one_cache")
+
+
 def _knows(one, eid) -> bool:
     """Whether ``one``'s cache holds session ``eid``."""
     try:
@@ -407,8 +414,6 @@ def default_one(eid=None):
     XVideoError
         When no ONE is configured and the eid is not the built demo's.
     """
-    from .demo import DEMO_EID, demo_cache_dir
-
     client = _configured_one_client()
     demo = demo_cache_dir()
     is_demo = str(eid) == DEMO_EID and (demo / "ibl_xvideo_demo.json").exists()
@@ -465,8 +470,6 @@ def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, 
             if download:
                 location = str(_download(one, eid, session_path, rel_path, dataset_id, data_server, auth))
             else:
-                from .remote import split_auth
-
                 url = dataset_url(one, session_path, rel_path, dataset_id, data_server)
                 location, url_auth = split_auth(url, auth or one_auth(one))
     found = _times_from_one(one, eid, session_path, label) if timestamps is None else None
@@ -552,8 +555,6 @@ def camera_location(one, eid: str, label: str, data_server: str | None = None) -
 
 def _download(one, eid, session_path: Path, rel_path: str, dataset_id: str, data_server, auth) -> Path:
     """Fetch a dataset to its place in the session folder (through ONE when it can), with a progress bar."""
-    from .remote import download, split_auth
-
     dest = session_path / rel_path
     if not getattr(one, "offline", True) and data_server is None:
         with warnings.catch_warnings():

@@ -41,8 +41,9 @@ from xarray.core import indexing
 from .decode import each_frame, read_frames
 from .errors import DependencyError, StoreCorruptError, StoreLockedError, StoreWriteError, XVideoError
 from .index import VideoIndex, get_index
+from .planning import frames_dask, outer_key
 
-__all__ = ["to_zarr", "open_store", "store_status", "parse_roi", "DEFAULT_SHARD_FRAMES"]
+__all__ = ["to_zarr", "open_store", "store_status", "store_identity", "parse_roi", "DEFAULT_SHARD_FRAMES"]
 
 _log = logging.getLogger(__name__)
 #: 2: a CRC32C after every frame's chunk, and the shards written all-fill recorded (none may be missing).
@@ -203,7 +204,11 @@ def _write_file(path: Path, data: np.ndarray) -> None:
         fid.truncate()
 
 
-def _identity(index: VideoIndex, pixels: str, frames: tuple[int, int], roi: tuple[slice, slice]) -> dict:
+def store_identity(index: VideoIndex, pixels: str, frames: tuple[int, int], roi: tuple[slice, slice]) -> dict:
+    """What a store of ``index``'s frames ``frames`` (cropped by ``roi``) must record to be that export.
+
+    Compared with :func:`store_status` to decide whether a store holds these frames.
+    """
     ys, xs = roi
     return {
         "size": index.size,
@@ -491,7 +496,7 @@ def to_zarr(
     first, n = int(frames[0]), int(frames.size)
     h = len(range(index.height)[ys])
     w = len(range(index.width)[xs])
-    ident = _identity(index, pixels, (first, first + n), (ys, xs))
+    ident = store_identity(index, pixels, (first, first + n), (ys, xs))
     name = camera.name or "camera"
     S = int(shard_frames or _shard_frames(index, first, h * w))
     n_shards = -(-n // S)
@@ -926,15 +931,13 @@ class _StoreFrames(BackendArray):
         return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.OUTER, self._raw)
 
     def _raw(self, key: tuple) -> np.ndarray:
-        from .camera import outer_key
-
         frames, ysl, xsl, finish = outer_key(key, self.shape)
         uniq, inverse = np.unique(frames, return_inverse=True)
         out = self.local.read(uniq, ysl, xsl) if self.local is not None else self._zarr_read(uniq, ysl, xsl)
         return finish(out if np.array_equal(uniq, frames) else out[inverse.reshape(-1)])
 
     def plan_groups(self, frames: np.ndarray) -> np.ndarray:
-        """The shard of each frame: the unit of a planned selection (see :func:`ibl_xvideo.camera.frames_dask`)."""
+        """The shard of each frame: the unit of a planned selection (see :func:`ibl_xvideo.planning.frames_dask`)."""
         return frames // self.shard_frames
 
     def read_planned(self, frames: np.ndarray, ykey, xkey) -> np.ndarray:
@@ -1017,8 +1020,6 @@ def open_store(store, storage_options: dict | None = None, chunks: Any = "shards
                       coords={"time": ds["time"].variable, "frame": ("time", ds["frame"].values)})
     da.attrs = {k: v for k, v in ds.attrs.items() if k != "ibl_xvideo"}
     if chunks is not None:
-        from .camera import frames_dask
-
         da = da.chunk(chunks, name_prefix=f"{name}-zarr-", token=hashlib.sha1(token.encode()).hexdigest())
         # a list of frames reads only those frames, not their whole shards (see frames_dask)
         da = da.copy(data=frames_dask(da.data, frames))

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 from one.alf.spec import QC
 
+from ..camera import open_camera
 from ..decode import read_frames
 from ..errors import InvalidTimestampsError, TimestampsMismatchError, TimestampsNotFoundError, XVideoError
 from ..index import cache_dir, get_index
@@ -201,7 +202,6 @@ def _wheel_alignment(res, label, timestamps):
     outcome = checks.check_wheel_alignment(times, wts, period, label, offset=0)
     if not isinstance(outcome, tuple):  # NOT_SET or FAIL: the period is not in the video
         return outcome
-    from ..camera import open_camera
 
     cam = open_camera(res.location, label, timestamps=times, on_mismatch="truncate", validate_times=False,
                       chunks=None, auth=res.auth)
@@ -231,7 +231,6 @@ def _brightness_pass(res, label: str, idx: np.ndarray, progress: bool):
     """
     import dask
 
-    from ..camera import open_camera
 
     cam = open_camera(res.location, label, timestamps=False, auth=res.auth)
     index = get_index(res.location, auth=res.auth)
@@ -361,10 +360,8 @@ def camera_qc(
         ref = None
     cached = every = None
     if cache is not None:
-        from ..camera import _open_cached
-
-        cached = _open_cached(res.location, label, cache, chunks=None, progress=progress, timestamps=False,
-                              auth=res.auth)
+        cached = open_camera(res.location, label, cache=cache, chunks=None, progress=progress, timestamps=False,
+                             auth=res.auth)
         samples = cached.isel(time=idx).values
     elif full and ref is None:
         # no reference frames: nothing in the full pass depends on the samples, which it picks up
@@ -390,7 +387,6 @@ def camera_qc(
         ).assign_coords(focus_frame=("focus_sample", idx[used]))
     brightness_all = None
     if full and every is None:
-        from ..camera import open_camera
 
         if cached is None:
             cam = open_camera(res.location, label, timestamps=False, auth=res.auth)

@@ -1,0 +1,173 @@
+"""Planned reads: a selection of frames decodes each keyframe group once, up to the last frame wanted.
+
+Shared by the cameras (:mod:`ibl_xvideo.camera`, over a video's decoder) and the Zarr
+stores (:mod:`ibl_xvideo.store`, over its shards). A *backend* is a picklable lazy
+``(time, y, x)`` array with ``length``, ``shape``, ``plan_groups(frames)`` (the unit
+of work of each frame: a keyframe group, a shard) and ``read_planned(frames, ykey,
+xkey)`` (sorted frames of one unit, cropped). :func:`outer_key` turns an outer key
+into the frames to read, the crops to apply while reading and a finisher;
+:func:`frames_dask` gives a Dask array of a backend's frames whose list selections
+along time read only the frames wanted.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+__all__ = ["outer_key", "frames_dask"]
+
+
+def outer_key(key: tuple, shape: tuple):
+    """An outer ``(time, y, x)`` key as the frames to read, the crops to apply when reading, and a finisher.
+
+    ``finish(out)`` takes the ``(len(frames), h, w)`` cropped frames and applies what a
+    crop cannot (index arrays on y or x) and drops the axes of integer keys.
+    """
+    tkey, ykey, xkey = key
+    scalar = isinstance(tkey, (int, np.integer))
+    frames = np.atleast_1d(np.arange(shape[0])[tkey])
+    ysl, ypost = _as_slice(ykey, shape[1])
+    xsl, xpost = _as_slice(xkey, shape[2])
+
+    def finish(out: np.ndarray) -> np.ndarray:
+        if ypost is not None:
+            out = out[:, ypost]
+        if xpost is not None:
+            out = out[:, :, xpost]
+        if scalar:
+            out = out[0]
+        if isinstance(ykey, (int, np.integer)):
+            out = out[..., 0, :] if not scalar else out[0]
+        if isinstance(xkey, (int, np.integer)):
+            out = out[..., 0]
+        return out
+
+    return frames, ysl, xsl, finish
+
+
+def _read_planned(backend, frames: np.ndarray, ykey, xkey) -> np.ndarray:
+    """One task of a planned selection (see :func:`frames_dask`)."""
+    return backend.read_planned(frames, ykey, xkey)
+
+
+@functools.lru_cache(maxsize=None)
+def _frames_dask_class():
+    """The Dask array subclass of cameras and stores (made on first use: Dask is imported only then)."""
+    import dask.array as dsa
+
+    class _FramesDask(dsa.Array):
+        """A Dask array of frames whose list selections along time read only the frames wanted.
+
+        Dask turns ``x[[i, j, ...]]`` into a shuffle of whole chunks: every chunk
+        holding a wanted frame would be read (for a video: decoded to its end). Here
+        such a selection (and ``sel(time=[...], method='nearest')``, which xarray sends
+        as one) becomes one task per unit of its backend (a keyframe group of a video,
+        a shard of a store) reading only the wanted frames, as ``chunks=None`` does.
+        Slices (of time, y or x) keep this behaviour, the crops being applied as the
+        frames are read; anything else is Dask's own indexing.
+        """
+
+        def __getitem__(self, index):
+            planned = self._xv_plan(index)
+            return super().__getitem__(index) if planned is None else planned
+
+        def __reduce__(self):
+            return _frames_dask_rebuild, (self.dask, self.name, self.chunks, self._meta, self._xv_backend,
+                                          self._xv_frames, self._xv_crop)
+
+        def _xv_plan(self, index):
+            key = index if isinstance(index, tuple) else (index,)
+            if any(k is Ellipsis or k is None for k in key) or len(key) > self.ndim or not self.ndim:
+                return None
+            key = key + (slice(None),) * (self.ndim - len(key))
+            tkey, keys = key[0], iter(key[1:])
+            if any(not isinstance(k, (slice, int, np.integer)) for k in key[1:]):
+                return None
+            # the y and x keys on the backend's whole frames (an integer crop took its axis away;
+            # IndexError out of range, as NumPy)
+            rest = tuple(crop if isinstance(crop, int) else _compose(crop, next(keys), n)
+                         for crop, n in zip(self._xv_crop, self._xv_backend.shape[1:]))
+            if isinstance(tkey, slice):  # a time slice: still frames of the backend
+                return frames_dask(super().__getitem__(index), self._xv_backend, self._xv_frames[tkey], rest)
+            t = np.asarray(tkey)
+            if t.ndim != 1 or t.dtype.kind not in "iub" or (t.dtype.kind == "b" and t.size != self.shape[0]):
+                return None
+            wanted = self._xv_frames[t]  # IndexError for frames out of range, as NumPy
+            return _planned(self._xv_backend, wanted, rest, self.name)
+
+    return _FramesDask
+
+
+def frames_dask(data, backend, frames: np.ndarray | None = None, crop: tuple | None = None):
+    """``data`` (a Dask array of ``backend``'s frames ``frames``, cropped by ``crop``) with planned list selections.
+
+    ``backend``: a picklable lazy ``(time, y, x)`` array with ``length``, ``shape``,
+    ``plan_groups(frames)`` (the unit of work of each frame) and
+    ``read_planned(frames, ykey, xkey)`` (sorted frames of one unit, cropped).
+    ``crop``: the y and x keys (slices, or integers for axes taken away) of the backend's
+    frames that ``data`` holds.
+    """
+    out = _frames_dask_class()(data.dask, data.name, data.chunks, meta=data._meta)
+    out._xv_backend = backend
+    out._xv_frames = np.arange(backend.length) if frames is None else frames
+    out._xv_crop = (slice(None), slice(None)) if crop is None else tuple(crop)
+    return out
+
+
+def _frames_dask_rebuild(graph, name, chunks, meta, backend, frames, crop=None):
+    """Unpickle a :func:`frames_dask` array (keeping its planned list selections)."""
+    import dask.array as dsa
+
+    return frames_dask(dsa.Array(graph, name, chunks, meta=meta), backend, frames, crop)
+
+
+def _compose(crop: slice, key, n: int):
+    """The key on an axis of length ``n`` equal to ``key`` applied after ``crop``: a slice, or an int."""
+    picked = range(n)[crop][key]
+    if isinstance(picked, int):
+        return int(picked)
+    return slice(picked.start, None if picked.stop < 0 else picked.stop, picked.step)
+
+
+def _planned(backend, frames: np.ndarray, rest: tuple, parent: str):
+    """A Dask array of ``frames`` (any order) cropped by ``rest``: one task per unit of ``backend``."""
+    import dask.array as dsa
+    from dask.base import tokenize
+
+    uniq, inverse = np.unique(frames, return_inverse=True)
+    name = "frames-" + tokenize(parent, uniq, rest)
+    shape = np.empty((1,) + backend.shape[1:], np.uint8)[(slice(None),) + rest].shape[1:]
+    zeros = (0,) * len(shape)
+    graph, sizes = {}, []
+    if uniq.size:
+        groups = backend.plan_groups(uniq)
+        bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
+        for j, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            graph[(name, j) + zeros] = (_read_planned, backend, uniq[a:b], *rest)
+            sizes.append(int(b - a))
+    else:
+        graph[(name, 0) + zeros] = (np.empty, (0,) + shape, np.uint8)
+        sizes.append(0)
+    out = dsa.Array(graph, name, (tuple(sizes),) + tuple((n,) for n in shape), dtype=np.uint8,
+                    meta=np.empty((0,) * (1 + len(shape)), np.uint8))
+    in_order = uniq.size == frames.size and np.array_equal(uniq, frames)
+    return out if in_order else out[inverse.reshape(-1)]
+
+
+def _as_slice(key, n: int):
+    """A y/x key as (slice to crop at decode time, NumPy post-index or None)."""
+    if isinstance(key, slice):
+        return key, None
+    if isinstance(key, (int, np.integer)):
+        k = int(key) % n
+        return slice(k, k + 1), None
+    arr = np.asarray(key)
+    if arr.dtype == bool:
+        arr = np.flatnonzero(arr)
+    arr = np.where(arr < 0, arr + n, arr)
+    if arr.size == 0:
+        return slice(0, 0), None
+    lo, hi = int(arr.min()), int(arr.max()) + 1
+    return slice(lo, hi), arr - lo
