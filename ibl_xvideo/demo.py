@@ -25,7 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .camera import open_camera, video_meta
+from .qc import camera_qc
+from .qc.raw import DEFAULT_SYNC_CHANNELS, DEFAULT_SYNC_CHANNELS_3A
+from .rigscene import VIEWS, RigCamera, session_behaviour, wheel_trace
 from .sources import DEMO_EID, demo_cache_dir
+from .synth import encode_frames
 
 __all__ = ["DEMO_EID", "DEMO_SESSION", "DEMO_CAMERAS", "DEMO_DROPPED", "demo_cache_dir", "task_trials",
            "task_audio", "write_task_files", "build_demo", "run_demo",
@@ -124,8 +129,6 @@ def write_task_files(session_path: Path, trials: dict[str, np.ndarray], t_end: f
     The wheel turns about 35 degrees from each trial's first movement to its response
     (towards the choice) and, during :data:`DEMO_RUN`, runs; it rests otherwise.
     """
-    from .rigscene import wheel_trace
-
     alf = Path(session_path) / "alf"
     alf.mkdir(parents=True, exist_ok=True)
     for attr, values in trials.items():
@@ -178,8 +181,6 @@ def write_daq_sync(session_path: Path, audio: np.ndarray, cameras: dict[str, np.
     (``probe='probe00'``...): that probe's sync in ``raw_ephys_data/<probe>`` (audio on
     channel 15) and its ``.ap.meta`` file.
     """
-    from .qc.raw import DEFAULT_SYNC_CHANNELS, DEFAULT_SYNC_CHANNELS_3A
-
     folder = Path(session_path) / "raw_ephys_data" / (probe or "")
     folder.mkdir(parents=True, exist_ok=True)
     chmap = DEFAULT_SYNC_CHANNELS_3A if probe else DEFAULT_SYNC_CHANNELS
@@ -352,9 +353,6 @@ def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, pr
     wsession = work / DEMO_SESSION
     from tqdm.auto import tqdm
 
-    from .rigscene import VIEWS, RigCamera, session_behaviour
-    from .synth import encode_frames
-
     captures = {label: int(round(seconds * fps)) for label, (_, _, fps, seconds) in cameras.items()}
     keep = {label: _kept_frames(n, DEMO_DROPPED.get(label, ())) for label, n in captures.items()}
     # in frames encoded (the body camera is most of the work), so that the bar moves all along
@@ -400,8 +398,6 @@ def run_demo(out: str | os.PathLike = "demo_frame.png", root: str | os.PathLike 
     import imageio.v3 as iio
     from one.api import One
 
-    from . import open_camera, video_meta
-
     root = build_demo(root, cameras=cameras)
     one = One(cache_dir=root, mode="local")
     eid, label = DEMO_EID, "body"
@@ -440,9 +436,6 @@ def _demo_qc(eid: str, one, labels: list[str], out: Path) -> dict:
     camera that does not pass next to ``out`` (with matplotlib installed).
     """
     from one.alf.spec import QC
-
-    from . import open_camera
-    from .qc import camera_qc
 
     print("\ncamera QC (ibllib's checks on our engine; every check that does not PASS says why):")
     results = {}

@@ -13,13 +13,16 @@ import xarray as xr
 from one.alf.spec import QC
 
 from ..camera import open_camera
-from ..decode import read_frames
+from ..decode import each_frame, read_frames
 from ..errors import InvalidTimestampsError, TimestampsMismatchError, TimestampsNotFoundError, XVideoError
 from ..index import cache_dir, get_index
 from ..progress import progress as progress_bar
+from ..remote import download
 from ..sources import resolve, session_labels
 from . import checks
 from .raw import load_audio_ttls, load_camera_ssv_times, load_embedded_frame_data, read_description
+from .report import plot_qc
+from .wheel import active_wheel_period, align_motion
 
 __all__ = ["QCResult", "camera_qc", "session_qc", "sample_indices", "load_reference_frames", "session_type",
            "expected_properties"]
@@ -66,8 +69,6 @@ class QCResult:
 
     def plot(self, out=None, refs=None):
         """The QC report figure (see :func:`ibl_xvideo.qc.report.plot_qc`)."""
-        from .report import plot_qc
-
         return plot_qc(self, self.samples, refs, out)
 
     def to_dict(self) -> dict:
@@ -134,8 +135,6 @@ def load_reference_frames(label: str, refs=None, one=None, session_path=None):
     url = os.environ.get("IBL_XVIDEO_REFERENCE_URL", REFERENCE_URL)
     if not url:
         return None
-    from ..remote import download
-
     try:
         download(url.format(label=label), f, progress=False, retries=0)
         return np.load(f)
@@ -192,8 +191,6 @@ def _wheel_alignment(res, label, timestamps):
     wheel = _load_wheel(res.session_path)
     if wheel is None or label == "body" or timestamps is None:
         return QC.NOT_SET
-    from .wheel import active_wheel_period, align_motion
-
     wts, wpos = wheel
     period = active_wheel_period(wts, wpos)
     if period is None:
@@ -211,8 +208,6 @@ def _wheel_alignment(res, label, timestamps):
 
 def _brightness_task(index, a: int, b: int, label: str, whole, pixels: str):
     """Brightness of frames [a, b) and the listed frames whole, decoding the range once."""
-    from ..decode import each_frame
-
     ys, xs = checks.brightness_roi(label, index.height, index.width)
     out = np.empty(b - a)
 
