@@ -28,8 +28,6 @@ from .store import open_store, store_identity, store_status, to_zarr
 
 __all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "plan_chunks"]
 
-#: Target size of one Dask chunk for ``chunks='auto'`` (whole keyframe groups are merged up to it).
-AUTO_CHUNK_BYTES = 128 * 2**20
 #: What open_camera does when the timestamps and the frames differ in number.
 ON_MISMATCH = ("raise", "truncate", "pad")
 
@@ -87,26 +85,17 @@ class VideoBackendArray(BackendArray):
 def plan_chunks(index: VideoIndex, length: int, chunks: Any = "auto") -> tuple[int, ...]:
     """Chunk sizes along time.
 
-    ``'auto'``: whole keyframe groups merged up to :data:`AUTO_CHUNK_BYTES`, so every
-    chunk starts at a keyframe and decodes on its own. An int: that many frames per
-    chunk (chunks not starting at a keyframe decode from the keyframe before them).
-    A tuple: explicit sizes summing to the length.
+    ``'auto'``: one keyframe group per chunk, so every chunk decodes on its own, and a
+    selection Dask cannot plan (after ``+``, ``astype``, ``transpose``...) decodes at
+    most the whole groups of the frames it wants. An int: that many frames per chunk
+    (chunks not starting at a keyframe decode from the keyframe before them). A tuple:
+    explicit sizes summing to the length.
     """
     if length == 0:
         return (0,)
     if chunks == "auto":
         starts = index.key_frames[index.key_frames < length]
-        bounds = np.r_[starts, length]
-        frame_bytes = index.width * index.height
-        out, acc = [], 0
-        for size in np.diff(bounds):
-            size = int(size)
-            if acc and (acc + size) * frame_bytes > AUTO_CHUNK_BYTES:
-                out.append(acc)
-                acc = 0
-            acc += size
-        out.append(acc)
-        return tuple(out)
+        return tuple(int(size) for size in np.diff(np.r_[starts, length]))
     if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
         if chunks <= 0:
             raise ValueError(f"chunks must be positive, got {chunks}")
@@ -209,7 +198,7 @@ def open_camera(
     one : one.api.One, optional
         ONE instance used to resolve eids and load the camera timestamps.
     chunks : 'auto', int, tuple or None
-        Dask chunks along time. ``'auto'``: whole keyframe groups merged up to 128 MiB.
+        Dask chunks along time. ``'auto'``: one keyframe group per chunk.
         None: no Dask; the array stays lazily indexed and each read decodes just
         what it needs.
     cache : str, PathLike or fsspec URL, optional

@@ -293,3 +293,46 @@ def test_clear_caches_closes_other_threads_decoders(videos, sequential):
         STATS.reset()
         assert checksums(read([20])) == checksums(sequential["bframes"][[20]])
         assert STATS.seeks == 1
+
+
+def _decoded(f) -> int:
+    import dask
+
+    from ibl_xvideo.decode import STATS
+
+    ibl_xvideo.clear_caches()
+    STATS.reset()
+    with dask.config.set(scheduler="sync"):
+        f()
+    return STATS.frames
+
+
+def test_the_cost_of_a_selection_in_each_form(videos, reference):
+    """Planned on the camera and a cropped camera; after a transform, at most the touched keyframe groups."""
+    path = videos["bframes"]  # 300 frames, a keyframe every 60
+    wanted = [7, 130, 131, 250]
+    cam = ibl_xvideo.open_camera(path)
+    groups = ibl_xvideo.get_index(path).group_of(np.array(wanted))
+    whole = sum(cam.chunks[0][g] for g in np.unique(groups))
+    assert all(size == 60 for size in cam.chunks[0])  # 'auto': one keyframe group per chunk
+    forms = {
+        "cam": lambda: cam.isel(time=wanted).values,
+        "cropped": lambda: cam.isel(y=slice(10, 100), x=slice(0, 64)).isel(time=wanted).values,
+        "cam + 0": lambda: (cam + 0).isel(time=wanted).values,
+        "astype": lambda: cam.astype("float32").isel(time=wanted).values,
+        "transpose": lambda: cam.transpose("y", "x", "time").isel(time=wanted).values,
+    }
+    cost = {name: _decoded(f) for name, f in forms.items()}
+    planned = cost["cam"]  # each group up to its last wanted frame, non-reference frames skipped
+    assert cost["cropped"] == planned
+    for name in ("cam + 0", "astype", "transpose"):  # Dask's own selection: whole chunks, one group each
+        assert cost[name] == whole, (name, cost)
+    assert planned < whole  # 18 against 180 here: select, then transform (docs/design.md)
+    # and every form gives the same frames
+    for name, f in forms.items():
+        out = np.asarray(f())
+        if name == "transpose":
+            out = out.transpose(2, 0, 1)
+        if name == "cropped":
+            continue
+        np.testing.assert_array_equal(out, reference["bframes"][wanted])
