@@ -66,16 +66,11 @@ def _cmd_frame(args) -> int:
     import imageio.v3 as iio
 
     from . import open_camera
-    from .errors import (
-        InvalidTimestampsError,
-        TimeOutOfRangeError,
-        TimestampsMismatchError,
-        TimestampsNotFoundError,
-    )
+    from .errors import TimeOutOfRangeError, TimestampsError
 
     try:  # the session clock whenever the session's camera times are usable, --index or not
         cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None)
-    except (TimestampsNotFoundError, TimestampsMismatchError, InvalidTimestampsError):
+    except TimestampsError:
         if args.index is None:
             raise
         cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None, timestamps=False)

@@ -12,6 +12,7 @@ __all__ = [
     "InvalidLabelError",
     "SessionNotFoundError",
     "VideoNotFoundError",
+    "TimestampsError",
     "TimestampsNotFoundError",
     "TimestampsMismatchError",
     "InvalidTimestampsError",
@@ -44,15 +45,19 @@ class VideoNotFoundError(XVideoError, FileNotFoundError):
     """The session has no raw video for the requested camera."""
 
 
-class TimestampsNotFoundError(XVideoError, FileNotFoundError):
+class TimestampsError(XVideoError):
+    """Base of the errors about a camera's timestamps: missing, of another length, or invalid."""
+
+
+class TimestampsNotFoundError(TimestampsError, FileNotFoundError):
     """The camera timestamps (``alf/_ibl_<label>Camera.times.npy``) are missing."""
 
 
-class TimestampsMismatchError(XVideoError, ValueError):
+class TimestampsMismatchError(TimestampsError, ValueError):
     """The number of timestamps differs from the number of frames in the video."""
 
 
-class InvalidTimestampsError(XVideoError, ValueError):
+class InvalidTimestampsError(TimestampsError, ValueError):
     """The timestamps contain NaNs or are not strictly increasing."""
 
 

@@ -281,3 +281,13 @@ def test_concealed_frames_are_reported_not_passed_off_as_clean(videos, tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # frames of an undamaged group read without a word
         ibl_xvideo.open_camera(video, strict=True).isel(time=[0, 1, 2]).values
+
+
+def test_timestamp_errors_are_one_family():
+    from ibl_xvideo import errors
+
+    for cls in (errors.TimestampsNotFoundError, errors.TimestampsMismatchError, errors.InvalidTimestampsError):
+        assert issubclass(cls, errors.TimestampsError) and issubclass(cls, errors.XVideoError)
+    # and they keep the builtin bases users catch
+    assert issubclass(errors.TimestampsNotFoundError, FileNotFoundError)
+    assert issubclass(errors.TimestampsMismatchError, ValueError)

@@ -14,7 +14,7 @@ from one.alf.spec import QC
 
 from ..camera import open_camera
 from ..decode import each_frame, read_frames
-from ..errors import InvalidTimestampsError, TimestampsMismatchError, TimestampsNotFoundError, XVideoError
+from ..errors import InvalidTimestampsError, TimestampsError, XVideoError
 from ..index import cache_dir, get_index
 from ..progress import progress as progress_bar
 from ..remote import download
@@ -311,7 +311,7 @@ def camera_qc(
 
     try:
         res = resolve(source, label, one=one, timestamps=timestamps)
-    except (TimestampsNotFoundError, InvalidTimestampsError, TimestampsMismatchError) as exc:
+    except TimestampsError as exc:
         # the QC itself judges the timestamps (NOT_SET without them, FAIL when wrong)
         if isinstance(exc, InvalidTimestampsError):  # there, but unreadable: say so, not "missing"
             warnings.warn(str(exc), stacklevel=2)
