@@ -146,6 +146,13 @@ def client():
     cluster.close()
 
 
+def pytest_collection_modifyitems(items):
+    """Tests on a dask.distributed cluster (the ``client`` fixture) are marked ``cluster``."""
+    for item in items:
+        if "client" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
+
+
 def pytest_runtest_logreport(report):
     """Tests elsewhere marked ``reliability`` (hostile environments) join the suite's table."""
     if report.when == "call" and "reliability" in report.keywords and "/reliability/" not in report.nodeid:

@@ -15,6 +15,8 @@ from ibl_xvideo.qc import load_reference_frames
 from ibl_xvideo.qc.wheel import WHEEL_ROI
 from ibl_xvideo.rigscene import Behaviour, RigCamera
 
+pytestmark = pytest.mark.slow
+
 #: The demo's cameras at their real sizes and rates, shorter (the body camera's 1000 s
 #: are the demo's only other difference); they still film the running bout and the task.
 RIG = {"body": (640, 512, 30, 45.0), "left": (1280, 1024, 60, 30.0), "right": (640, 512, 150, 24.0)}

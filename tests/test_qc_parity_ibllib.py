@@ -27,6 +27,8 @@ from ibl_xvideo.qc.raw import load_audio_ttls  # noqa: E402
 
 from .conftest import make_camera  # noqa: E402
 
+pytestmark = pytest.mark.parity
+
 REL = "cortexlab/Subjects/KS000/2021-01-01/001"
 EID = "aaaaaaaa-1111-4222-8333-444444444444"
 

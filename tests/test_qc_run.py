@@ -140,6 +140,7 @@ def test_qc_report_figure(one_cache, tmp_path, capsys):
     assert "_videoBody_brightness" in capsys.readouterr().out
 
 
+@pytest.mark.http
 def test_reference_frames_downloaded_once_into_the_one_cache(one, tmp_path, monkeypatch):
     from .httpserver import FileServer
 

@@ -19,6 +19,8 @@ from .conftest import checksums, frame_numbers, needs_zarr
 from .httpserver import PASSWORD, FileServer
 from .test_exactness import _patterns
 
+pytestmark = pytest.mark.http
+
 
 @pytest.fixture(scope="module")
 def server(videos):

@@ -15,6 +15,8 @@ from ibl_xvideo.demo import make_one_cache
 from .conftest import checksums, make_camera
 from .httpserver import FileServer
 
+pytestmark = pytest.mark.http
+
 REL = "churchlandlab/Subjects/CSHL_001/2021-02-03/002"
 EID = "bbbbbbbb-1111-4222-8333-555555555555"
 

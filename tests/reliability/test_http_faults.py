@@ -14,7 +14,7 @@ from ibl_xvideo.decode import clear_caches
 from ..httpserver import FileServer
 from .cases import failure, record
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.http]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from ibl_xvideo.synth import read_frame_number
 
 from .cases import record
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 
 def _fds() -> int:
