@@ -165,14 +165,6 @@ class _ShardBuilder:
         return self.buf[:self.offset]
 
 
-def _encode_shard(frames: np.ndarray, slots: int, compress: bool = True) -> bytes:
-    """One shard's bytes for ``frames`` (see :class:`_ShardBuilder`)."""
-    builder = _ShardBuilder(slots, frames[0].nbytes, compress)
-    for i, frame in enumerate(frames):
-        builder.add(i, frame)
-    return builder.finish().tobytes()
-
-
 def _write_file(path: Path, data: np.ndarray) -> None:
     """Write ``data`` (a page-aligned uint8 buffer) to a new file ``path``.
 

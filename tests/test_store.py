@@ -367,21 +367,20 @@ def test_fast_shard_writer_is_byte_identical_to_zarr(videos, tmp_path):
     """The direct writer's shards, with a CRC32C after every frame, are the bytes zarr-python writes."""
     import zarr
 
-    from ibl_xvideo.store import _compressors, _encode_shard
-
-    frames = ibl_xvideo.open_camera(videos["bframes"], chunks=None).isel(time=slice(0, 47)).values
-    path = tmp_path / "ref.zarr"
-    a = zarr.create_array(path, shape=(50,) + frames.shape[1:], dtype="uint8", chunks=(1,) + frames.shape[1:],
-                          shards=(25,) + frames.shape[1:], compressors=_compressors("auto"), fill_value=0)
-    a[0:25] = frames[:25]
-    a[25:47] = frames[25:47]
-    for k, (lo, hi) in enumerate([(0, 25), (25, 47)]):
-        assert _encode_shard(frames[lo:hi], 25) == (path / "c" / str(k) / "0" / "0").read_bytes()
-    raw = tmp_path / "raw.zarr"
-    a = zarr.create_array(raw, shape=(25,) + frames.shape[1:], dtype="uint8", chunks=(1,) + frames.shape[1:],
-                          shards=(25,) + frames.shape[1:], compressors=_compressors(None), fill_value=0)
-    a[:] = frames[:25]
-    assert _encode_shard(frames[:25], 25, compress=False) == (raw / "c" / "0" / "0" / "0").read_bytes()
+    cam = ibl_xvideo.open_camera(videos["bframes"]).isel(time=slice(0, 47))
+    frames = cam.values
+    for compressors in ("auto", None):
+        ours = tmp_path / f"ours-{compressors}.zarr"
+        ibl_xvideo.to_zarr(cam, ours, shard_frames=25, compressors=compressors, progress=False)
+        written = zarr.open_group(ours, mode="r")[cam.name]
+        ref = tmp_path / f"ref-{compressors}.zarr"
+        a = zarr.create_array(ref, shape=written.shape, dtype="uint8", chunks=written.chunks, shards=written.shards,
+                              compressors=written.compressors, fill_value=written.fill_value)
+        a[0:25] = frames[:25]
+        a[25:47] = frames[25:47]
+        for k in range(2):
+            assert (ours / cam.name / "c" / str(k) / "0" / "0").read_bytes() == \
+                (ref / "c" / str(k) / "0" / "0").read_bytes()
 
 
 def test_uncompressed_export(videos, tmp_path):
