@@ -531,6 +531,56 @@ def sample_reads(path, rounds: int = 5) -> dict:
     return res
 
 
+def frame_opencv_each(path, i: int) -> np.ndarray:
+    """ibllib's get_video_frame(path, i) logic on OpenCV: open, seek, read one frame, release."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, int(i))
+    ok, frame = cap.read()
+    cap.release()
+    return frame[:, :, 0] if ok else None
+
+
+def peri_event_bench(path, n_events: int = 200, peer_events: int = 5, big: int = 2000) -> dict:
+    """A +-1 s peri-event stack of ``n_events`` events: ours against a loop of ibllib's get_video_frame.
+
+    The loop (one OpenCV open and seek per frame, as ``get_video_frame``) runs on the
+    first ``peer_events`` events and is scaled to ``n_events`` (its cost is per frame).
+    Then the peak memory of a fresh process averaging a ``big``-event stack.
+    """
+    index = get_index(path)
+    n, fps = index.length, index.fps
+    rng = np.random.default_rng(0)
+    events = np.sort(rng.uniform(2, n / fps - 2, n_events))
+    cam = ibl_xvideo.open_camera(path, timestamps=False)
+    clear_caches()
+    t_ours, stack = _timed(lambda: ibl_xvideo.peri_event(cam, events, (-1.0, 1.0)).compute())
+    frames = stack.frame.values
+    try:
+        from ibllib.io.video import get_video_frame
+
+        def peer(i):
+            return get_video_frame(str(path), int(i))[:, :, 0]
+        peer_name = "ibllib get_video_frame"
+    except ImportError:
+        peer, peer_name = (lambda i: frame_opencv_each(path, i)), "OpenCV open+seek per frame (ibllib's logic)"
+    sub = frames[:peer_events].ravel()
+    t = time.perf_counter()
+    got = [peer(i) for i in sub]
+    t_peer = (time.perf_counter() - t) * n_events / peer_events
+    same = all(np.array_equal(g, v) for g, v in zip(got, stack.values[:peer_events].reshape((-1,) + got[0].shape)))
+    code = ("import numpy as np, ibl_xvideo; cam = ibl_xvideo.open_camera(%r, timestamps=False); "
+            "ev = np.sort(np.random.default_rng(1).uniform(2, %f, %d)); "
+            "s = ibl_xvideo.peri_event(cam, ev, (-1.0, 1.0)); "
+            "s.astype('float32').mean('event').compute(); print(%s)" % (str(path), n / fps - 2, big, _PEAK))
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return {"pe_events": n_events, "pe_frames": int(frames.size), "pe_s_ours": t_ours, "pe_s_peer": t_peer,
+            "pe_peer": peer_name, "pe_peer_events": peer_events, "pe_ratio": t_peer / t_ours,
+            "pe_peer_identical": bool(same), "pe_big_events": big,
+            "pe_big_peak_mib": float(out.stdout.strip().splitlines()[-1])}
+
+
 def run(minutes: float = 10.0, rss: bool = True) -> dict:
     """Run every benchmark and return the measurements."""
     # offline: the QC must not try to download reference frames (position/focus are NOT_SET)
@@ -832,10 +882,18 @@ def main(argv=None) -> int:
                         help="only the 100-sample read against OpenCV and ibllib, RUNS times (5 rounds each)")
     parser.add_argument("--store-only", action="store_true",
                         help="only the Zarr export and random reads against the mp4, with what checksums cost")
+    parser.add_argument("--peri-event", action="store_true",
+                        help="only a 200-event peri-event stack (+-1 s) against a loop of ibllib's get_video_frame")
     parser.add_argument("--first-open", action="store_true",
                         help="only the first (cold) open of a camera-sized video: index from the tables vs packets")
     args = parser.parse_args(argv)
-    if args.first_open:
+    if args.peri_event:
+        res = peri_event_bench(bench_video(args.minutes))
+        print(f"peri-event stack, {res['pe_events']} events +-1 s ({res['pe_frames']} frames): ours "
+              f"{res['pe_s_ours']:.2f} s, {res['pe_peer']} {res['pe_s_peer']:.1f} s (scaled from "
+              f"{res['pe_peer_events']} events): {res['pe_ratio']:.0f}x; same frames: {res['pe_peer_identical']}; "
+              f"peak memory averaging {res['pe_big_events']} events: {res['pe_big_peak_mib']:.0f} MiB")
+    elif args.first_open:
         res = {**first_open(dense_video()), **first_open(long_video(args.minutes), key="first_open_long"),
                **remote_first_open(long_video(args.minutes))}
         rows = _first_open_rows(res) + _first_open_rows(res, "first_open_long") + _remote_index_rows(res)

@@ -9,6 +9,7 @@ Registered when :mod:`ibl_xvideo` is imported::
     cam.video.motion_energy()             # brainbox's motion energy, one Dask pass
     cam.video.to_zarr('body.zarr')        # resumable Zarr export
     cam.video.qc(n_samples=100)           # ibllib's camera QC on this video
+    cam.video.peri_event(stim_on, (-1, 2))  # the frames around each event, (event, lag, y, x)
 """
 
 from __future__ import annotations
@@ -93,6 +94,18 @@ class VideoAccessor:
         from .store import to_zarr
 
         return to_zarr(self._cam, store, **kwargs)
+
+    def peri_event(self, times, window=(-1.0, 2.0), **kwargs) -> xr.DataArray:
+        """The frames around each event time, a lazy ``(event, lag, y, x)`` stack (:func:`ibl_xvideo.peri_event`).
+
+        Examples
+        --------
+        >>> trials = one.load_object(eid, 'trials')  # doctest: +SKIP
+        >>> stack = cam.video.peri_event(trials['stimOn_times'], window=(-0.5, 1.0))  # doctest: +SKIP
+        """
+        from .events import peri_event
+
+        return peri_event(self._cam, times, window, **kwargs)
 
     def qc(self, **kwargs):
         """Ibllib's camera QC on this video (:func:`ibl_xvideo.qc.camera_qc`).

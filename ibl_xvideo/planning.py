@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["outer_key", "frames_dask"]
+__all__ = ["outer_key", "frames_dask", "frames_source", "planned_take"]
 
 
 def outer_key(key: tuple, shape: tuple):
@@ -171,3 +171,63 @@ def _as_slice(key, n: int):
         return slice(0, 0), None
     lo, hi = int(arr.min()), int(arr.max()) + 1
     return slice(lo, hi), arr - lo
+
+
+def frames_source(data):
+    """``(backend, frames, crop)`` behind a camera's data, or None when it is not a camera's frames.
+
+    ``data`` is a camera variable's data: the planned Dask array of
+    :func:`frames_dask` (any time slices and crops kept), or xarray's lazily indexed
+    wrapper of a backend (``chunks=None``). ``frames`` are the backend's frames along
+    the data's time axis, ``crop`` the y and x keys of the backend's frames.
+    """
+    from xarray.core import indexing
+
+    backend = getattr(data, "_xv_backend", None)
+    if backend is not None:
+        return backend, np.asarray(data._xv_frames), tuple(data._xv_crop)
+    if isinstance(data, indexing.LazilyIndexedArray) and hasattr(data.array, "read_planned"):
+        tkey, ykey, xkey = data.key.tuple
+        return data.array, np.arange(data.array.length)[tkey], (ykey, xkey)
+    return None
+
+
+def planned_take(backend, frames: np.ndarray, crop: tuple, block: int):
+    """A Dask array of ``backend``'s ``frames`` (any shape; -1: no frame, zeros), cropped by ``crop``.
+
+    Chunked along the first axis of ``frames`` in blocks of ``block`` rows; each
+    block's task reads the frames its rows want, each keyframe group (a store's
+    shard) once and up to its last wanted frame. Blocks are independent, so a
+    reduction over a large stack holds a few blocks at a time; a group wanted by two
+    blocks is read by both (the decoder of a thread carries on from where its last
+    read stopped, so consecutive blocks in time order seldom decode a frame twice).
+    """
+    import dask.array as dsa
+    from dask.base import tokenize
+
+    frames = np.asarray(frames, dtype=np.int64)
+    fshape = np.empty((1,) + tuple(backend.shape[1:]), np.uint8)[(slice(None),) + tuple(crop)].shape[1:]
+    name = "frames-take-" + tokenize(backend, frames, crop, block)
+    rows = frames.shape[0]
+    zeros = (0,) * (frames.ndim - 1 + len(fshape))
+    graph, sizes = {}, []
+    for c, r0 in enumerate(range(0, max(rows, 1), max(block, 1))):
+        r1 = min(rows, r0 + block)
+        graph[(name, c) + zeros] = (_take_block, backend, frames[r0:r1], tuple(crop), fshape)
+        sizes.append(r1 - r0)
+    chunks = (tuple(sizes),) + tuple((n,) for n in frames.shape[1:] + fshape)
+    return dsa.Array(graph, name, chunks, dtype=np.uint8, meta=np.empty((0,) * len(chunks), np.uint8))
+
+
+def _take_block(backend, frames: np.ndarray, crop: tuple, fshape: tuple) -> np.ndarray:
+    """One block of :func:`planned_take`: its wanted frames read group by group, zeros where there is none."""
+    out = np.zeros(frames.shape + fshape, np.uint8)
+    flat, wanted = out.reshape((-1,) + fshape), frames.reshape(-1)
+    valid = wanted >= 0
+    uniq, inverse = np.unique(wanted[valid], return_inverse=True)
+    if uniq.size:
+        groups = backend.plan_groups(uniq)
+        bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
+        read = np.concatenate([backend.read_planned(uniq[a:b], *crop) for a, b in zip(bounds[:-1], bounds[1:])])
+        flat[valid] = read[inverse.reshape(-1)]
+    return out
