@@ -301,6 +301,7 @@ def make_one_cache(root: Path, eids: dict[str, str] | None = None) -> Path:
         folders[str(eid)] = key
     # each file's md5, as Alyx records it (iblutil's hashing allocates 256 MiB per file)
     ds["hash"] = [_md5(root / folders[str(e)] / r) for (e, _), r in zip(ds.index, ds["rel_path"])]
+    ds["default_revision"] = True  # one revision of each dataset, as Alyx marks it (else ONE warns on load)
     ses.index = ses.index.map(lambda e: mapping[str(e)])
     ses.index.name = "id"
     new_idx = [(mapping[str(e)], str(uuid.uuid5(uuid.UUID(mapping[str(e)]), r))) for (e, _), r in

@@ -152,3 +152,15 @@ def test_cli_errors_name_the_cli_s_flags(one_cache, tmp_path, capsys, videos):
     assert main(["export", str(videos["mono"]), str(store)]) == 2  # another video's export is there
     err = capsys.readouterr().err
     assert "pass --overwrite" in err and "overwrite=True" not in err
+
+
+def test_example_peri_event_runs(small_demo, tmp_path):
+    import runpy
+    from pathlib import Path
+
+    pytest.importorskip("matplotlib")
+    path = Path(__file__).resolve().parents[1] / "examples" / "peri_event.py"
+    out = runpy.run_path(str(path))["main"](["--root", str(small_demo), "--out", str(tmp_path / "pe.png")])
+    assert out["stack"][0] >= 5 and out["stack"][1] == 61  # the trials, 2 s at 30 Hz
+    assert 0.0 < out["peak_lag"] < 1.5  # the paws move after the stimulus, when the mouse turns the wheel
+    assert (tmp_path / "pe.png").stat().st_size > 10_000
