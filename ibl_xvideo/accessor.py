@@ -10,6 +10,9 @@ Registered when :mod:`ibl_xvideo` is imported::
     cam.video.to_zarr('body.zarr')        # resumable Zarr export
     cam.video.qc(n_samples=100)           # ibllib's camera QC on this video
     cam.video.peri_event(stim_on, (-1, 2))  # the frames around each event, (event, lag, y, x)
+    cam.video.pose()                      # the camera's DLC pose estimates on its clock
+    cam.video.plot(1000, pose=pose)       # the frame at a session time, with its pose points
+    cam.video.montage([10, 20, 30])       # frames on a grid
 """
 
 from __future__ import annotations
@@ -106,6 +109,40 @@ class VideoAccessor:
         from .events import peri_event
 
         return peri_event(self._cam, times, window, **kwargs)
+
+    def pose(self, **kwargs) -> xr.Dataset:
+        """The camera's DLC pose estimates, aligned to its frames (:func:`ibl_xvideo.pose.load_pose`).
+
+        Examples
+        --------
+        >>> pose = cam.video.pose()  # doctest: +SKIP
+        >>> pose.position.sel(keypoints='nose_tip')  # doctest: +SKIP
+        """
+        from .pose import load_pose
+
+        return load_pose(self._cam, camera=self._cam, **kwargs)
+
+    def plot(self, time: float, **kwargs):
+        """The frame at a session time, titled with its frame and time (:func:`ibl_xvideo.pose.plot_frame`).
+
+        Examples
+        --------
+        >>> cam.video.plot(1000, pose=cam.video.pose(), out='frame.png')  # doctest: +SKIP
+        """
+        from .pose import plot_frame
+
+        return plot_frame(self._cam, time, **kwargs)
+
+    def montage(self, times, **kwargs):
+        """Frames at session times on a grid (:func:`ibl_xvideo.pose.montage`).
+
+        Examples
+        --------
+        >>> cam.video.montage(trials['stimOn_times'][:8], pose=cam.video.pose(), out='m.png')  # doctest: +SKIP
+        """
+        from .pose import montage
+
+        return montage(self._cam, times, **kwargs)
 
     def qc(self, **kwargs):
         """Ibllib's camera QC on this video (:func:`ibl_xvideo.qc.camera_qc`).

@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .camera import open_camera, video_meta
 from .qc import camera_qc
@@ -282,7 +283,6 @@ def make_one_cache(root: Path, eids: dict[str, str] | None = None) -> Path:
     """
     import warnings
 
-    import pandas as pd
     from iblutil.io import parquet
     from one.alf.cache import make_parquet_db
 
@@ -376,6 +376,8 @@ def build_demo(root: str | os.PathLike | None = None, *, force: bool = False, pr
         encode_frames(raw / f"_iblrig_{label}Camera.raw.mp4", (paint(i) for i in range(times.size)), width=w,
                       height=h, fps=fps, output_args=DEMO_ENCODER, progress=bar.update)
         write_camera_session_files(wsession, label, times, seed=k, audio=audio, counter=np.flatnonzero(keep[label]))
+        # what DLC would find on these frames: IBL's pose table, one row per frame
+        pd.DataFrame(paint.pose()).to_parquet(wsession / "alf" / f"_ibl_{label}Camera.dlc.pqt")
         # the scene's own reference frames for the QC's position and focus checks (this session only)
         np.save(raw / f"_xvideo_{label}Camera.referenceFrames.npy",
                 np.stack([paint(i) for i in (0, times.size // 2, times.size - 1)]))

@@ -306,6 +306,49 @@ class RigCamera:
             self._whisker_cache[key] = cover
         return self._whisker_cache[key]
 
+    def _paw_at(self, wheel, k: int):
+        """Where paw ``k`` is drawn (reference-view coordinates) for wheel positions ``wheel``."""
+        px, py, ph = self.paw[k]
+        gait = np.asarray(wheel, dtype=np.float64) * 3.0
+        dx = 22 * np.cos(gait + ph) * (0.3 if self.label == "body" else 1.0)  # from behind, a paw moves up and down
+        lift = 14 * np.maximum(0.0, np.sin(gait + ph))
+        return px + dx, py - lift
+
+    def pose(self) -> dict[str, np.ndarray]:
+        """What a pose estimator would find on every frame: ``{'<point>_x', '<point>_y', '<point>_likelihood'}``.
+
+        IBL's DLC point names: on the side cameras the nose tip, the pupil's top,
+        bottom, left and right edges, the tongue's end (likely only while it is out),
+        the lick spout's tip and the front paws; on the body camera the tail's start
+        and the hind paws. Pixel coordinates of this camera's frames.
+        """
+        b, c, n = self.b, self.c, len(self.b.wheel)
+        points = {}
+
+        def put(name, x, y, likely=None):
+            mx, my = c.map(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+            points[f"{name}_x"] = np.broadcast_to(mx, (n,)).astype(np.float64)
+            points[f"{name}_y"] = np.broadcast_to(my, (n,)).astype(np.float64)
+            points[f"{name}_likelihood"] = np.broadcast_to(0.99 if likely is None else likely, (n,)).astype(
+                np.float64)
+
+        if self.label == "body":
+            put("tail_start", 322, 380)
+            for k, name in enumerate(("paw_l", "paw_r")):
+                put(name, *self._paw_at(b.wheel, k))
+            return points
+        r = 15 * np.asarray(b.pupil, dtype=np.float64)
+        put("pupil_top_r", 335, 222 - r)
+        put("pupil_bottom_r", 335, 222 + r)
+        put("pupil_left_r", 335 - r, 222)
+        put("pupil_right_r", 335 + r, 222)
+        put("nose_tip", 138, 368)
+        put("tongue_end_r", 140, 404, np.where(b.lick, 0.99, 0.02))
+        put("tube_top", 150, 376)
+        for k, name in enumerate(("paw_r", "paw_l")):
+            put(name, *self._paw_at(b.wheel, k))
+        return points
+
     def __call__(self, i: int) -> np.ndarray:
         """Frame ``i``, ``(height, width)`` uint8."""
         out = self.bg8[i % 8].copy()
@@ -320,13 +363,8 @@ class RigCamera:
         lo = self.bg[i % 8][self.lo].copy()
         _paint(lo, self.wheel_cover, self.wheel_base + self.wheel_shade * tread)
         c = self.c
-        gait = b.wheel[i] * 3.0
-        for px, py, ph in self.paw:
-            dx = 22 * np.cos(gait + ph)
-            lift = 14 * max(0.0, np.sin(gait + ph))
-            if self.label == "body":  # seen from behind, a paw moves up and down
-                dx *= 0.3
-            _paint_ellipse(lo, c, self.lo.start, px + dx, py - lift, *self.paw_size, 168)
+        for k in range(len(self.paw)):
+            _paint_ellipse(lo, c, self.lo.start, *self._paw_at(b.wheel[i], k), *self.paw_size, 168)
         out[self.lo] = np.clip(lo, 0, 255)
         if self.label != "body":
             fy, fx = self.face

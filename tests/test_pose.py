@@ -1,0 +1,76 @@
+"""Pose estimates (DLC tables) on the camera's clock, drawn on frames; the demo's match its mouse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from one.api import One
+
+from ibl_xvideo import open_camera
+from ibl_xvideo.demo import DEMO_EID, DEMO_SESSION, build_demo
+from ibl_xvideo.errors import InvalidOptionError, TimestampsMismatchError, VideoNotFoundError
+from ibl_xvideo.pose import load_pose
+
+#: the demo's left and body cameras, small: they film the running bout and the task
+CAMERAS = {"left": (320, 256, 60, 30.0), "body": (320, 256, 30, 30.0)}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = build_demo(tmp_path_factory.mktemp("pose") / "cache", cameras=CAMERAS, progress=False)
+    return root, One(cache_dir=root, mode="local")
+
+
+def test_the_demo_pose_loads_the_same_every_way(demo):
+    root, one = demo
+    cam = open_camera(DEMO_EID, "left", one=one)
+    by_eid = load_pose(DEMO_EID, "left", one=one)
+    by_folder = load_pose(root / DEMO_SESSION, "left")
+    by_camera = cam.video.pose()
+    assert dict(by_eid.sizes) == {"time": 1800, "keypoints": 9, "space": 2}
+    assert {"nose_tip", "paw_l", "paw_r", "tongue_end_r", "pupil_top_r"} <= set(by_eid.keypoints.values)
+    for other in (by_folder, by_camera):
+        np.testing.assert_array_equal(other.position.values, by_eid.position.values)
+    np.testing.assert_array_equal(by_camera.time.values, cam.time.values)  # on the camera's clock
+    part = cam.isel(time=slice(100, 200))
+    assert part.video.pose().sizes["time"] == 100 and int(part.video.pose().frame[0]) == 100
+
+
+def test_the_demo_pose_is_where_the_mouse_is_drawn(demo):
+    _, one = demo
+    cam = open_camera(DEMO_EID, "left", one=one)
+    pose = cam.video.pose()
+    frames = cam.isel(time=slice(0, 1800, 37)).values
+    at = pose.isel(time=slice(0, 1800, 37))
+    for name in ("paw_l", "paw_r"):  # the paws: bright ellipses on the dark wheel
+        xy = np.round(at.position.sel(keypoints=name).values).astype(int)
+        assert np.median(frames[np.arange(len(xy)), xy[:, 1], xy[:, 0]]) > 140
+    pupil = at.position.sel(keypoints=["pupil_top_r", "pupil_bottom_r", "pupil_left_r", "pupil_right_r"])
+    centre = np.round(pupil.mean("keypoints").values).astype(int)  # inside the dark pupil
+    assert np.median(frames[np.arange(len(centre)), centre[:, 1], centre[:, 0]]) < 40
+    licks = pose.likelihood.sel(keypoints="tongue_end_r").values > 0.9
+    assert 0 < licks.mean() < 0.2  # the tongue is out, and sure, only during licks after rewards
+
+
+def test_pose_errors_are_typed(demo, tmp_path):
+    root, one = demo
+    with pytest.raises(VideoNotFoundError, match="right camera"):
+        load_pose(DEMO_EID, "right", one=one)
+    with pytest.raises(VideoNotFoundError, match="No DLC output"):
+        load_pose(tmp_path, "left")
+    body = open_camera(DEMO_EID, "body", one=one)
+    with pytest.raises(TimestampsMismatchError, match="900 rows"):
+        load_pose(root / DEMO_SESSION, "body", camera=open_camera(DEMO_EID, "left", one=one))
+    with pytest.raises(InvalidOptionError, match="uncropped"):
+        body.isel(y=slice(0, 100)).video.plot(20.0, pose=body.video.pose())
+
+
+def test_frames_and_montages_with_their_pose(demo, tmp_path):
+    pytest.importorskip("matplotlib")
+    _, one = demo
+    cam = open_camera(DEMO_EID, "left", one=one)
+    pose = cam.video.pose()
+    fig = cam.video.plot(20.0, pose=pose, out=tmp_path / "f.png")
+    assert "frame 450" in fig.axes[0].get_title() and len(fig.axes[0].collections[0].get_offsets()) >= 8
+    fig = cam.video.montage([14.0, 20.0, 26.0], pose=pose, ncols=2, out=tmp_path / "m.png")
+    assert len(fig.axes) == 4 and (tmp_path / "m.png").stat().st_size > 20_000
