@@ -13,6 +13,7 @@ Registered when :mod:`ibl_xvideo` is imported::
     cam.video.pose()                      # the camera's DLC pose estimates on its clock
     cam.video.plot(1000, pose=pose)       # the frame at a session time, with its pose points
     cam.video.montage([10, 20, 30])       # frames on a grid
+    cam.video.to_mp4('clip.mp4', time=slice(100, 104))  # a shareable H.264 clip and its times
 """
 
 from __future__ import annotations
@@ -143,6 +144,17 @@ class VideoAccessor:
         from .pose import montage
 
         return montage(self._cam, times, **kwargs)
+
+    def to_mp4(self, path, **kwargs):
+        """A time range and region of the camera as an H.264 clip and its times (:func:`ibl_xvideo.clips.to_mp4`).
+
+        Examples
+        --------
+        >>> cam.video.to_mp4('stim.mp4', time=slice(100, 103), burn_time=True)  # doctest: +SKIP
+        """
+        from .clips import to_mp4
+
+        return to_mp4(self._cam, path, **kwargs)
 
     def qc(self, **kwargs):
         """Ibllib's camera QC on this video (:func:`ibl_xvideo.qc.camera_qc`).

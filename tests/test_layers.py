@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ibl_xvideo"
 #: only as ORDER allows (an ordered layer lists its modules top to bottom).
 LAYERS = [
     ("entry points", {"cli", "demo", "accessor", "xarray_plugin", "rigscene", "synth"}),
-    ("consumers", {"qc", "compat", "events", "pose"}),
+    ("consumers", {"qc", "compat", "events", "pose", "clips"}),
     ("xarray layer", {"camera"}),
     ("store", {"store"}),
     ("planning", {"planning"}),

@@ -74,3 +74,23 @@ def test_frames_and_montages_with_their_pose(demo, tmp_path):
     assert "frame 450" in fig.axes[0].get_title() and len(fig.axes[0].collections[0].get_offsets()) >= 8
     fig = cam.video.montage([14.0, 20.0, 26.0], pose=pose, ncols=2, out=tmp_path / "m.png")
     assert len(fig.axes) == 4 and (tmp_path / "m.png").stat().st_size > 20_000
+
+
+def test_a_clip_is_the_frames_of_its_time_range_with_their_times(demo, tmp_path):
+    _, one = demo
+    cam = open_camera(DEMO_EID, "left", one=one)
+    part = cam.sel(time=slice(20.0, 21.0))
+    plain = cam.video.to_mp4(tmp_path / "plain.mp4", time=slice(20.0, 21.0), roi="10:200,20:300", progress=False)
+    clip = open_camera(plain, chunks=None)
+    assert clip.shape == (part.sizes["time"], 190, 280)
+    np.testing.assert_array_equal(np.load(tmp_path / "plain.times.npy"), part.time.values)
+    diff = np.abs(clip.values.astype(int) - part.isel(y=slice(10, 200), x=slice(20, 300)).values)
+    assert diff.mean() < 2  # crf 18: visually lossless
+    # the time and the sure pose points burned in, where the points are
+    marked = cam.video.to_mp4(tmp_path / "marked.mp4", time=slice(20.0, 21.0), pose=cam.video.pose(),
+                              burn_time=True, progress=False)
+    burned = open_camera(marked, chunks=None).values.astype(int)
+    paw = np.round(cam.video.pose().position.sel(keypoints="paw_l", time=part.time).values).astype(int)
+    k = np.arange(len(paw))
+    assert np.abs(burned[k, paw[:, 1], paw[:, 0]] - part.values[k, paw[:, 1], paw[:, 0]]).mean() > 20
+    assert np.abs(burned[:, 3:12, 3:100] - part.values[:, 3:12, 3:100]).mean() > 20  # the time, top left
