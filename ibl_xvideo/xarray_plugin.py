@@ -1,4 +1,4 @@
-"""xarray backend engine: ``xr.open_dataarray(path, engine='ibl_xvideo')``."""
+"""xarray backend engine: ``xr.open_dataarray(video, engine='ibl_xvideo')``, ``xr.open_datatree(session, ...)``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import xarray as xr
 from xarray.backends import BackendEntrypoint
 
-from .camera import open_camera
+from .camera import open_camera, open_session
 
 __all__ = ["VideoBackendEntrypoint"]
 
@@ -47,9 +47,28 @@ class VideoBackendEntrypoint(BackendEntrypoint):
             ds = ds.drop_vars(drop_variables, errors="ignore")
         return ds
 
+    def open_datatree(self, filename_or_obj, *, drop_variables=None, labels=None, one=None, pixels="ibllib",
+                      on_mismatch="raise", validate_times=True, **kwargs) -> xr.DataTree:
+        """Open every camera of a session (a folder, or an eid with ``one``) as a DataTree, one node per label.
+
+        Examples
+        --------
+        >>> tree = xr.open_datatree(session_path, engine="ibl_xvideo")  # doctest: +SKIP
+        >>> tree["body"]["bodyCamera"]  # doctest: +SKIP
+        """
+        tree = open_session(filename_or_obj, one=one, labels=labels, chunks=None, pixels=pixels,
+                            on_mismatch=on_mismatch, validate_times=validate_times)
+        if drop_variables:
+            attrs = dict(tree.attrs)
+            tree = xr.DataTree.from_dict({f"/{name}": child.to_dataset().drop_vars(drop_variables, errors="ignore")
+                                          for name, child in tree.children.items()})
+            tree.attrs.update(attrs)
+        return tree
+
     def guess_can_open(self, filename_or_obj) -> bool:
-        """True for video file names."""
+        """True for video file names and for session folders holding ``raw_video_data/``."""
         try:
-            return os.fspath(filename_or_obj).lower().endswith(_SUFFIXES)
+            path = os.fspath(filename_or_obj)
         except TypeError:
             return False
+        return path.lower().endswith(_SUFFIXES) or os.path.isdir(os.path.join(path, "raw_video_data"))

@@ -69,3 +69,23 @@ def test_frame_at_a_session_time_refuses_times_outside_the_camera(one):
             cam.video.frame_at(outside)
     with pytest.raises(KeyError):  # a KeyError, as xarray's own selection errors
         cam.video.frame_at(float(t[-1]) + 3600)
+
+
+def test_the_backend_opens_a_session_as_a_datatree(one_cache, videos):
+    import xarray as xr
+
+    from ibl_xvideo.xarray_plugin import VideoBackendEntrypoint
+
+    from .conftest import SESSION_REL
+
+    session = one_cache / SESSION_REL
+    tree = xr.open_datatree(session, engine="ibl_xvideo")
+    assert "body" in tree.children and tree["body"]["bodyCamera"].dims == ("time", "y", "x")
+    frame = tree["body"]["bodyCamera"].isel(time=3).values
+    np.testing.assert_array_equal(frame, ibl_xvideo.open_camera(session, "body").isel(time=3).values)
+    guess = VideoBackendEntrypoint().guess_can_open
+    assert guess(session) and guess(session / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4")
+    assert not guess(session / "alf") and not guess(object())
+    # drop_variables drops from every camera's node
+    dropped = xr.open_datatree(session, engine="ibl_xvideo", drop_variables=["frame"])
+    assert "frame" not in dropped["body"].coords and dropped.attrs == tree.attrs
