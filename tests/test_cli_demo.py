@@ -164,3 +164,17 @@ def test_example_peri_event_runs(small_demo, tmp_path):
     assert out["stack"][0] >= 5 and out["stack"][1] == 61  # the trials, 2 s at 30 Hz
     assert 0.0 < out["peak_lag"] < 1.5  # the paws move after the stimulus, when the mouse turns the wheel
     assert (tmp_path / "pe.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_example_pose_clip_runs(tmp_path):
+    import runpy
+    from pathlib import Path
+
+    pytest.importorskip("matplotlib")
+    root = build_demo(tmp_path / "cache", cameras={"left": (1280, 1024, 60, 12.0)}, progress=False)
+    path = Path(__file__).resolve().parents[1] / "examples" / "pose_clip.py"
+    out = runpy.run_path(str(path))["main"](["--root", str(root), "--out", str(tmp_path)])
+    assert out["montage"].stat().st_size > 20_000
+    clip = open_camera(out["clip"], chunks=None)
+    assert clip.sizes["y"] == clip.sizes["x"] == 640 and clip.sizes["time"] == 72  # 1.2 s at 60 Hz
