@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import InvalidOptionError, XVideoError
+from .figures import pyplot
 from .planning import frames_source, planned_take
 
 __all__ = ["peri_event", "plot_peri_event"]
@@ -128,14 +129,7 @@ def plot_peri_event(stack: xr.DataArray, out: str | os.PathLike | None = None, n
     -------
     matplotlib.figure.Figure
     """
-    try:
-        import matplotlib
-
-        if out is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("The figure needs matplotlib: pip install 'ibl-xvideo[plot]'") from exc
+    plt = pyplot(out)
 
     picks = np.unique(np.linspace(0, stack.sizes["lag"] - 1, n_lags).round().astype(int))
     masked = stack.astype("float32").where(stack.valid)

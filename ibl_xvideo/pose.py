@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import InvalidOptionError, TimestampsMismatchError, VideoNotFoundError, XVideoError
+from .figures import pyplot
 from .sources import assert_valid_label, is_eid, session_path_of
 
 __all__ = ["load_pose", "plot_frame", "montage", "LIKELIHOOD_THRESHOLD"]
@@ -125,18 +126,6 @@ def load_pose(source, label: str | None = None, *, one=None, camera: xr.DataArra
     )
 
 
-def _pyplot(out):
-    try:
-        import matplotlib
-
-        if out is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("Figures need matplotlib: pip install 'ibl-xvideo[plot]'") from exc
-    return plt
-
-
 def _draw(ax, frame: xr.DataArray, pose: xr.Dataset | None, threshold: float) -> int:
     """Draw one frame (and the sure points of its pose) on ``ax``; return how many points were drawn."""
     ax.imshow(np.asarray(frame.values), cmap="gray", vmin=0, vmax=255)
@@ -173,7 +162,7 @@ def plot_frame(camera: xr.DataArray, time: float, *, pose: xr.Dataset | None = N
     matplotlib.figure.Figure
     """
     _whole(camera, pose)
-    plt = _pyplot(out)
+    plt = pyplot(out)
     frame = camera.video.frame_at(time)
     fig, ax = plt.subplots(figsize=(6, 6 * frame.shape[0] / frame.shape[1]), layout="constrained")
     _draw(ax, frame, pose, threshold)
@@ -194,7 +183,7 @@ def montage(camera: xr.DataArray, times, *, pose: xr.Dataset | None = None, ncol
     matplotlib.figure.Figure
     """
     _whole(camera, pose)
-    plt = _pyplot(out)
+    plt = pyplot(out)
     times = np.atleast_1d(np.asarray(times, dtype=np.float64))
     if not times.size:
         raise InvalidOptionError("montage needs at least one time.")

@@ -27,10 +27,10 @@ LAYERS = [
     ("decode", {"decode"}),
     ("index", {"index"}),
     ("sources", {"sources"}),
-    ("I/O", {"container", "remote", "fileio", "_lru", "progress"}),
+    ("I/O", {"container", "remote", "fileio", "_lru", "progress", "figures"}),
     ("errors", {"errors"}),
 ]
-ORDER = {"I/O": ["container", "remote", "fileio", "_lru", "progress"]}
+ORDER = {"I/O": ["container", "remote", "fileio", "_lru", "progress", "figures"]}
 
 
 def _modules() -> dict[str, Path]:

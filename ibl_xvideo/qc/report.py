@@ -7,6 +7,7 @@ import textwrap
 
 import numpy as np
 
+from ..figures import pyplot
 from .checks import FACE_ROI, brightness_roi
 
 __all__ = ["plot_qc"]
@@ -40,15 +41,7 @@ def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None
     -------
     matplotlib.figure.Figure
     """
-    try:
-        import matplotlib
-
-        if out is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("The QC figure needs matplotlib: pip install 'ibl-xvideo[plot]'") from exc
-
+    plt = pyplot(out)
     m = result.measures
     fig = plt.figure(figsize=(13, 8), layout="constrained")
     gs = fig.add_gridspec(3, 3)
