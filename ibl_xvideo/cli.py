@@ -152,6 +152,20 @@ def _cmd_download(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from pathlib import Path
+
+    from .report import session_report
+
+    if not Path(args.out).resolve().parent.is_dir():  # before the QC runs, not after
+        raise SystemExit(f"ibl-xvideo report: -o {args.out}: the folder {Path(args.out).resolve().parent} does not "
+                         "exist; create it or pick another path.")
+    out = session_report(args.source, args.out, one=_one(args.one_cache), refs=False if args.no_refs else None,
+                         full=not args.samples_only)
+    print(f"report of {args.source} -> {out}", file=sys.stderr)
+    return 0
+
+
 def _cmd_info(args) -> int:
     from . import show_versions
 
@@ -225,6 +239,17 @@ def main(argv: list[str] | None = None) -> int:
     _add_source(p)
     p.add_argument("--data-server", default=None, help="data server root, for a local ONE cache")
     p.set_defaults(func=_cmd_download)
+
+    p = sub.add_parser("report", help="a session's QC as one self-contained HTML page, every camera")
+    p.add_argument("source", help="eid or session folder")
+    p.add_argument("-o", "--out", default="report.html", help="the HTML file to write (default report.html)")
+    p.add_argument("--one-cache", default=None,
+                   help="ONE cache folder for eids (default: this computer's configured ONE, offline; the demo's "
+                        "cache for the demo eid)")
+    p.add_argument("--no-refs", action="store_true", help="skip the position and focus checks (NOT_SET)")
+    p.add_argument("--samples-only", action="store_true",
+                   help="brightness of the QC's sample frames only, not of every frame (no full decoding pass)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("info", help="versions of ibl-xvideo and its decoding stack")
     p.set_defaults(func=_cmd_info)

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ibl_xvideo"
 #: Top to bottom. A module may import any module of a lower layer; within a layer,
 #: only as ORDER allows (an ordered layer lists its modules top to bottom).
 LAYERS = [
-    ("entry points", {"cli", "demo", "accessor", "xarray_plugin", "rigscene", "synth"}),
+    ("entry points", {"cli", "demo", "report", "accessor", "xarray_plugin", "rigscene", "synth"}),
     ("consumers", {"qc", "compat", "events", "pose", "clips"}),
     ("xarray layer", {"camera"}),
     ("store", {"store"}),
