@@ -426,8 +426,9 @@ def run_demo(out: str | os.PathLike = "demo_frame.png", root: str | os.PathLike 
     iio.imwrite(out, img)
     print(f"saved the frame at t=1000 s to {out}")
     qc = _demo_qc(eid, one, list(cameras or DEMO_CAMERAS), Path(out))
-    print(f"\nnext: ibl-xvideo qc {eid} --json   (the same QC, as JSON)\n"
-          "      python examples/trial_frames.py ; python examples/qc_and_cache.py")
+    print(f"\nnext: ibl-xvideo report {eid} -o report.html   (every camera's QC as pictures, one page)\n"
+          f"      ibl-xvideo qc {eid} --json   (the same QC, as JSON)\n"
+          "      python examples/peri_event.py ; python examples/pose_clip.py ; python examples/trial_frames.py")
     return {"frame": int(frame.frame), "time": float(frame.time), "meta": meta, "png": str(out),
             "first10": first10.shape, "qc": qc}
 
