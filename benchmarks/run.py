@@ -27,6 +27,7 @@ import ibl_xvideo
 from ibl_xvideo import compat
 from ibl_xvideo.decode import clear_caches
 from ibl_xvideo.index import cache_dir, get_index
+from ibl_xvideo.qc.run import nearest_keyframes
 from ibl_xvideo.synth import make_video
 
 #: Sensor noise of the benchmark video: about 1 kB per frame, the bitrate of IBL videos.
@@ -500,7 +501,13 @@ def sample_reads(path, rounds: int = 5) -> dict:
         clear_caches()  # no decoded frame or open decoder kept from the previous round
         return compat.get_video_frames_preload(path, idx, mask=np.s_[:, :, 0], quiet=True)
 
-    peers = {"opencv": lambda: samples_opencv(path, idx), "ours": ours_cold}
+    keys = nearest_keyframes(index.key_frames, idx)
+
+    def keyframes_cold():  # camera_qc(samples='keyframes'): the keyframe nearest each sample
+        clear_caches()
+        return ibl_xvideo.read_frames(index, keys, workers=os.cpu_count() or 1)
+
+    peers = {"opencv": lambda: samples_opencv(path, idx), "ours": ours_cold, "keyframes": keyframes_cold}
     try:  # ibllib's own function, when it is installed (the same OpenCV loop), in the same rounds
         import contextlib
         import io
@@ -518,6 +525,7 @@ def sample_reads(path, rounds: int = 5) -> dict:
     t_cvs, t_qs = statistics.median(times["opencv"]), statistics.median(times["ours"])
     if "ibllib" in times:
         res["qc100_s_ibllib"] = statistics.median(times["ibllib"])
+    res["qc100_s_keyframes"] = statistics.median(times["keyframes"])
     ratios = [a / b for a, b in zip(times["opencv"], times["ours"])]
     # the same frames through the default (Dask-backed) camera: planned per keyframe group
     dask_cam = ibl_xvideo.open_camera(path, timestamps=False)
@@ -915,6 +923,9 @@ def main(argv=None) -> int:
                    f"({r['qc100_speedup']:.2f}x; rounds {r['qc100_round_ratios']})"
             if "qc100_s_ibllib" in r:
                 line += f", ibllib {r['qc100_s_ibllib']:.2f} s ({r['qc100_s_ibllib'] / r['qc100_s_ours']:.2f}x)"
+            peer = r.get("qc100_s_ibllib", r["qc100_s_opencv"])
+            line += (f"; nearest keyframes (samples='keyframes') {r['qc100_s_keyframes']:.3f} s, "
+                     f"{peer / r['qc100_s_keyframes']:.0f}x {'ibllib' if 'qc100_s_ibllib' in r else 'OpenCV'}")
             print(line)
         res = {"samples_only": runs}
     else:

@@ -96,7 +96,7 @@ def _cmd_qc(args) -> int:
 
     from .qc import camera_qc, session_qc
 
-    kw = dict(one=_one(args.one_cache), n_samples=args.n_samples, full=args.full,
+    kw = dict(one=_one(args.one_cache), n_samples=args.n_samples, full=args.full, samples=args.samples,
               refs=False if args.no_refs else args.refs, kind=args.kind,
               progress=not args.json, full_measures=args.measures.split(",") if args.measures else None)
     whole_session = args.label is None and "://" not in args.source and Path(args.source).suffix != ".mp4"
@@ -210,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --full: comma-separated per-frame measures to compute (default all: "
                         "brightness,hist_corr,focus_lpc,focus_fft,position)")
     p.add_argument("--n-samples", type=int, default=100, help="sample frames (default 100, as ibllib)")
+    p.add_argument("--samples", choices=("exact", "keyframes"), default="exact",
+                   help="exact: ibllib's sample frames; keyframes: the keyframe nearest each (one intra-frame "
+                        "decode a sample, much faster, especially over HTTP)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--refs", default=None, help="reference frames .npy for position and focus")
     g.add_argument("--no-refs", action="store_true", help="skip the position and focus checks (NOT_SET)")

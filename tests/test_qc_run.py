@@ -350,3 +350,32 @@ def test_every_metric_that_is_not_pass_says_why(one, one_cache, capsys):
     assert main(["qc", str(one_cache / SESSION_REL), "left", "--no-refs", "--n-samples", "8", "--kind", "ephys"]) == 0
     out = capsys.readouterr().out
     assert d["reasons"]["_videoLeft_resolution"] in out
+
+
+def test_keyframe_samples_decode_one_frame_each_and_agree_with_exact_samples(one, one_cache, capsys):
+    import ibl_xvideo
+    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.errors import InvalidOptionError
+
+    kw = dict(one=one, n_samples=8, progress=False, kind="ephys", refs=False)
+    exact = qc.camera_qc(SESSION_EID, "body", **kw)
+    ibl_xvideo.clear_caches()
+    STATS.reset()
+    fast = qc.camera_qc(SESSION_EID, "body", samples="keyframes", **kw)
+    frames = fast.measures.sample_frame.values
+    video = one_cache / SESSION_REL / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4"
+    key_frames = ibl_xvideo.get_index(video).key_frames
+    assert set(frames) <= set(key_frames) and frames.size == 8
+    assert STATS.frames == np.unique(frames).size  # one intra-frame decode a sample
+    assert fast.outcome == exact.outcome and fast.metrics == exact.metrics
+    assert fast.to_dict()["samples"] == "keyframes" and exact.to_dict()["samples"] == "exact"
+    with pytest.raises(InvalidOptionError, match="keyframes"):
+        qc.camera_qc(SESSION_EID, "body", samples="nearest", **kw)
+    assert main(["qc", str(one_cache / SESSION_REL), "body", "--no-refs", "--n-samples", "8", "--kind", "ephys",
+                 "--samples", "keyframes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == "keyframes"
+
+
+def test_nearest_keyframes():
+    assert list(qc.nearest_keyframes(np.array([0, 30, 60]), np.array([0, 14, 15, 16, 59, 89]))) == [0, 0, 0, 30, 60, 60]
+    assert list(qc.nearest_keyframes(np.array([0]), np.array([5, 50]))) == [0, 0]

@@ -25,12 +25,12 @@ from .checks import (
     overall_outcome,
 )
 from .motion import frame_diff, frame_diffs, motion_energy, roi_motion_energy
-from .run import QCResult, camera_qc, load_reference_frames, sample_indices, session_qc
+from .run import QCResult, camera_qc, load_reference_frames, nearest_keyframes, sample_indices, session_qc
 from .wheel import active_wheel_period, align_motion, movements
 
 __all__ = [
     "camera_qc", "session_qc", "QCResult", "imgproc", "face_roi", "frame_measures", "sample_indices",
-    "load_reference_frames", "overall_outcome", "find_face",
+    "nearest_keyframes", "load_reference_frames", "overall_outcome", "find_face",
     "frame_brightness", "check_brightness", "check_camera_times", "check_dropped_frames",
     "check_file_headers", "check_focus", "check_framerate", "check_pin_state", "check_position",
     "check_resolution", "check_timestamps", "check_wheel_alignment", "frame_diff", "frame_diffs",

@@ -14,7 +14,7 @@ from one.alf.spec import QC
 
 from ..camera import open_camera
 from ..decode import each_frame, read_frames
-from ..errors import InvalidTimestampsError, TimestampsError, XVideoError
+from ..errors import InvalidTimestampsError, TimestampsError, XVideoError, check_option
 from ..index import cache_dir, get_index
 from ..progress import progress as progress_bar
 from ..remote import download
@@ -24,8 +24,8 @@ from .raw import load_audio_ttls, load_camera_ssv_times, load_embedded_frame_dat
 from .report import plot_qc
 from .wheel import active_wheel_period, align_motion
 
-__all__ = ["QCResult", "camera_qc", "session_qc", "sample_indices", "load_reference_frames", "session_type",
-           "expected_properties"]
+__all__ = ["QCResult", "camera_qc", "session_qc", "sample_indices", "nearest_keyframes", "load_reference_frames",
+           "session_type", "expected_properties", "SAMPLES"]
 
 _log = logging.getLogger(__name__)
 
@@ -83,7 +83,20 @@ class QCResult:
             return v
 
         return {"outcome": self.outcome.name, "label": self.label, "eid": self.eid,
-                "metrics": {k: conv(v) for k, v in self.metrics.items()}, "reasons": dict(self.reasons)}
+                "metrics": {k: conv(v) for k, v in self.metrics.items()}, "reasons": dict(self.reasons),
+                "samples": self.measures.attrs.get("samples", "exact")}
+
+
+#: How camera_qc picks its sample frames (see its ``samples``).
+SAMPLES = ("exact", "keyframes")
+
+
+def nearest_keyframes(key_frames: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The keyframe nearest each frame of ``idx`` (the earlier one on a tie), one per sample."""
+    key_frames = np.asarray(key_frames, dtype=np.int64)
+    at = np.clip(np.searchsorted(key_frames, idx), 1, max(key_frames.size - 1, 1))
+    before, after = key_frames[at - 1], key_frames[np.minimum(at, key_frames.size - 1)]
+    return np.where(idx - before <= after - idx, before, after)
 
 
 def sample_indices(length: int, n_samples: int = 100) -> np.ndarray:
@@ -257,6 +270,7 @@ def camera_qc(
     progress: bool = True,
     full_measures=None,
     cache=None,
+    samples: str = "exact",
 ) -> QCResult:
     """Run ibllib's camera QC on a video and return its outcome and metrics.
 
@@ -302,6 +316,12 @@ def camera_qc(
         the samples (and the full pass) are read from it when it is a complete
         export of this video, else it is filled first. The frames are the same;
         reading them from the store skips the decoding.
+    samples : {'exact', 'keyframes'}
+        ``'exact'``: ibllib's sample frames. ``'keyframes'``: for each of them the
+        nearest keyframe, so that each sample costs one intra-frame decode (and, over
+        HTTP, only that keyframe's bytes); the frame checks then judge frames up to
+        half a keyframe interval away from ibllib's (see docs/benchmarks.md for how
+        often the outcomes agree).
 
     Returns
     -------
@@ -309,6 +329,8 @@ def camera_qc(
     """
     from tqdm.auto import tqdm
 
+    check_option("samples", samples, SAMPLES)
+    sampling = samples  # (the name samples holds the sample frames below)
     try:
         res = resolve(source, label, one=one, timestamps=timestamps)
     except TimestampsError as exc:
@@ -341,6 +363,8 @@ def camera_qc(
                 warnings.warn(f"pin_state is NOT_SET: {exc}", stacklevel=2)
 
     idx = sample_indices(length, n_samples)
+    if sampling == "keyframes":
+        idx = nearest_keyframes(index.key_frames, idx)
     ref = None if refs is False else load_reference_frames(label, refs, one, sp)
     refs_size = None  # the size of reference frames dropped for not matching the video
     if ref is not None and tuple(ref.shape[-2:]) != (index.height, index.width):
@@ -366,7 +390,8 @@ def camera_qc(
                   leave=False) as bar:
             samples = read_frames(index, idx, workers=os.cpu_count() or 1, progress=bar.update)
     b_samples = checks.frame_brightness(samples, label)
-    measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)})
+    measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)},
+                          attrs={"samples": sampling})
     # the face template is matched once in the samples, for position, focus and the full pass
     faces = checks.find_face(samples, label, ref)[0] if ref is not None else None
     focus = QC.NOT_SET
