@@ -281,12 +281,11 @@ def _encode_ms(compressors, data: np.ndarray) -> float:
     return (time.perf_counter() - t) / len(frames) * 1000
 
 
-def remote_frame(path) -> dict:
-    """Bytes and latency of one mid-video frame over HTTP (ours, cold and with the index cached; OpenCV)."""
+@contextlib.contextmanager
+def _served(path):
+    """The video served over loopback HTTP by the tests' Range server: ``(server, url, size)``."""
     import shutil
     import tempfile
-
-    from ibl_xvideo import remote
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.httpserver import FileServer
@@ -294,10 +293,19 @@ def remote_frame(path) -> dict:
     root = Path(tempfile.mkdtemp())
     os.symlink(path, root / "_iblrig_bodyCamera.raw.mp4")
     srv = FileServer(root)
-    url = srv.url("_iblrig_bodyCamera.raw.mp4")
-    size = Path(path).stat().st_size
-    out = {}
     try:
+        yield srv, srv.url("_iblrig_bodyCamera.raw.mp4"), Path(path).stat().st_size
+    finally:
+        srv.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def remote_frame(path) -> dict:
+    """Bytes and latency of one mid-video frame over HTTP (ours, cold and with the index cached; OpenCV)."""
+    from ibl_xvideo import remote
+
+    out = {}
+    with _served(path) as (srv, url, size):
         n = get_index(path).length
         mid = n // 2
         for key in ("first_open", "index_cached"):
@@ -325,29 +333,15 @@ def remote_frame(path) -> dict:
         cap.release()
         out["remote_opencv_ms"] = 1000 * (time.perf_counter() - t)
         out["remote_opencv_bytes_pct"] = 100 * (srv.bytes_sent - before) / size
-    finally:
-        srv.close()
-        shutil.rmtree(root, ignore_errors=True)
     return out
 
 
 def remote_samples(path) -> dict:
     """Bytes fetched over HTTP (loopback) for 100 QC samples: exact frames and nearest keyframes, index cached."""
-    import shutil
-    import tempfile
-
     from ibl_xvideo import remote
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.httpserver import FileServer
-
-    root = Path(tempfile.mkdtemp())
-    os.symlink(path, root / "_iblrig_bodyCamera.raw.mp4")
-    srv = FileServer(root)
-    url = srv.url("_iblrig_bodyCamera.raw.mp4")
-    size = Path(path).stat().st_size
     out = {}
-    try:
+    with _served(path) as (srv, url, size):
         index = get_index(url)  # the index (from the tables) cached first: a reopen, as for a batch
         idx = np.linspace(100, index.length - 100, 100).astype(int)
         for key, frames in (("exact", idx), ("keyframes", nearest_keyframes(index.key_frames, idx))):
@@ -358,9 +352,6 @@ def remote_samples(path) -> dict:
             ibl_xvideo.read_frames(index, frames, workers=os.cpu_count() or 1)
             out[f"remote_samples_{key}_s"] = time.perf_counter() - t
             out[f"remote_samples_{key}_bytes_pct"] = 100 * (srv.bytes_sent - before) / size
-    finally:
-        srv.close()
-        shutil.rmtree(root, ignore_errors=True)
     return out
 
 
