@@ -15,7 +15,7 @@ import xarray as xr
 
 from .errors import InvalidOptionError, XVideoError
 from .figures import pyplot
-from .planning import frames_source, planned_take
+from .planning import frames_source, nearest, planned_take
 
 __all__ = ["peri_event", "plot_peri_event"]
 
@@ -84,10 +84,7 @@ def peri_event(camera: xr.DataArray, times, window=(-1.0, 2.0), *, events_per_ch
     cam_times = np.asarray(camera.time.values, dtype=np.float64)
     n = cam_times.size
     # the frame nearest each event, then its neighbours at each lag
-    at = np.clip(np.searchsorted(cam_times, events), 1, max(n - 1, 1))
-    nearest = np.where(np.abs(cam_times[at - 1] - events) <= np.abs(cam_times[np.minimum(at, n - 1)] - events),
-                       at - 1, np.minimum(at, n - 1)) if n else np.zeros(events.size, int)
-    pos = nearest[:, None] + lags[None, :]
+    pos = (nearest(cam_times, events) if n else np.zeros(events.size, int))[:, None] + lags[None, :]
     inside = (pos >= 0) & (pos < n)
     shown = np.where(inside, cam_times[np.clip(pos, 0, max(n - 1, 0))], np.nan)
     valid = inside & (np.abs(shown - (events[:, None] + lags[None, :] * period)) <= period)

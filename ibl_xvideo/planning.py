@@ -16,7 +16,17 @@ import functools
 
 import numpy as np
 
-__all__ = ["outer_key", "frames_dask", "frames_source", "planned_take"]
+__all__ = ["outer_key", "frames_dask", "frames_source", "planned_take", "nearest"]
+
+
+def nearest(sorted_values, values) -> np.ndarray:
+    """Index of the element of ``sorted_values`` nearest each of ``values`` (the earlier one on a tie)."""
+    a, v = np.asarray(sorted_values), np.asarray(values)
+    if a.size == 0:
+        raise ValueError("nearest: no values to choose from")
+    hi = np.clip(np.searchsorted(a, v), 0, a.size - 1)
+    lo = np.maximum(hi - 1, 0)
+    return np.where(np.abs(v - a[lo]) <= np.abs(a[hi] - v), lo, hi)
 
 
 def outer_key(key: tuple, shape: tuple):

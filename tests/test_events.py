@@ -105,3 +105,13 @@ def test_peri_event_figure(videos, tmp_path):
     stack = ibl_xvideo.peri_event(ibl_xvideo.open_camera(videos["bframes"]), [2.0, 5.0], WINDOW)
     fig = plot_peri_event(stack, tmp_path / "pe.png", n_lags=4)
     assert (tmp_path / "pe.png").stat().st_size > 5000 and len(fig.axes) == 5
+
+
+def test_nearest_picks_the_earlier_on_a_tie_and_clips_at_the_ends():
+    from ibl_xvideo.planning import nearest
+
+    a = np.array([0.0, 1.0, 2.0, 4.0])
+    assert list(nearest(a, [-5.0, 0.4, 0.5, 0.6, 3.0, 3.1, 9.0])) == [0, 0, 0, 1, 2, 3, 3]
+    assert list(nearest(np.array([7.0]), [0.0, 7.0, 100.0])) == [0, 0, 0]
+    with pytest.raises(ValueError):
+        nearest(np.array([]), [1.0])

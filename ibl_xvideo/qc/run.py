@@ -16,6 +16,7 @@ from ..camera import open_camera
 from ..decode import each_frame, read_frames
 from ..errors import InvalidTimestampsError, TimestampsError, XVideoError, check_option
 from ..index import cache_dir, get_index
+from ..planning import nearest
 from ..progress import progress as progress_bar
 from ..remote import download
 from ..sources import resolve, session_labels
@@ -94,9 +95,7 @@ SAMPLES = ("exact", "keyframes")
 def nearest_keyframes(key_frames: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """The keyframe nearest each frame of ``idx`` (the earlier one on a tie), one per sample."""
     key_frames = np.asarray(key_frames, dtype=np.int64)
-    at = np.clip(np.searchsorted(key_frames, idx), 1, max(key_frames.size - 1, 1))
-    before, after = key_frames[at - 1], key_frames[np.minimum(at, key_frames.size - 1)]
-    return np.where(idx - before <= after - idx, before, after)
+    return key_frames[nearest(key_frames, idx)]
 
 
 def sample_indices(length: int, n_samples: int = 100) -> np.ndarray:

@@ -13,6 +13,7 @@ import logging
 
 import numpy as np
 
+from ..planning import nearest
 from .motion import motion_energy
 
 __all__ = ["interpolate_position", "velocity_filtered", "movements", "active_wheel_period", "align_motion",
@@ -127,13 +128,6 @@ def active_wheel_period(timestamps, position, duration_range=(3.0, 20.0)):
     return edges[idx[int(idx.size / 2)]]
 
 
-def _nearest(sorted_a: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Index of the nearest element of ``sorted_a`` for each value (the first one on ties)."""
-    i = np.clip(np.searchsorted(sorted_a, values), 1, sorted_a.size - 1)
-    left, right = sorted_a[i - 1], sorted_a[i]
-    return np.where(np.abs(values - left) <= np.abs(right - values), i - 1, i)
-
-
 def align_motion(camera, wheel_timestamps, wheel_position, period, label: str = "left", camera_times=None):
     """Frame offset between the video's wheel motion and the rotary encoder.
 
@@ -176,7 +170,7 @@ def align_motion(camera, wheel_timestamps, wheel_position, period, label: str = 
     pos, t = interpolate_position(wheel_timestamps, wheel_position, 1000)
     vel, _ = velocity_filtered(pos, 1000)
     tmask = (t >= period[0]) & (t <= period[1])
-    xs = np.unique(_nearest(t[tmask], times[mask]))
+    xs = np.unique(nearest(t[tmask], times[mask]))
     vs = np.abs(vel[tmask][xs])
     vs = (vs - vs.min()) / (vs.max() - vs.min())
     xcorr = signal.correlate(energy, vs)
