@@ -121,7 +121,7 @@ class VideoAccessor:
         """
         from .pose import load_pose
 
-        return load_pose(self._cam, camera=self._cam, **kwargs)
+        return load_pose(self._cam, **kwargs)
 
     def plot(self, time: float, **kwargs):
         """The frame at a session time, titled with its frame and time (:func:`ibl_xvideo.pose.plot_frame`).

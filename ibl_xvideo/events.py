@@ -1,8 +1,9 @@
 """Behaviour around events: peri-event frame stacks of a camera, and their montage.
 
 ``peri_event(cam, trials['stimOn_times'], window=(-1, 2))`` gives a lazy
-``(event, lag, y, x)`` DataArray of the frames around each event, read with one visit
-per keyframe group however many events share it (see :mod:`ibl_xvideo.planning`).
+``(event, lag, y, x)`` DataArray of the frames around each event. Each block of events
+reads its frames with one visit per keyframe group, however many of its events share it
+(see :func:`ibl_xvideo.planning.planned_take`).
 """
 
 from __future__ import annotations

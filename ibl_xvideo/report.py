@@ -156,7 +156,7 @@ def session_report(source, out: str | os.PathLike = "report.html", *, one=None, 
             parts.append("<p>Time between frames (red: where the camera's counter says it dropped frames):</p>"
                          + _png(_intervals(np.asarray(cam.time.values), res.measures, label)))
         try:
-            pose = load_pose(cam, camera=cam)
+            pose = load_pose(cam)
         except XVideoError as exc:  # no DLC output for this camera (or not this video's)
             parts.append(f"<p>No pose: {html.escape(str(exc))}</p>")
         else:
