@@ -613,6 +613,38 @@ def peri_event_bench(path, n_events: int = 200, peer_events: int = 5, big: int =
             "pe_big_peak_mib": float(out.stdout.strip().splitlines()[-1])}
 
 
+def selection_forms(path, n: int = 50, seed: int = 0) -> dict:
+    """``n`` scattered frames selected in each form (on the camera, cropped, after transforms): seconds, frames decoded.
+
+    The last form, a vectorised selection, is one the planner does not know: Dask's own
+    (the chunk of each wanted frame decoded whole), for comparison.
+    """
+    import dask
+    import xarray as xr
+
+    from ibl_xvideo.decode import STATS
+
+    cam = ibl_xvideo.open_camera(path)
+    wanted = np.sort(np.random.default_rng(seed).choice(cam.sizes["time"], n, replace=False))
+    forms = {
+        "cam": lambda: cam.isel(time=wanted),
+        "cropped": lambda: cam.isel(y=slice(100, 300), x=slice(200, 500)).isel(time=wanted),
+        "cam + 0": lambda: (cam + 0).isel(time=wanted),
+        "astype float32": lambda: cam.astype("float32").isel(time=wanted),
+        "transpose y x time": lambda: cam.transpose("y", "x", "time").isel(time=wanted),
+        "vectorised (Dask's own)": lambda: (cam + 0).isel(time=xr.DataArray(wanted[None], dims=("a", "b"))),
+    }
+    out = {}
+    for name, form in forms.items():
+        clear_caches()
+        STATS.reset()
+        with dask.config.set(scheduler="threads", num_workers=2):
+            t0 = time.perf_counter()
+            form().values
+            out[name] = {"s": time.perf_counter() - t0, "frames": STATS.frames}
+    return {"forms": out, "forms_n": n, "forms_video_frames": cam.sizes["time"]}
+
+
 def run(minutes: float = 10.0, rss: bool = True) -> dict:
     """Run every benchmark and return the measurements."""
     # offline: the QC must not try to download reference frames (position/focus are NOT_SET)
@@ -916,6 +948,8 @@ def main(argv=None) -> int:
                         help="only the Zarr export and random reads against the mp4, with what checksums cost")
     parser.add_argument("--peri-event", action="store_true",
                         help="only a 200-event peri-event stack (+-1 s) against a loop of ibllib's get_video_frame")
+    parser.add_argument("--forms", action="store_true",
+                        help="only 50 scattered frames selected on the camera, cropped and after transforms")
     parser.add_argument("--first-open", action="store_true",
                         help="only the first (cold) open of a camera-sized video: index from the tables vs packets")
     args = parser.parse_args(argv)
@@ -925,6 +959,11 @@ def main(argv=None) -> int:
               f"{res['pe_s_ours']:.2f} s, {res['pe_peer']} {res['pe_s_peer']:.1f} s (scaled from "
               f"{res['pe_peer_events']} events): {res['pe_ratio']:.0f}x; same frames: {res['pe_peer_identical']}; "
               f"peak memory averaging {res['pe_big_events']} events: {res['pe_big_peak_mib']:.0f} MiB")
+    elif args.forms:
+        res = selection_forms(bench_video(args.minutes))
+        print(f"{res['forms_n']} scattered frames of {res['forms_video_frames']}, selected after each form:")
+        for name, r in res["forms"].items():
+            print(f"  {name:<26}{r['s']:6.2f} s  {r['frames']:6d} frames decoded")
     elif args.first_open:
         res = {**first_open(dense_video()), **first_open(long_video(args.minutes), key="first_open_long"),
                **remote_first_open(long_video(args.minutes))}

@@ -13,6 +13,7 @@ along time read only the frames wanted.
 from __future__ import annotations
 
 import functools
+import operator
 
 import numpy as np
 
@@ -62,6 +63,39 @@ def _read_planned(backend, frames: np.ndarray, ykey, xkey) -> np.ndarray:
     return backend.read_planned(frames, ykey, xkey)
 
 
+_IDENTITY = (0, 1, 2)
+
+# the elementwise operators that keep a camera's list selections planned (with a scalar other operand)
+_BINARY = {name: getattr(operator, name) for name in (
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and_", "or_", "xor", "lshift", "rshift")}
+_COMPARE = {name: getattr(operator, name) for name in ("lt", "le", "gt", "ge", "eq", "ne")}
+_UNARY = {name: getattr(operator, name) for name in ("neg", "pos", "abs", "invert")}
+
+
+class _Elementwise:
+    """A picklable elementwise step on a block of frames: ``func(*args[:pos], block, *args[pos:], **kwargs)``."""
+
+    def __init__(self, func, args=(), pos=0, kwargs=None):
+        self.func, self.args, self.pos, self.kwargs = func, tuple(args), pos, dict(kwargs or {})
+
+    def __call__(self, block):
+        return self.func(*self.args[:self.pos], block, *self.args[self.pos:], **self.kwargs)
+
+
+def _astype(block, dtype, casting="unsafe"):
+    return block.astype(dtype, casting=casting)
+
+
+def _apply(block, steps):
+    for step in steps:
+        block = step(block)
+    return block
+
+
+def _scalar(x) -> bool:
+    return isinstance(x, (bool, int, float, complex, np.generic)) or (isinstance(x, np.ndarray) and x.ndim == 0)
+
+
 @functools.lru_cache(maxsize=None)
 def _frames_dask_class():
     """The Dask array subclass of cameras and stores (made on first use: Dask is imported only then)."""
@@ -76,7 +110,9 @@ def _frames_dask_class():
         as one) becomes one task per unit of its backend (a keyframe group of a video,
         a shard of a store) reading only the wanted frames, as ``chunks=None`` does.
         Slices (of time, y or x) keep this behaviour, the crops being applied as the
-        frames are read; anything else is Dask's own indexing.
+        frames are read. Elementwise operators and NumPy ufuncs with scalar operands,
+        ``astype`` and ``transpose`` keep it too: they are remembered, and applied to
+        the frames read after the selection. Anything else is Dask's own indexing.
         """
 
         def __getitem__(self, index):
@@ -85,52 +121,116 @@ def _frames_dask_class():
 
         def __reduce__(self):
             return _frames_dask_rebuild, (self.dask, self.name, self.chunks, self._meta, self._xv_backend,
-                                          self._xv_frames, self._xv_crop)
+                                          self._xv_frames, self._xv_crop, self._xv_steps, self._xv_axes)
+
+        def _xv_then(self, out, step=None, axes=None):
+            """``out`` (this array transformed by ``step`` or transposed to ``axes``), still planned."""
+            steps = self._xv_steps + ((step,) if step is not None else ())
+            return frames_dask(out, self._xv_backend, self._xv_frames, self._xv_crop, steps,
+                               self._xv_axes if axes is None else axes)
+
+        def astype(self, dtype, **kwargs):
+            out = super().astype(dtype, **kwargs)
+            if out is self or set(kwargs) - {"casting", "copy"}:
+                return out
+            return self._xv_then(out, _Elementwise(_astype, (np.dtype(dtype), kwargs.get("casting", "unsafe"))))
+
+        def transpose(self, *axes):
+            out = super().transpose(*axes)
+            if out is self or self.ndim != 3:
+                return out
+            perm = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
+            perm = tuple(int(a) % 3 for a in perm) if perm else (2, 1, 0)
+            return self._xv_then(out, axes=tuple(self._xv_axes[p] for p in perm))
+
+        def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+            out = super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+            mine = [i for i, x in enumerate(inputs) if x is self]
+            if (out is NotImplemented or method != "__call__" or ufunc.nout != 1 or ufunc.signature is not None
+                    or "out" in kwargs or len(mine) != 1
+                    or not all(_scalar(x) for i, x in enumerate(inputs) if i != mine[0])):
+                return out
+            others = inputs[:mine[0]] + inputs[mine[0] + 1:]
+            return self._xv_then(out, _Elementwise(ufunc, others, mine[0], kwargs))
 
         def _xv_plan(self, index):
             key = index if isinstance(index, tuple) else (index,)
             if any(k is Ellipsis or k is None for k in key) or len(key) > self.ndim or not self.ndim:
                 return None
             key = key + (slice(None),) * (self.ndim - len(key))
-            tkey, keys = key[0], iter(key[1:])
-            if any(not isinstance(k, (slice, int, np.integer)) for k in key[1:]):
+            if any(not isinstance(k, (slice, int, np.integer)) for i, k in enumerate(key)
+                   if self._xv_axes[i] != 0):
                 return None
+            transposed = self._xv_axes[:self.ndim] != _IDENTITY[:self.ndim]
+            if transposed and any(isinstance(k, (int, np.integer)) for k in key):
+                return None  # an axis taken away from a transposed array: Dask's own indexing
+            key = tuple(key[self._xv_axes.index(i)] for i in range(self.ndim))  # in the backend's order
+            tkey, keys = key[0], iter(key[1:])
             # the y and x keys on the backend's whole frames (an integer crop took its axis away;
             # IndexError out of range, as NumPy)
             rest = tuple(crop if isinstance(crop, int) else _compose(crop, next(keys), n)
                          for crop, n in zip(self._xv_crop, self._xv_backend.shape[1:]))
             if isinstance(tkey, slice):  # a time slice: still frames of the backend
-                return frames_dask(super().__getitem__(index), self._xv_backend, self._xv_frames[tkey], rest)
+                return frames_dask(super().__getitem__(index), self._xv_backend, self._xv_frames[tkey], rest,
+                                   self._xv_steps, self._xv_axes)
             t = np.asarray(tkey)
             if t.ndim != 1 or t.dtype.kind not in "iub" or (t.dtype.kind == "b" and t.size != self.shape[0]):
                 return None
             wanted = self._xv_frames[t]  # IndexError for frames out of range, as NumPy
-            return _planned(self._xv_backend, wanted, rest, self.name)
+            out = _planned(self._xv_backend, wanted, rest, self.name)
+            if self._xv_steps:
+                out = out.map_blocks(functools.partial(_apply, steps=self._xv_steps), dtype=self.dtype)
+            return out.transpose(self._xv_axes) if transposed else out
 
+    for name, op in {**_BINARY, **_COMPARE}.items():
+        dunder = f"__{name.rstrip('_')}__"
+        _add_operator(_FramesDask, dunder, op, pos=0)
+        if name in _BINARY:
+            _add_operator(_FramesDask, f"__r{dunder[2:]}", op, pos=1)
+    for name, op in _UNARY.items():
+        _add_operator(_FramesDask, f"__{name}__", op, pos=None)
     return _FramesDask
 
 
-def frames_dask(data, backend, frames: np.ndarray | None = None, crop: tuple | None = None):
+def _add_operator(cls, dunder: str, op, pos):
+    """Give ``cls`` Dask's operator ``dunder``, remembered as a step when the other operand is a scalar."""
+    base = getattr(cls.__mro__[1], dunder)
+
+    def method(self, *other):
+        out = base(self, *other)
+        if out is NotImplemented or (other and not _scalar(other[0])):
+            return out
+        return self._xv_then(out, _Elementwise(op, other, pos or 0))
+
+    method.__name__ = dunder
+    setattr(cls, dunder, method)
+
+
+def frames_dask(data, backend, frames: np.ndarray | None = None, crop: tuple | None = None,
+                steps: tuple = (), axes: tuple = _IDENTITY):
     """``data`` (a Dask array of ``backend``'s frames ``frames``, cropped by ``crop``) with planned list selections.
 
     ``backend``: a picklable lazy ``(time, y, x)`` array with ``length``, ``shape``,
     ``plan_groups(frames)`` (the unit of work of each frame) and
     ``read_planned(frames, ykey, xkey)`` (sorted frames of one unit, cropped).
     ``crop``: the y and x keys (slices, or integers for axes taken away) of the backend's
-    frames that ``data`` holds.
+    frames that ``data`` holds; ``steps``: the elementwise steps applied to them since
+    (see :class:`_Elementwise`); ``axes``: their order since (``data`` is the cropped
+    frames, transformed, transposed by ``axes``).
     """
     out = _frames_dask_class()(data.dask, data.name, data.chunks, meta=data._meta)
     out._xv_backend = backend
     out._xv_frames = np.arange(backend.length) if frames is None else frames
     out._xv_crop = (slice(None), slice(None)) if crop is None else tuple(crop)
+    out._xv_steps, out._xv_axes = tuple(steps), tuple(axes)
     return out
 
 
-def _frames_dask_rebuild(graph, name, chunks, meta, backend, frames, crop=None):
+def _frames_dask_rebuild(graph, name, chunks, meta, backend, frames, crop=None, steps=(), axes=_IDENTITY):
     """Unpickle a :func:`frames_dask` array (keeping its planned list selections)."""
     import dask.array as dsa
 
-    return frames_dask(dsa.Array(graph, name, chunks, meta=meta), backend, frames, crop)
+    return frames_dask(dsa.Array(graph, name, chunks, meta=meta), backend, frames, crop, steps, axes)
 
 
 def _compose(crop: slice, key, n: int):
@@ -187,14 +287,14 @@ def frames_source(data):
     """``(backend, frames, crop)`` behind a camera's data, or None when it is not a camera's frames.
 
     ``data`` is a camera variable's data: the planned Dask array of
-    :func:`frames_dask` (any time slices and crops kept), or xarray's lazily indexed
+    :func:`frames_dask` (any time slices and crops kept, not transformed), or xarray's lazily indexed
     wrapper of a backend (``chunks=None``). ``frames`` are the backend's frames along
     the data's time axis, ``crop`` the y and x keys of the backend's frames.
     """
     from xarray.core import indexing
 
     backend = getattr(data, "_xv_backend", None)
-    if backend is not None:
+    if backend is not None and not data._xv_steps and data._xv_axes == _IDENTITY:
         return backend, np.asarray(data._xv_frames), tuple(data._xv_crop)
     if isinstance(data, indexing.LazilyIndexedArray) and hasattr(data.array, "read_planned"):
         tkey, ykey, xkey = data.key.tuple

@@ -308,31 +308,35 @@ def _decoded(f) -> int:
 
 
 def test_the_cost_of_a_selection_in_each_form(videos, reference):
-    """Planned on the camera and a cropped camera; after a transform, at most the touched keyframe groups."""
+    """Planned on the camera, a cropped camera and after elementwise operations, astype and transpose."""
     path = videos["bframes"]  # 300 frames, a keyframe every 60
     wanted = [7, 130, 131, 250]
     cam = ibl_xvideo.open_camera(path)
     groups = ibl_xvideo.get_index(path).group_of(np.array(wanted))
     whole = sum(cam.chunks[0][g] for g in np.unique(groups))
     assert all(size == 60 for size in cam.chunks[0])  # 'auto': one keyframe group per chunk
-    forms = {
-        "cam": lambda: cam.isel(time=wanted).values,
-        "cropped": lambda: cam.isel(y=slice(10, 100), x=slice(0, 64)).isel(time=wanted).values,
-        "cam + 0": lambda: (cam + 0).isel(time=wanted).values,
-        "astype": lambda: cam.astype("float32").isel(time=wanted).values,
-        "transpose": lambda: cam.transpose("y", "x", "time").isel(time=wanted).values,
+    frames = reference["bframes"][wanted]
+    forms = {  # each form, and what it must give
+        "cam": (lambda: cam.isel(time=wanted), frames),
+        "cropped": (lambda: cam.isel(y=slice(10, 100), x=slice(0, 64)).isel(time=wanted), frames[:, 10:100, :64]),
+        "cam + 0": (lambda: (cam + 0).isel(time=wanted), frames + 0),
+        "255 - cam": (lambda: (255 - cam).isel(time=wanted), 255 - frames),
+        "astype": (lambda: cam.astype("float32").isel(time=wanted), frames.astype("float32")),
+        "chained": (lambda: (np.sqrt(cam.astype("float32")) * 2 > 20).isel(time=wanted),
+                    np.sqrt(frames.astype("float32")) * 2 > 20),
+        "transpose": (lambda: cam.transpose("y", "x", "time").isel(time=wanted), frames.transpose(1, 2, 0)),
+        "transpose, crop": (lambda: cam.transpose("x", "time", "y").isel(y=slice(5, 50)).isel(time=wanted),
+                            frames[:, 5:50].transpose(2, 0, 1)),
+        "sel nearest": (lambda: (cam / 2).sel(time=cam.time.values[wanted] + 0.001, method="nearest"),
+                        frames / 2),
     }
-    cost = {name: _decoded(f) for name, f in forms.items()}
-    planned = cost["cam"]  # each group up to its last wanted frame, non-reference frames skipped
-    assert cost["cropped"] == planned
-    for name in ("cam + 0", "astype", "transpose"):  # Dask's own selection: whole chunks, one group each
-        assert cost[name] == whole, (name, cost)
-    assert planned < whole  # 18 against 180 here: select, then transform (docs/design.md)
-    # and every form gives the same frames
-    for name, f in forms.items():
-        out = np.asarray(f())
-        if name == "transpose":
-            out = out.transpose(2, 0, 1)
-        if name == "cropped":
-            continue
-        np.testing.assert_array_equal(out, reference["bframes"][wanted])
+    for name, (form, expected) in forms.items():
+        out = []
+        cost = _decoded(lambda: out.append(form().values))
+        np.testing.assert_array_equal(out[0], expected, err_msg=name)
+        assert out[0].dtype == expected.dtype, name
+        # each group up to its last wanted frame, non-reference frames skipped: 18 frames here
+        assert cost == _decoded(lambda: cam.isel(time=wanted).values) < whole / 5, (name, cost, whole)
+    # a selection the planner does not know (a vectorised one): Dask's own, the touched groups whole
+    vectorised = (cam + 0).isel(time=xr.DataArray([wanted], dims=("a", "b")))
+    assert _decoded(lambda: vectorised.values) == whole
