@@ -326,92 +326,130 @@ def camera_qc(
     -------
     QCResult
     """
-    from tqdm.auto import tqdm
-
     check_option("samples", samples, SAMPLES)
-    sampling = samples  # (the name samples holds the sample frames below)
+    inputs = _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, samples)
+    return _judge(inputs, _read_samples(inputs, full, progress, full_measures, cache), refs_skipped=refs is False)
+
+
+@dataclass
+class _Inputs:
+    """What the QC of one camera judges, besides its frames (loaded by :func:`_load_inputs`)."""
+
+    res: object  # sources.Resolved: the video, its session and timestamps
+    label: str
+    index: object  # index.VideoIndex
+    kind: str | None
+    expected: dict | None
+    idx: np.ndarray  # the sample frames
+    sampling: str
+    n_samples: int
+    ref: np.ndarray | None = None  # reference frames for position and focus, None when they cannot be used
+    refs_size: tuple | None = None  # the size of reference frames dropped for not matching the video
+    face_outside: bool = False
+    count: np.ndarray | None = None
+    pin_state: np.ndarray | None = None
+    audio: np.ndarray | None = None
+    bonsai_times: np.ndarray | None = None
+    camera_times: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return self.res.eid or str(self.res.location)
+
+
+def _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, sampling) -> _Inputs:
+    """The video, timestamps, sample frames, reference frames and the session's raw data for the checks."""
     try:
         res = resolve(source, label, one=one, timestamps=timestamps)
     except TimestampsError as exc:
         # the QC itself judges the timestamps (NOT_SET without them, FAIL when wrong)
         if isinstance(exc, InvalidTimestampsError):  # there, but unreadable: say so, not "missing"
-            warnings.warn(str(exc), stacklevel=2)
+            warnings.warn(str(exc), stacklevel=3)
         res = resolve(source, label, one=one, timestamps=False)
-    label = res.label
-    if label is None:
+    if res.label is None:
         raise XVideoError(f"Give the camera label for {source}.")
     index = get_index(res.location)
-    length = index.length
     sp = res.session_path
     kind = kind or session_type(sp)
-    expected = expected_properties(label, kind, sp)
-    timestamps = res.times
-
-    count = pin_state = None
-    bonsai_times = camera_times = None
+    idx = sample_indices(index.length, n_samples)
+    if sampling == "keyframes":
+        idx = nearest_keyframes(index.key_frames, idx)
+    inputs = _Inputs(res, res.label, index, kind, expected_properties(res.label, kind, sp), idx, sampling,
+                     n_samples, audio=audio)
     if sp is not None:
-        count, pin_state = load_embedded_frame_data(sp, label, raw=True)
+        inputs.count, inputs.pin_state = load_embedded_frame_data(sp, res.label, raw=True)
         try:
-            bonsai_times, camera_times = load_camera_ssv_times(sp, label)
+            inputs.bonsai_times, inputs.camera_times = load_camera_ssv_times(sp, res.label)
         except (FileNotFoundError, XVideoError):
             pass
         if audio is None:
             try:
-                audio = load_audio_ttls(sp, kind)
+                inputs.audio = load_audio_ttls(sp, kind)
             except XVideoError as exc:
-                warnings.warn(f"pin_state is NOT_SET: {exc}", stacklevel=2)
-
-    idx = sample_indices(length, n_samples)
-    if sampling == "keyframes":
-        idx = nearest_keyframes(index.key_frames, idx)
-    ref = None if refs is False else load_reference_frames(label, refs, one, sp)
-    refs_size = None  # the size of reference frames dropped for not matching the video
+                warnings.warn(f"pin_state is NOT_SET: {exc}", stacklevel=3)
+    ref = None if refs is False else load_reference_frames(res.label, refs, one, sp)
     if ref is not None and tuple(ref.shape[-2:]) != (index.height, index.width):
-        warnings.warn(f"The {label} reference frames are {ref.shape[-1]}x{ref.shape[-2]} but the video of "
-                      f"{res.eid or res.location} is {index.width}x{index.height}: position and focus are "
-                      "NOT_SET. Pass refs= frames of this camera's size.", stacklevel=2)
-        ref, refs_size = None, tuple(ref.shape[-2:])
-    face_outside = ref is not None and not checks.face_roi_fits(label, index.height, index.width)
-    if face_outside:
-        warnings.warn(f"ibllib's face region of the {label} camera lies outside the {index.width}x{index.height} "
-                      f"video of {res.eid or res.location}: position and focus are NOT_SET.", stacklevel=2)
+        warnings.warn(f"The {res.label} reference frames are {ref.shape[-1]}x{ref.shape[-2]} but the video of "
+                      f"{inputs.name} is {index.width}x{index.height}: position and focus are "
+                      "NOT_SET. Pass refs= frames of this camera's size.", stacklevel=3)
+        ref, inputs.refs_size = None, tuple(ref.shape[-2:])
+    inputs.face_outside = ref is not None and not checks.face_roi_fits(res.label, index.height, index.width)
+    if inputs.face_outside:
+        warnings.warn(f"ibllib's face region of the {res.label} camera lies outside the {index.width}x"
+                      f"{index.height} video of {inputs.name}: position and focus are NOT_SET.", stacklevel=3)
         ref = None
+    inputs.ref = ref
+    return inputs
+
+
+@dataclass
+class _Samples:
+    """The sample frames and what was measured on them (by :func:`_read_samples`)."""
+
+    frames: np.ndarray
+    measures: xr.Dataset
+    every: xr.Dataset | None = None  # with full=True: every frame's measures
+    faces: list | None = None  # the face template's top-left corner in each sample (with reference frames)
+    focus: object = QC.NOT_SET  # the focus check's outcome (with reference frames)
+
+
+def _read_samples(inputs: _Inputs, full: bool, progress: bool, full_measures, cache) -> _Samples:
+    """The sample frames and their measures; with ``full``, every frame's measures."""
+    from tqdm.auto import tqdm
+
+    res, label, idx, ref = inputs.res, inputs.label, inputs.idx, inputs.ref
     cached = every = None
     if cache is not None:
         cached = open_camera(res.location, label, cache=cache, chunks=None, progress=progress, timestamps=False,
                              auth=res.auth)
-        samples = cached.isel(time=idx).values
+        frames = cached.isel(time=idx).values
     elif full and ref is None:
         # no reference frames: nothing in the full pass depends on the samples, which it picks up
-        samples, every = _brightness_pass(res, label, idx, progress)
+        frames, every = _brightness_pass(res, label, idx, progress)
     else:
         with tqdm(total=np.unique(idx).size, desc=f"QC samples {label}", unit="frame", disable=not progress,
                   leave=False) as bar:
-            samples = read_frames(index, idx, workers=os.cpu_count() or 1, progress=bar.update)
-    b_samples = checks.frame_brightness(samples, label)
-    measures = xr.Dataset({"sample_brightness": ("sample", b_samples)}, coords={"sample_frame": ("sample", idx)},
-                          attrs={"samples": sampling})
+            frames = read_frames(inputs.index, idx, workers=os.cpu_count() or 1, progress=bar.update)
+    measures = xr.Dataset({"sample_brightness": ("sample", checks.frame_brightness(frames, label))},
+                          coords={"sample_frame": ("sample", idx)}, attrs={"samples": inputs.sampling})
     # the face template is matched once in the samples, for position, focus and the full pass
-    faces = checks.find_face(samples, label, ref)[0] if ref is not None else None
+    faces = checks.find_face(frames, label, ref)[0] if ref is not None else None
     focus = QC.NOT_SET
     if ref is not None:
         # the measures behind the position and focus outcomes, for the report and the user
         (y1, _), (x1, _) = checks.FACE_ROI[label]
         err = np.array([x1, y1]) - np.array(faces)
-        focus, lpc, filt = checks.check_focus(samples, label, ref, top_left=faces, return_measures=True)
-        used = np.unique(np.linspace(0, len(samples) - 1, 20, dtype=int))[::-1]  # check_focus's frames, in its order
+        focus, lpc, filt = checks.check_focus(frames, label, ref, top_left=faces, return_measures=True)
+        used = np.unique(np.linspace(0, len(frames) - 1, 20, dtype=int))[::-1]  # check_focus's frames, in order
         measures = measures.assign(
             sample_position_err_x=("sample", err[:, 0]), sample_position_err_y=("sample", err[:, 1]),
             sample_focus_lpc=("focus_sample", lpc[:, 0]), sample_focus_fft=("focus_sample", filt),
         ).assign_coords(focus_frame=("focus_sample", idx[used]))
-    brightness_all = None
     if full and every is None:
-
-        if cached is None:
-            cam = open_camera(res.location, label, timestamps=False, auth=res.auth)
-        else:  # the (now complete) store, its shards as Dask chunks
-            cam = open_camera(res.location, label, timestamps=False, auth=res.auth, cache=cache)
-        roi = checks.face_roi(samples, label, ref, faces) if ref is not None else None
+        # the (now complete) store's shards as Dask chunks, or the video's keyframe groups
+        cam = open_camera(res.location, label, timestamps=False, auth=res.auth,
+                          **({} if cached is None else {"cache": cache}))
+        roi = checks.face_roi(frames, label, ref, faces) if ref is not None else None
         center = tuple(np.median(np.array(faces), axis=0).round().astype(int)) if ref is not None else None
         lazy = checks.frame_measures(cam, label, ref, roi, center=center,
                                      measures=full_measures if ref is not None else ("brightness",))
@@ -419,43 +457,51 @@ def camera_qc(
             every = lazy.compute()
         every = every.swap_dims(time="frame").drop_vars("time")
     if full:
-        if timestamps is not None and timestamps.size == length:
+        timestamps = inputs.res.times
+        if timestamps is not None and timestamps.size == inputs.index.length:
             every = every.assign_coords(time=("frame", timestamps))
         measures = measures.merge(every)
-        brightness_all = every["brightness"]
+    return _Samples(frames, measures, every, faces, focus)
 
+
+def _judge(inputs: _Inputs, samples: _Samples, refs_skipped: bool) -> QCResult:
+    """Each check's outcome, the overall outcome and the reasons of what is not a PASS."""
+    res, label, index, ref = inputs.res, inputs.label, inputs.index, inputs.ref
+    frames, measures, every, faces = samples.frames, samples.measures, samples.every, samples.faces
+    timestamps, length, eid = res.times, index.length, res.eid or ""
     if timestamps is None:
-        warnings.warn(f"No timestamps for the {label} camera of {res.eid or res.location}: as ibllib, "
-                      "the QC is NOT_SET.", stacklevel=2)
-        return QCResult(QC.NOT_SET, {}, label, res.eid or "", measures, samples)
+        warnings.warn(f"No timestamps for the {label} camera of {inputs.name}: as ibllib, "
+                      "the QC is NOT_SET.", stacklevel=3)
+        return QCResult(QC.NOT_SET, {}, label, eid, measures, frames)
     if timestamps.size == 0:
-        return QCResult(QC.CRITICAL, {}, label, res.eid or "", measures, samples)
-
-    if ref is None and refs is not False:
+        return QCResult(QC.CRITICAL, {}, label, eid, measures, frames)
+    if ref is None and not refs_skipped:
         warnings.warn(
             f"No reference frames for the {label} camera: the position and focus checks are NOT_SET. "
             f"Install ibllib, pass refs=<frames_{label}.npy>, put that file in {cache_dir() / 'reference'}, "
-            "or let it download (IBL_XVIDEO_REFERENCE_URL).", stacklevel=2)
-    if not expected:
-        warnings.warn(f"No expected fps/size for a {kind} rig's {label} camera: file_headers, framerate "
+            "or let it download (IBL_XVIDEO_REFERENCE_URL).", stacklevel=3)
+    if not inputs.expected:
+        warnings.warn(f"No expected fps/size for a {inputs.kind} rig's {label} camera: file_headers, framerate "
                       "and resolution are NOT_SET. Pass kind='ephys' or 'training', or describe the camera "
-                      "in _ibl_experiment.description.yaml.", stacklevel=2)
-    exp = expected or {}
+                      "in _ibl_experiment.description.yaml.", stacklevel=3)
+    exp = inputs.expected or {}
     fps = exp.get("fps")
+    brightness_all = None if every is None else every["brightness"].values
     results = {
-        "brightness": checks.check_brightness(samples, label, n_samples=n_samples) if brightness_all is None
-        else checks.check_brightness(label=label, brightness=brightness_all.values),
-        "camera_times": checks.check_camera_times(camera_times, length, bonsai_times),
-        "dropped_frames": checks.check_dropped_frames(count, length),
+        "brightness": checks.check_brightness(frames, label, n_samples=inputs.n_samples) if brightness_all is None
+        else checks.check_brightness(label=label, brightness=brightness_all),
+        "camera_times": checks.check_camera_times(inputs.camera_times, length, inputs.bonsai_times),
+        "dropped_frames": checks.check_dropped_frames(inputs.count, length),
         "file_headers": checks.check_file_headers(int(index.fps), fps),
-        "focus": focus,
+        "focus": samples.focus,
         "framerate": checks.check_framerate(timestamps, fps),
-        "pin_state": checks.check_pin_state(pin_state, audio, length),
-        "position": checks.check_position(samples, label, ref, top_left=faces) if ref is not None else QC.NOT_SET,
+        "pin_state": checks.check_pin_state(inputs.pin_state, inputs.audio, length),
+        "position": checks.check_position(frames, label, ref, top_left=faces) if ref is not None else QC.NOT_SET,
         "resolution": checks.check_resolution(index.width, index.height, exp.get("width"), exp.get("height")),
         "timestamps": checks.check_timestamps(timestamps, length),
         "wheel_alignment": _wheel_alignment(res, label, timestamps),
     }
+    count = inputs.count
     if count is not None and len(count) > 1:  # where the camera's counter jumps: the frames it dropped
         jumps = np.diff(np.asarray(count, dtype=np.int64))
         gap = np.flatnonzero(jumps > 1)
@@ -463,14 +509,15 @@ def camera_qc(
     prefix = f"_video{label.capitalize()}_"
     metrics = {prefix + k: results[k] for k in CHECK_NAMES}
     outcome = checks.overall_outcome(v[0] if isinstance(v, tuple) else v for v in metrics.values())
-    ctx = {"label": label, "kind": kind, "expected": exp, "fps": int(index.fps), "width": index.width,
-           "refs_skipped": refs is False, "refs_size": refs_size, "face_outside": face_outside,
-           "height": index.height, "brightness": b_samples if brightness_all is None else brightness_all.values,
-           "position_err": None if ref is None else np.column_stack([measures["sample_position_err_x"].values,
-                                                                     measures["sample_position_err_y"].values])}
+    position_err = None if ref is None else np.column_stack([measures["sample_position_err_x"].values,
+                                                             measures["sample_position_err_y"].values])
+    ctx = {"label": label, "kind": inputs.kind, "expected": exp, "fps": int(index.fps), "width": index.width,
+           "refs_skipped": refs_skipped, "refs_size": inputs.refs_size, "face_outside": inputs.face_outside,
+           "height": index.height, "brightness": measures["sample_brightness"].values if brightness_all is None
+           else brightness_all, "position_err": position_err}
     reasons = {prefix + k: checks.explain(k, results[k], ctx) for k in CHECK_NAMES
                if (results[k][0] if isinstance(results[k], tuple) else results[k]) != QC.PASS}
-    return QCResult(outcome, metrics, label, res.eid or "", measures, samples, reasons)
+    return QCResult(outcome, metrics, label, eid, measures, frames, reasons)
 
 
 def session_qc(source, labels=None, *, one=None, **kwargs) -> dict:
