@@ -131,6 +131,58 @@ def _cmd_qc(args) -> int:
     return 0
 
 
+def _batch_sources(items: list[str]) -> list[str]:
+    """qc-batch's sources: eids, session folders or videos, or .txt files listing them (one a line, # comments)."""
+    from pathlib import Path
+
+    out = []
+    for item in items:
+        if item.endswith(".txt"):
+            try:
+                lines = Path(item).read_text().splitlines()
+            except OSError as exc:
+                raise SystemExit(f"ibl-xvideo qc-batch: cannot read the list {item}: {exc}") from None
+            out += [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+        else:
+            out.append(item)
+    return out
+
+
+def _cmd_qc_batch(args) -> int:
+    from pathlib import Path
+
+    from .qc.batch import batch_qc
+
+    if not Path(args.out).resolve().parent.is_dir():  # before any work
+        raise SystemExit(f"ibl-xvideo qc-batch: -o {args.out}: the folder {Path(args.out).resolve().parent} does "
+                         "not exist; create it or pick another path.")
+    client = None
+    if args.scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(args.scheduler, timeout="20s")
+        except OSError as exc:
+            raise SystemExit(f"ibl-xvideo qc-batch: no Dask scheduler answers at {args.scheduler} ({exc}).") \
+                from None
+    try:
+        table = batch_qc(_batch_sources(args.sources), args.labels.split(",") if args.labels else None,
+                         out=args.out, client=client, one=_one(args.one_cache), samples=args.samples,
+                         n_samples=args.n_samples, kind=args.kind, refs=False if args.no_refs else args.refs,
+                         retry_errors=args.retry_errors)
+    finally:
+        if client is not None:
+            client.close()
+    failed = table["error_type"].notna()
+    print(f"{len(table)} cameras -> {args.out}")
+    counts = table[~failed].groupby(["label", "outcome"]).size()
+    for (label, outcome), n in counts.items():
+        print(f"  {label:<6} {outcome:<9} {n}")
+    for _, row in table[failed].iterrows():
+        print(f"  {row['source']} {row['label'] or ''}: {row['error_type']}: {row['error']}")
+    return 0
+
+
 def _cmd_export(args) -> int:
     from . import open_camera, to_zarr
 
@@ -223,6 +275,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kind", choices=("ephys", "training"), default=None, help="rig type (default: from the session)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_qc)
+
+    p = sub.add_parser("qc-batch", help="the camera QC of many sessions on a Dask cluster, into a Parquet table "
+                                        "(resumable: a rerun skips the rows done)")
+    p.add_argument("sources", nargs="+", metavar="FILE|EID|SESSION",
+                   help="eids, session folders or mp4 files/URLs; a .txt file lists them, one a line")
+    p.add_argument("-o", "--out", required=True, help="the Parquet table (rows already in it are skipped)")
+    p.add_argument("--scheduler", default=None,
+                   help="address of a running Dask scheduler (default: a local cluster, a worker per core)")
+    p.add_argument("--labels", default=None, help="comma-separated cameras (default: every camera of a session)")
+    p.add_argument("--one-cache", default=None, help="ONE cache folder for eids")
+    p.add_argument("--n-samples", type=int, default=100, help="sample frames (default 100, as ibllib)")
+    p.add_argument("--samples", choices=("exact", "keyframes"), default="exact",
+                   help="exact: ibllib's sample frames; keyframes: the keyframe nearest each")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--refs", default=None, help="reference frames .npy for position and focus")
+    g.add_argument("--no-refs", action="store_true", help="skip the position and focus checks (NOT_SET)")
+    p.add_argument("--kind", choices=("ephys", "training"), default=None, help="rig type (default: from the session)")
+    p.add_argument("--retry-errors", action="store_true", help="run the rows that failed again")
+    p.set_defaults(func=_cmd_qc_batch)
 
     p = sub.add_parser("export", help="decode frames to a Zarr store (resumable)")
     _add_source(p)

@@ -10,6 +10,7 @@ resets, timeouts, 5xx); a read that cannot complete raises
 from __future__ import annotations
 
 import base64
+import collections
 import logging
 import re
 import threading
@@ -92,15 +93,18 @@ class _Stats:
             self.bytes = 0
             self.requests = 0
             self.retries = 0
+            self.by_source = collections.Counter()  # bytes by URL
 
-    def add(self, nbytes=0, requests=0, retries=0):
+    def add(self, nbytes=0, requests=0, retries=0, source=None):
         with self.lock:
             self.bytes += nbytes
             self.requests += requests
             self.retries += retries
+            if nbytes and source is not None:
+                self.by_source[source] += nbytes
 
 
-#: Process-wide counters of the bytes, requests and retries of HTTP reads.
+#: Process-wide counters of the bytes (in all and by URL), requests and retries of HTTP reads.
 STATS = _Stats()
 
 #: (connect, read) timeouts in seconds, attempts after the first, first backoff (s, doubling).
@@ -205,7 +209,7 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None, si
                     continue
                 _check_pinned(url, size, version, m.group(3), r.headers)
                 data = r.read(want + 1)
-                STATS.add(nbytes=len(data))
+                STATS.add(nbytes=len(data), source=url)
                 if len(data) != want:
                     last = f"short body ({len(data)} of {want} bytes)"
                     continue
@@ -247,7 +251,7 @@ def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             last = f"{type(exc).__name__}: {exc}"
             continue
-        STATS.add(requests=1, nbytes=len(r.data or b""))
+        STATS.add(requests=1, nbytes=len(r.data or b""), source=url)
         _check_status(r.status, url)
         if r.status >= 500:
             last = f"HTTP {r.status}"

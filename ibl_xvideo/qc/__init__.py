@@ -2,10 +2,12 @@
 
 ``check_<name>`` are pure functions with ibllib's semantics (:mod:`.checks`);
 :func:`camera_qc` loads a session's data, samples frames as ibllib does (or scans
-every frame) and aggregates the outcomes; :mod:`.raw` reads the rig's camera files.
+every frame) and aggregates the outcomes; :func:`batch_qc` runs it over many sessions
+on a Dask cluster into a resumable Parquet table; :mod:`.raw` reads the rig's camera files.
 """
 
 from . import imgproc
+from .batch import batch_qc
 from .checks import (
     check_brightness,
     check_camera_times,
@@ -29,7 +31,7 @@ from .run import QCResult, camera_qc, load_reference_frames, nearest_keyframes, 
 from .wheel import active_wheel_period, align_motion, movements
 
 __all__ = [
-    "camera_qc", "session_qc", "QCResult", "imgproc", "face_roi", "frame_measures", "sample_indices",
+    "camera_qc", "session_qc", "batch_qc", "QCResult", "imgproc", "face_roi", "frame_measures", "sample_indices",
     "nearest_keyframes", "load_reference_frames", "overall_outcome", "find_face",
     "frame_brightness", "check_brightness", "check_camera_times", "check_dropped_frames",
     "check_file_headers", "check_focus", "check_framerate", "check_pin_state", "check_position",

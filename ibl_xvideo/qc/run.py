@@ -52,12 +52,15 @@ class QCResult:
         (``focus_sample`` dim); with ``full=True`` those of every frame (``frame``
         dim; see ``full``); from the camera's frame counter, where it dropped frames
         (``dropped_after``: the first frame after each gap, ``dropped_count``: frames
-        lost; ``gap`` dim).
+        lost; ``gap`` dim). Attributes: ``samples`` (how the sample frames were
+        picked), ``frames`` (the video's frame count).
     samples : numpy.ndarray or None
         The sample frames the checks used, ``(n_samples, h, w)`` uint8.
     reasons : dict
         Why each metric that is not PASS is what it is, in words (same keys as
         ``metrics``); ibllib gives no reasons.
+    location : str
+        The video checked (a path or URL).
     """
 
     outcome: QC
@@ -67,6 +70,7 @@ class QCResult:
     measures: xr.Dataset = field(default_factory=xr.Dataset)
     samples: np.ndarray | None = field(default=None, repr=False)
     reasons: dict = field(default_factory=dict)
+    location: str = ""
 
     def plot(self, out=None, refs=None):
         """The QC report figure (see :func:`ibl_xvideo.qc.report.plot_qc`)."""
@@ -431,7 +435,8 @@ def _read_samples(inputs: _Inputs, full: bool, progress: bool, full_measures, ca
                   leave=False) as bar:
             frames = read_frames(inputs.index, idx, workers=os.cpu_count() or 1, progress=bar.update)
     measures = xr.Dataset({"sample_brightness": ("sample", checks.frame_brightness(frames, label))},
-                          coords={"sample_frame": ("sample", idx)}, attrs={"samples": inputs.sampling})
+                          coords={"sample_frame": ("sample", idx)},
+                          attrs={"samples": inputs.sampling, "frames": inputs.index.length})
     # the face template is matched once in the samples, for position, focus and the full pass
     faces = checks.find_face(frames, label, ref)[0] if ref is not None else None
     focus = QC.NOT_SET
@@ -472,9 +477,9 @@ def _judge(inputs: _Inputs, samples: _Samples, refs_skipped: bool) -> QCResult:
     if timestamps is None:
         warnings.warn(f"No timestamps for the {label} camera of {inputs.name}: as ibllib, "
                       "the QC is NOT_SET.", stacklevel=3)
-        return QCResult(QC.NOT_SET, {}, label, eid, measures, frames)
+        return QCResult(QC.NOT_SET, {}, label, eid, measures, frames, location=str(res.location))
     if timestamps.size == 0:
-        return QCResult(QC.CRITICAL, {}, label, eid, measures, frames)
+        return QCResult(QC.CRITICAL, {}, label, eid, measures, frames, location=str(res.location))
     if ref is None and not refs_skipped:
         warnings.warn(
             f"No reference frames for the {label} camera: the position and focus checks are NOT_SET. "
@@ -517,7 +522,7 @@ def _judge(inputs: _Inputs, samples: _Samples, refs_skipped: bool) -> QCResult:
            else brightness_all, "position_err": position_err}
     reasons = {prefix + k: checks.explain(k, results[k], ctx) for k in CHECK_NAMES
                if (results[k][0] if isinstance(results[k], tuple) else results[k]) != QC.PASS}
-    return QCResult(outcome, metrics, label, eid, measures, frames, reasons)
+    return QCResult(outcome, metrics, label, eid, measures, frames, reasons, str(res.location))
 
 
 def session_qc(source, labels=None, *, one=None, **kwargs) -> dict:
