@@ -46,6 +46,30 @@ def bench_video(minutes: float, fps: int = 30) -> Path:
     return path
 
 
+#: IBL's cameras: (width, height, fps), encoded as the ephys rigs do (libx264 -preset slow -crf 17) with the
+#: sensor noise that gives a body camera IBL's ~10 KB a frame (the seed's: 1.21 GB, 120,355 frames)
+IBL_CAMERAS = {"body": (640, 512, 30), "left": (1280, 1024, 60), "right": (640, 512, 150)}
+IBL_CRF, IBL_NOISE = 17, 3.0
+
+
+def ibl_video(label: str, seconds: float) -> Path:
+    """A camera video at IBL's size, rate and bitrate, ``seconds`` long, generated once and cached."""
+    width, height, fps = IBL_CAMERAS[label]
+    n = int(round(seconds * fps))
+    path = cache_dir() / "bench" / f"ibl_{label}_{n}f_crf{IBL_CRF}_noise{IBL_NOISE:g}.mp4"
+    if not path.exists():
+        t = time.perf_counter()
+        print(f"encoding {n} {width}x{height} frames at IBL's bitrate to {path} ...", file=sys.stderr, flush=True)
+        make_video(path, n, width=width, height=height, fps=fps, crf=IBL_CRF, noise=IBL_NOISE)
+        print(f"  done in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return path
+
+
+def ibl_hour(label: str = "body", seconds: float = 600.0) -> Path:
+    """An hour of a camera at IBL's bitrate: :func:`ibl_video` of ``seconds`` joined by stream copy."""
+    return _joined(ibl_video(label, seconds), int(round(3600 / seconds)))
+
+
 #: Interleaved rounds of the comparisons (medians are reported; the sample reads take 5).
 ROUNDS = 3
 
@@ -369,10 +393,14 @@ def dense_video(frames: int = 3000) -> Path:
 def long_video(minutes: float = 10.0, copies: int = 30) -> Path:
     """An hour-long, 540000-frame video (the right camera at 150 Hz has as many): the benchmark video
     joined ``copies`` times by stream copy (seconds to make, no encoding)."""
+    return _joined(bench_video(minutes), copies)
+
+
+def _joined(src: Path, copies: int) -> Path:
+    """``src`` joined ``copies`` times by stream copy (cached beside it)."""
     import imageio_ffmpeg
 
-    src = bench_video(minutes)
-    path = cache_dir() / "bench" / f"long_{copies}x_{src.name}"
+    path = src.with_name(f"long_{copies}x_{src.name}")
     if not path.exists():
         lst = path.with_suffix(".txt")
         lst.write_text("".join(f"file '{src}'\n" for _ in range(copies)))

@@ -184,14 +184,16 @@ def open_camera(
     data_server: str | None = None,
     strict: bool = False,
     progress: bool = True,
+    storage_options: dict | None = None,
 ) -> xr.DataArray:
     """Open one camera's video as a lazy ``(time, y, x)`` uint8 DataArray.
 
     Parameters
     ----------
     source : str, uuid.UUID or PathLike
-        An eid (with ``one``), a session path, an mp4 file or an http(s) URL (streamed
-        with Range requests: only the index and the frames' keyframe groups are fetched).
+        An eid (with ``one``), a session path, an mp4 file, or an http(s) or ``s3://``
+        URL (streamed with Range requests: only the index and the frames' keyframe
+        groups are fetched).
     label : str, optional
         ``'left'``, ``'right'``, ``'body'`` or ``'belly'``; may be omitted when the file
         name carries it.
@@ -238,6 +240,12 @@ def open_camera(
         ``DamagedFramesWarning`` naming them.
     progress : bool
         Show a progress bar while ``cache`` is filled.
+    storage_options : dict, optional
+        For an ``s3://`` URL, as fsspec's s3fs: ``{'anon': True}`` for a public bucket,
+        or ``key``, ``secret`` (default from ``AWS_ACCESS_KEY_ID`` /
+        ``AWS_SECRET_ACCESS_KEY``), ``token``, ``endpoint_url``, ``region_name``. Keys
+        sign each request; like ``auth`` they travel with the Dask tasks and are never
+        shown.
 
     Returns
     -------
@@ -262,9 +270,10 @@ def open_camera(
     if cache is not None:
         return _open_cached(source, label, cache, chunks, progress, one=one, pixels=pixels, timestamps=timestamps,
                             on_mismatch=on_mismatch, validate_times=validate_times, threads=threads, auth=auth,
-                            stream=stream, download=download, data_server=data_server, strict=strict)
+                            stream=stream, download=download, data_server=data_server, strict=strict,
+                            storage_options=storage_options)
     res = resolve(source, label, one=one, timestamps=timestamps, auth=auth, stream=stream,
-                  download=download, data_server=data_server)
+                  download=download, data_server=data_server, storage_options=storage_options)
     index = get_index(res.location, auth=res.auth)
     where = f"{res.label or ''} camera of {res.eid or res.location}"
     n = index.length

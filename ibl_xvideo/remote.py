@@ -1,4 +1,4 @@
-"""Read videos from HTTP(S) data servers with Range requests, a block cache and retries.
+"""Read videos from HTTP(S) data servers and S3 object stores with Range requests, a block cache and retries.
 
 Only the bytes needed are fetched: the container's index (the mp4 ``moov`` box) and
 the keyframe groups being decoded. Failures are retried with backoff (connection
@@ -25,7 +25,7 @@ from .errors import RemoteError, SourceChangedError, VideoNotFoundError, XVideoE
 from .fileio import SeekableRaw
 
 __all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url",
-           "RemoteAuthError", "RemoteNotFoundError", "STATS", "probe"]
+           "RemoteAuthError", "RemoteNotFoundError", "STATS", "probe", "is_s3", "s3_location", "S3Credentials"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def remember_credentials(url: str, auth) -> None:
     """Keep ``auth`` for ``url`` in this process (done after a successful request)."""
     if auth:
         with _KNOWN_LOCK:
-            _KNOWN_AUTH[url] = tuple(auth)
+            _KNOWN_AUTH[url] = _as_auth(auth)
 
 
 def forget_credentials() -> None:
@@ -80,7 +80,85 @@ def _split(url: str, auth=None):
         if auth is None and parts.username not in (None, "None"):
             auth = (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
         url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return url, (tuple(auth) if auth else None)
+    return url, (_as_auth(auth) if auth else None)
+
+
+def _as_auth(auth):
+    """Basic-auth credentials as a (user, password) tuple; S3 credentials as they are."""
+    return auth if isinstance(auth, S3Credentials) else tuple(auth)
+
+
+def is_s3(x) -> bool:
+    """True for an ``s3://bucket/key`` URL string."""
+    return isinstance(x, str) and re.match(r"^s3://[^/]+/.", x, re.I) is not None
+
+
+class S3Credentials:
+    """AWS credentials that sign each request (Signature Version 4, by botocore); never shown.
+
+    Picklable, so that they travel with Dask tasks to the workers; ``repr`` shows the
+    first characters of the access key only.
+    """
+
+    def __init__(self, key: str, secret: str, token: str | None = None, region: str = "us-east-1"):
+        self.key, self._secret, self._token, self.region = key, secret, token, region
+
+    def __repr__(self) -> str:
+        return f"S3Credentials(key={self.key[:4]}..., region={self.region!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, S3Credentials) and (self.key, self._secret, self._token, self.region) == \
+            (other.key, other._secret, other._token, other.region)
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.region))
+
+    def sign(self, method: str, url: str, headers: dict) -> dict:
+        """``headers`` with the AWS SigV4 signature of a ``method`` request of ``url``."""
+        try:
+            from botocore.auth import S3SigV4Auth
+            from botocore.awsrequest import AWSRequest
+            from botocore.credentials import Credentials
+        except ImportError as exc:
+            raise RemoteAuthError("Reading s3:// with keys needs botocore: pip install botocore (or pass "
+                                  "storage_options={'anon': True} for a public bucket).") from exc
+        request = AWSRequest(method=method, url=url, headers=headers)
+        S3SigV4Auth(Credentials(self.key, self._secret, self._token), "s3", self.region).add_auth(request)
+        return dict(request.headers.items())
+
+
+def s3_location(url: str, storage_options: dict | None = None) -> tuple[str, S3Credentials | None]:
+    """The HTTPS URL of an ``s3://bucket/key`` object, and the credentials that sign its requests (or None).
+
+    ``storage_options`` as fsspec's s3fs takes them: ``anon`` (True: no signature),
+    ``key``, ``secret``, ``token``, ``endpoint_url`` and ``region_name`` (also inside
+    ``client_kwargs``). Without keys there or in ``AWS_ACCESS_KEY_ID`` /
+    ``AWS_SECRET_ACCESS_KEY``, requests are anonymous (a public bucket, as IBL's).
+    """
+    import os
+
+    opts = dict(storage_options or {})
+    client = dict(opts.pop("client_kwargs", None) or {})
+    unknown = set(opts) - {"anon", "key", "secret", "token", "endpoint_url", "region_name"}
+    if unknown:
+        raise RemoteError(f"storage_options for s3:// take anon, key, secret, token, endpoint_url, region_name "
+                          f"and client_kwargs; not {sorted(unknown)}.")
+    bucket, _, key = url[len("s3://"):].partition("/")
+    endpoint = opts.get("endpoint_url") or client.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
+    region = opts.get("region_name") or client.get("region_name") or os.environ.get("AWS_REGION") or "us-east-1"
+    quoted = urllib.parse.quote(key)
+    if endpoint:
+        https = f"{endpoint.rstrip('/')}/{bucket}/{quoted}"
+    else:
+        host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
+        https = f"https://{bucket}.{host}/{quoted}"
+    if opts.get("anon"):
+        return https, None
+    key_id = opts.get("key") or os.environ.get("AWS_ACCESS_KEY_ID")
+    secret = opts.get("secret") or os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key_id or not secret:
+        return https, None
+    return https, S3Credentials(key_id, secret, opts.get("token") or os.environ.get("AWS_SESSION_TOKEN"), region)
 
 
 class _Stats:
@@ -152,13 +230,13 @@ def _etag(headers) -> str:
     return headers.get("ETag") or headers.get("Last-Modified") or ""
 
 
-def _headers(auth, extra=None) -> dict:
-    h = {"User-Agent": "ibl-xvideo", "Accept-Encoding": "identity"}
+def _headers(url: str, auth, extra=None) -> dict:
+    h = {"User-Agent": "ibl-xvideo", "Accept-Encoding": "identity", **(extra or {})}
+    if isinstance(auth, S3Credentials):
+        return auth.sign("GET", url, h)
     if auth:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         h["Authorization"] = f"Basic {token}"
-    if extra:
-        h.update(extra)
     return h
 
 
@@ -166,7 +244,8 @@ def _check_status(status: int, url: str) -> None:
     if status in (401, 403):
         raise RemoteAuthError(
             f"{url}: access denied (HTTP {status}). Check the credentials (ONE's "
-            "HTTP_DATA_SERVER_LOGIN / HTTP_DATA_SERVER_PWD, or user:password in the URL).")
+            "HTTP_DATA_SERVER_LOGIN / HTTP_DATA_SERVER_PWD, user:password in the URL, or for s3:// "
+            "storage_options={'key': ..., 'secret': ...} or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).")
     if status == 404:
         raise RemoteNotFoundError(f"{url}: not found on the server (HTTP 404); check the URL or the eid.")
     if status == 416:
@@ -189,7 +268,7 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None, si
             STATS.add(retries=1)
             time.sleep(backoff * 2 ** (attempt - 1))
         try:
-            r = _pool().request("GET", url, headers=_headers(auth, {"Range": f"bytes={start}-{stop - 1}"}),
+            r = _pool().request("GET", url, headers=_headers(url, auth, {"Range": f"bytes={start}-{stop - 1}"}),
                                 timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
                                 preload_content=False, retries=_REDIRECTS)
             try:
@@ -245,7 +324,7 @@ def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
             STATS.add(retries=1)
             time.sleep(BACKOFF * 2 ** (attempt - 1))
         try:
-            r = _pool().request("GET", url, headers=_headers(auth, {"Range": "bytes=0-0"}),
+            r = _pool().request("GET", url, headers=_headers(url, auth, {"Range": "bytes=0-0"}),
                                 timeout=urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1]), preload_content=True,
                                 retries=_REDIRECTS)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -265,6 +344,8 @@ def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
 
 #: Fetched blocks, shared by every reader of the same file version in this process.
 BLOCKS = ByteLRU(128 * 2**20)
+#: Bytes of a cached block, and at most of one read-ahead request (see :class:`HTTPRangeFile`).
+BLOCK_SIZE, READAHEAD = 1 << 16, 1 << 20
 
 
 def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8 << 20,
@@ -311,7 +392,11 @@ class HTTPRangeFile(SeekableRaw):
     size, version : int, optional
         From :func:`probe` (probed when not given); ``version`` keys the block cache.
     block_size : int, optional
-        Bytes per fetched block; default 1/512 of the file, between 64 KiB and 1 MiB.
+        Bytes per cached block (default 64 KiB). A read of a block not cached fetches
+        it and, while the reads go on sequentially, more blocks after it in the same
+        request: 1, 2, 4... up to :data:`READAHEAD` bytes a request. So a scattered
+        read (a keyframe) costs about its own bytes, and a sequential one (a keyframe
+        group, a scan) a few large requests.
     holes : numpy.ndarray, optional
         ``(n, 2)`` sorted byte ranges served as zeros without fetching (used to read a
         container's tables without its frame data).
@@ -327,21 +412,30 @@ class HTTPRangeFile(SeekableRaw):
             size, version = facts.size, facts.version
         self.size = int(size)
         self.version = version or 0
-        self.block_size = block_size or min(1 << 20, max(1 << 16, self.size // 512))
+        self.block_size = block_size or BLOCK_SIZE
         self.pos = 0
+        self._window, self._next_miss = 1, -1  # read-ahead: blocks of the next fetch, where it continues
         self.set_holes(holes)
 
     def __repr__(self) -> str:
         return f"HTTPRangeFile({self.url!r}, size={self.size})"
 
     def _block(self, k: int) -> bytes:
-        key = (self.url, self.version, self.block_size, k)
-        data = BLOCKS.get(key)
+        bs = self.block_size
+        data = BLOCKS.get((self.url, self.version, bs, k))
         if data is None:
-            start = k * self.block_size
-            data = _fetch(self.url, self._auth, start, min(self.size, start + self.block_size), size=self.size,
-                          version=self.version)
-            BLOCKS.put(key, data)
+            # read-ahead: double the fetch while the misses follow each other, back to one block on a jump
+            self._window = min(2 * self._window, max(1, READAHEAD // bs)) if k == self._next_miss else 1
+            last = min(k + self._window, -(-self.size // bs))
+            end = k + 1
+            while end < last and BLOCKS.get((self.url, self.version, bs, end)) is None:
+                end += 1
+            run = _fetch(self.url, self._auth, k * bs, min(self.size, end * bs), size=self.size,
+                         version=self.version)
+            for j in range(k, end):
+                BLOCKS.put((self.url, self.version, bs, j), run[(j - k) * bs:(j - k + 1) * bs])
+            self._next_miss = end
+            data = run[:bs]
         return data
 
     def _fill(self, lo: int, hi: int) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import (
     InvalidLabelError,
+    InvalidOptionError,
     InvalidTimestampsError,
     SessionNotFoundError,
     TimestampsNotFoundError,
@@ -26,7 +27,7 @@ from .errors import (
     XVideoError,
 )
 from .fileio import cache_dir
-from .remote import download, split_auth
+from .remote import download, is_s3, s3_location, split_auth
 
 __all__ = [
     "VIDEO_LABELS",
@@ -251,13 +252,14 @@ def resolve(
     stream: bool | None = None,
     download: bool = False,
     data_server: str | None = None,
+    storage_options: dict | None = None,
 ) -> Resolved:
-    """Resolve a source (eid, session path, mp4 path) to a :class:`Resolved`.
+    """Resolve a source (eid, session path, mp4 path, URL) to a :class:`Resolved`.
 
     Parameters
     ----------
     source : str, uuid.UUID or PathLike
-        An eid, a session path, an mp4 file or an http(s) URL.
+        An eid, a session path, an mp4 file, an http(s) URL or an ``s3://`` URL.
     label : str, optional
         Camera label; may be omitted when the file name carries it.
     one : one.api.One, optional
@@ -277,7 +279,15 @@ def resolve(
         is remote), then read it locally.
     data_server : str, optional
         Data server root for a local ONE cache (ONE's ``HTTP_DATA_SERVER``).
+    storage_options : dict, optional
+        For ``s3://``: ``anon``, ``key``, ``secret``, ``token``, ``endpoint_url``,
+        ``region_name`` (see :func:`ibl_xvideo.remote.s3_location`).
     """
+    if is_s3(source):  # an object store: read over HTTPS, each request signed when there are keys
+        url, s3_auth = s3_location(source, storage_options)
+        return resolve(url, label, timestamps=timestamps, require_times=require_times, auth=s3_auth)
+    if storage_options is not None:
+        raise InvalidOptionError(f"storage_options are for s3:// URLs; {source!r} is not one.")
     if label is not None:
         try:
             label = assert_valid_label(label)

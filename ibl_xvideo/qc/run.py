@@ -274,6 +274,7 @@ def camera_qc(
     full_measures=None,
     cache=None,
     samples: str = "exact",
+    storage_options: dict | None = None,
 ) -> QCResult:
     """Run ibllib's camera QC on a video and return its outcome and metrics.
 
@@ -325,13 +326,15 @@ def camera_qc(
         HTTP, only that keyframe's bytes); the frame checks then judge frames up to
         half a keyframe interval away from ibllib's (see docs/benchmarks.md for how
         often the outcomes agree).
+    storage_options : dict, optional
+        For an ``s3://`` video (see :func:`ibl_xvideo.open_camera`).
 
     Returns
     -------
     QCResult
     """
     check_option("samples", samples, SAMPLES)
-    inputs = _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, samples)
+    inputs = _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, samples, storage_options)
     return _judge(inputs, _read_samples(inputs, full, progress, full_measures, cache), refs_skipped=refs is False)
 
 
@@ -361,18 +364,19 @@ class _Inputs:
         return self.res.eid or str(self.res.location)
 
 
-def _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, sampling) -> _Inputs:
+def _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, sampling,
+                 storage_options=None) -> _Inputs:
     """The video, timestamps, sample frames, reference frames and the session's raw data for the checks."""
     try:
-        res = resolve(source, label, one=one, timestamps=timestamps)
+        res = resolve(source, label, one=one, timestamps=timestamps, storage_options=storage_options)
     except TimestampsError as exc:
         # the QC itself judges the timestamps (NOT_SET without them, FAIL when wrong)
         if isinstance(exc, InvalidTimestampsError):  # there, but unreadable: say so, not "missing"
             warnings.warn(str(exc), stacklevel=3)
-        res = resolve(source, label, one=one, timestamps=False)
+        res = resolve(source, label, one=one, timestamps=False, storage_options=storage_options)
     if res.label is None:
         raise XVideoError(f"Give the camera label for {source}.")
-    index = get_index(res.location)
+    index = get_index(res.location, auth=res.auth)
     sp = res.session_path
     kind = kind or session_type(sp)
     idx = sample_indices(index.length, n_samples)

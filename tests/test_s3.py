@@ -1,0 +1,154 @@
+"""s3:// sources against a real S3-compatible server (moto, started on 127.0.0.1 by the tests).
+
+One server is open (a public bucket, read anonymously); the other checks every
+request's signature (moto's IAM authentication): its objects read with keys only; wrong keys are a typed error
+that never shows them; a changed object is refused; frames equal the local file's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ibl_xvideo
+from ibl_xvideo import qc, remote
+from ibl_xvideo.errors import SourceChangedError
+from ibl_xvideo.remote import RemoteAuthError, RemoteNotFoundError
+
+from .conftest import checksums
+
+boto3 = pytest.importorskip("boto3")
+pytestmark = pytest.mark.http
+
+ROOT_KEYS = {"aws_access_key_id": "root", "aws_secret_access_key": "root-secret"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _moto(env: dict):
+    """A moto S3 server on a free loopback port: (process, endpoint)."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            env=dict(os.environ, **env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def s3(videos):
+    """Two moto S3 servers on loopback: one open to anyone (a public bucket), one enforcing signatures
+    after its set-up (a private bucket and a lab user's keys)."""
+    open_proc, open_endpoint = _moto({})
+    proc, endpoint = _moto({"INITIAL_NO_AUTH_ACTION_COUNT": "5", "AWS_ACCESS_KEY_ID": "root",
+                            "AWS_SECRET_ACCESS_KEY": "root-secret"})
+    try:
+        body = videos["bframes"].read_bytes()
+        public = boto3.client("s3", endpoint_url=open_endpoint, region_name="us-east-1", **ROOT_KEYS)
+        public.create_bucket(Bucket="ibl-public")
+        public.put_object(Bucket="ibl-public", Key="lab/raw_video_data/_iblrig_bodyCamera.raw.mp4", Body=body,
+                          ACL="public-read")
+        kw = dict(endpoint_url=endpoint, region_name="us-east-1", **ROOT_KEYS)
+        iam = boto3.client("iam", **kw)
+        iam.create_user(UserName="lab")  # the five unauthenticated set-up actions
+        keys = iam.create_access_key(UserName="lab")["AccessKey"]
+        iam.put_user_policy(UserName="lab", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+        root = boto3.client("s3", **kw)
+        root.create_bucket(Bucket="ibl-private")
+        root.put_object(Bucket="ibl-private", Key="lab/_iblrig_bodyCamera.raw.mp4", Body=body)
+        lab = {"key": keys["AccessKeyId"], "secret": keys["SecretAccessKey"], "endpoint_url": endpoint}
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id=lab["key"], aws_secret_access_key=lab["secret"])
+        yield {"open_endpoint": open_endpoint, "endpoint": endpoint, "lab": lab, "client": client}
+    finally:
+        for p in (open_proc, proc):
+            p.kill()
+            p.wait()
+
+
+PUBLIC = "s3://ibl-public/lab/raw_video_data/_iblrig_bodyCamera.raw.mp4"
+PRIVATE = "s3://ibl-private/lab/_iblrig_bodyCamera.raw.mp4"
+
+
+def test_public_object_anonymously(s3, videos, reference):
+    cam = ibl_xvideo.open_camera(PUBLIC, storage_options={"anon": True, "endpoint_url": s3["open_endpoint"]},
+                                 timestamps=False)
+    assert cam.name == "bodyCamera" and cam.sizes["time"] == len(reference["bframes"])
+    wanted = [0, 7, 130, len(reference["bframes"]) - 1]
+    assert checksums(cam.isel(time=wanted).values) == checksums(reference["bframes"][wanted])
+    assert cam.attrs["source"] == f"{s3['open_endpoint']}/ibl-public/lab/raw_video_data/_iblrig_bodyCamera.raw.mp4"
+
+
+def test_private_object_with_keys_whole_and_on_workers(s3, reference):
+    opts = s3["lab"]
+    cam = ibl_xvideo.open_camera(PRIVATE, "body", storage_options=opts, timestamps=False)
+    assert checksums(cam.values) == checksums(reference["bframes"])  # every chunk, each request signed
+    # the keys travel with the tasks (pickled), and nothing shows them
+    data = pickle.loads(pickle.dumps(cam.data))
+    assert checksums(np.asarray(data[[3, 4]])) == checksums(reference["bframes"][[3, 4]])
+    shown = repr(cam) + repr(cam.attrs) + repr(cam.data.dask)
+    assert opts["secret"] not in shown and opts["key"] not in shown
+    assert opts["secret"] not in repr(remote.s3_location(PRIVATE, opts)[1])
+
+
+@pytest.mark.parametrize("opts, what", [({"anon": True}, "anonymous"), ({"key": None, "secret": "wrong"}, "wrong")])
+def test_private_object_refused_typed_and_quiet(s3, opts, what):
+    opts = {**s3["lab"], **opts} if what == "wrong" else {**opts, "endpoint_url": s3["endpoint"]}
+    if what == "wrong":
+        opts["key"] = s3["lab"]["key"]
+    remote.forget_credentials()  # keys that opened this URL before are remembered for its bare URL
+    with pytest.raises(RemoteAuthError, match="access denied") as info:
+        ibl_xvideo.open_camera(PRIVATE, "body", storage_options=opts, timestamps=False)
+    assert "wrong" not in str(info.value) and s3["lab"]["secret"] not in str(info.value)
+    assert "storage_options" in str(info.value)
+
+
+def test_missing_object_and_bad_options(s3):
+    with pytest.raises(RemoteNotFoundError):
+        ibl_xvideo.open_camera("s3://ibl-private/nothing/_iblrig_bodyCamera.raw.mp4", storage_options=s3["lab"],
+                               timestamps=False)
+    with pytest.raises(remote.RemoteError, match="storage_options for s3:// take"):
+        ibl_xvideo.open_camera(PRIVATE, storage_options={"profile": "x"})
+    with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="storage_options are for s3://"):
+        ibl_xvideo.open_camera("/some/file.mp4", storage_options={"anon": True})
+
+
+def test_changed_object_is_refused(s3, videos, reference):
+    """The object is pinned by size and ETag when opened: bytes of a new version are never used."""
+    key = "lab/changing/_iblrig_bodyCamera.raw.mp4"
+    s3["client"].put_object(Bucket="ibl-private", Key=key, Body=videos["bframes"].read_bytes())
+    cam = ibl_xvideo.open_camera(f"s3://ibl-private/{key}", "body", storage_options=s3["lab"], timestamps=False,
+                                 chunks=None)
+    first = cam.isel(time=0).values
+    s3["client"].put_object(Bucket="ibl-private", Key=key, Body=videos["longgop"].read_bytes())
+    ibl_xvideo.clear_caches()
+    remote.BLOCKS.clear()
+    with pytest.raises(SourceChangedError, match="changed on the server"):
+        cam.isel(time=len(reference["bframes"]) - 1).values
+    assert checksums(first[None]) == checksums(reference["bframes"][:1])
+
+
+def test_camera_qc_of_an_s3_video(s3):
+    res = qc.camera_qc(PRIVATE, "body", storage_options=s3["lab"], n_samples=5, refs=False, kind="ephys",
+                       timestamps=np.arange(300) / 30, progress=False, samples="keyframes")
+    assert res.location == f"{s3['endpoint']}/ibl-private/lab/_iblrig_bodyCamera.raw.mp4"
+    assert res.measures.attrs["samples"] == "keyframes" and res.measures.attrs["frames"] == 300
+    assert res.metrics["_videoBody_framerate"][0].name == "PASS"
+    assert res.metrics["_videoBody_resolution"].name == "FAIL"  # 320x256 where ephys expects 640x512
