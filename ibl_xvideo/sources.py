@@ -281,13 +281,16 @@ def resolve(
         Data server root for a local ONE cache (ONE's ``HTTP_DATA_SERVER``).
     storage_options : dict, optional
         For ``s3://``: ``anon``, ``key``, ``secret``, ``token``, ``endpoint_url``,
-        ``region_name`` (see :func:`ibl_xvideo.remote.s3_location`).
+        ``region_name`` (see :func:`ibl_xvideo.remote.s3_location`). For an eid, a video
+        streamed from an object store: ``data_server`` (default IBL's public bucket,
+        :data:`IBL_PUBLIC_BUCKET`) in ONE's layout, with these options.
     """
     if is_s3(source):  # an object store: read over HTTPS, each request signed when there are keys
         url, s3_auth = s3_location(source, storage_options)
         return resolve(url, label, timestamps=timestamps, require_times=require_times, auth=s3_auth)
-    if storage_options is not None:
-        raise InvalidOptionError(f"storage_options are for s3:// URLs; {source!r} is not one.")
+    if storage_options is not None and not is_eid(source):
+        raise InvalidOptionError(f"storage_options are for s3:// URLs and eids streamed from an object store; "
+                                 f"{source!r} is neither.")
     if label is not None:
         try:
             label = assert_valid_label(label)
@@ -309,7 +312,10 @@ def resolve(
     if not isinstance(source, (str, os.PathLike, uuid.UUID)):
         raise TypeError(not_a_source(source, "open_camera reads an eid, a session folder, a video file or a URL"))
     if is_eid(source):
-        res = _resolve_eid(str(source), label, one, timestamps, stream, download, data_server, auth)
+        if storage_options is not None and data_server is None:
+            data_server = IBL_PUBLIC_BUCKET
+        res = _resolve_eid(str(source), label, one, timestamps, stream, download, data_server, auth,
+                           storage_options)
     else:
         path = Path(source).expanduser()
         if path.is_dir():
@@ -394,6 +400,9 @@ def session_labels(eid, *, one=None) -> list[str]:
     return [lb for lb in VIDEO_LABELS if lb in _cameras_in(session_path)]
 
 
+#: IBL's public data on AWS, in ONE's layout (ONE's ``one.remote.aws``: bucket and ``data`` root).
+IBL_PUBLIC_BUCKET = "s3://ibl-brain-wide-map-public/data"
+
 #: The built-in demo session's eid (see :mod:`ibl_xvideo.demo`).
 DEMO_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
 
@@ -452,7 +461,7 @@ def default_one(eid=None):
 
 
 def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, data_server=None,
-                 auth=None) -> Resolved:
+                 auth=None, storage_options=None) -> Resolved:
     if one is None:
         one = default_one(eid)
     if label is None:
@@ -481,7 +490,10 @@ def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, 
                 location = str(_download(one, eid, session_path, rel_path, dataset_id, data_server, auth))
             else:
                 url = dataset_url(one, session_path, rel_path, dataset_id, data_server)
-                location, url_auth = split_auth(url, auth or one_auth(one))
+                if is_s3(url):
+                    location, url_auth = s3_location(url, storage_options)
+                else:
+                    location, url_auth = split_auth(url, auth or one_auth(one))
     found = _times_from_one(one, eid, session_path, label) if timestamps is None else None
     times, origin = _load_times(timestamps, found, str(session_path), label)
     return Resolved(location, label, eid, session_path, times, origin, url_auth)
@@ -516,6 +528,8 @@ def dataset_url(one, session_path: Path, rel_path: str, dataset_id: str, data_se
     With a remote ONE, ``one.path2url``. Otherwise (a local ONE cache) from
     ``data_server`` (or ``$IBL_XVIDEO_DATA_SERVER``) in ONE's layout:
     ``<server>/<lab>/Subjects/<subject>/<date>/<number>/<collection>/<name>.<dataset id>.<ext>``.
+    An ``s3://bucket/root`` server gives the object's ``s3://`` URL in the same layout
+    (IBL's public bucket: :data:`IBL_PUBLIC_BUCKET`).
     """
     import os
 

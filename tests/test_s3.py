@@ -152,3 +152,35 @@ def test_camera_qc_of_an_s3_video(s3):
     assert res.measures.attrs["samples"] == "keyframes" and res.measures.attrs["frames"] == 300
     assert res.metrics["_videoBody_framerate"][0].name == "PASS"
     assert res.metrics["_videoBody_resolution"].name == "FAIL"  # 320x256 where ephys expects 640x512
+
+
+def test_an_eid_streamed_from_the_object_store(s3, one, one_cache):
+    """An eid of a local ONE cache resolves to its object in ONE's layout (IBL's public bucket by default)."""
+    from ibl_xvideo import sources
+
+    from .conftest import SESSION_EID, SESSION_REL
+
+    session = one_cache / SESSION_REL
+    rel, dataset_id = _listed(one)
+    public = sources.dataset_url(one, session, rel, dataset_id, sources.IBL_PUBLIC_BUCKET)
+    assert public == (f"s3://ibl-brain-wide-map-public/data/{SESSION_REL}/raw_video_data/"
+                      f"_iblrig_bodyCamera.raw.{dataset_id}.mp4")
+    key = f"data/{SESSION_REL}/raw_video_data/_iblrig_bodyCamera.raw.{dataset_id}.mp4"
+    local = session / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4"
+    s3["client"].put_object(Bucket="ibl-private", Key=key, Body=local.read_bytes())
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one, stream=True, data_server="s3://ibl-private/data",
+                                 storage_options=s3["lab"])
+    assert cam.attrs["source"] == f"{s3['endpoint']}/ibl-private/{key}"
+    here = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
+    assert checksums(cam.values) == checksums(here.values)
+    np.testing.assert_array_equal(cam.time.values, here.time.values)  # the session's own timestamps
+
+
+def _listed(one):
+    """(rel_path, dataset id) of the test session's body video, from ONE's datasets table."""
+    from .conftest import SESSION_EID
+
+    df = one.list_datasets(SESSION_EID, collection="raw_video_data", details=True)
+    row = df[df["rel_path"].str.contains("_iblrig_bodyCamera.raw")]
+    did = row.index[0]
+    return str(row["rel_path"].iloc[0]), str(did[-1] if isinstance(did, tuple) else did)
