@@ -673,6 +673,44 @@ def selection_forms(path, n: int = 50, seed: int = 0) -> dict:
     return {"forms": out, "forms_n": n, "forms_video_frames": cam.sizes["time"]}
 
 
+def batch_throughput(video, sessions: int = 8, workers: int = 2) -> dict:
+    """batch_qc of ``sessions`` sessions (each with ``video`` as its body camera) on a local cluster.
+
+    Camera-sessions per minute per core, exact and keyframe samples; the seconds of a
+    task on its worker (mean).
+    """
+    import shutil
+    import tempfile
+
+    from distributed import Client, LocalCluster
+
+    from ibl_xvideo.demo import camera_times, write_camera_session_files
+    from ibl_xvideo.qc import batch_qc
+
+    n = get_index(video).length
+    root = Path(tempfile.mkdtemp(prefix="xvideo-batch-"))
+    paths = []
+    for k in range(sessions):
+        sp = root / f"lab/Subjects/mouse{k:02d}/2026-01-01/001"
+        (sp / "raw_video_data").mkdir(parents=True)
+        (sp / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4").symlink_to(video)
+        write_camera_session_files(sp, "body", camera_times(n, 30, seed=k), seed=k)
+        paths.append(str(sp))
+    out = {"batch_sessions": sessions, "batch_workers": workers}
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster, Client(cluster) as client:
+        for mode in ("keyframes", "exact"):
+            t0 = time.perf_counter()
+            table = batch_qc(paths, client=client, samples=mode, refs=False, kind="ephys", progress=False)
+            dt = time.perf_counter() - t0
+            assert table["error_type"].isna().all(), table[["source", "error"]]
+            out[f"batch_{mode}_s"] = dt
+            out[f"batch_{mode}_per_min_per_core"] = sessions / (dt / 60) / workers
+            out[f"batch_{mode}_task_s"] = float(table["seconds"].mean())
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def run(minutes: float = 10.0, rss: bool = True) -> dict:
     """Run every benchmark and return the measurements."""
     # offline: the QC must not try to download reference frames (position/focus are NOT_SET)
@@ -976,19 +1014,35 @@ def main(argv=None) -> int:
                         help="only the Zarr export and random reads against the mp4, with what checksums cost")
     parser.add_argument("--peri-event", action="store_true",
                         help="only a 200-event peri-event stack (+-1 s) against a loop of ibllib's get_video_frame")
+    parser.add_argument("--video", choices=("synthetic", "ibl"), default="synthetic",
+                        help="for --samples-only, --peri-event, --forms, --batch: the 10-minute synthetic video "
+                             "(default) or an hour of a body camera at IBL's bitrate (ibl_hour)")
+    parser.add_argument("--batch", action="store_true",
+                        help="only batch_qc's throughput (camera-sessions per minute per core) on a local cluster")
     parser.add_argument("--forms", action="store_true",
                         help="only 50 scattered frames selected on the camera, cropped and after transforms")
     parser.add_argument("--first-open", action="store_true",
                         help="only the first (cold) open of a camera-sized video: index from the tables vs packets")
     args = parser.parse_args(argv)
-    if args.peri_event:
-        res = peri_event_bench(bench_video(args.minutes))
+
+    def video():
+        return ibl_hour("body") if args.video == "ibl" else bench_video(args.minutes)
+
+    if args.batch:
+        path = video()
+        res = batch_throughput(path)
+        print(f"batch_qc of {res['batch_sessions']} sessions ({path.name}) on {res['batch_workers']} workers: "
+              + "; ".join(f"{m} samples {res[f'batch_{m}_s']:.1f} s, {res[f'batch_{m}_per_min_per_core']:.1f} "
+                          f"camera-sessions/min/core ({res[f'batch_{m}_task_s']:.1f} s a task)"
+                          for m in ("keyframes", "exact")))
+    elif args.peri_event:
+        res = peri_event_bench(video())
         print(f"peri-event stack, {res['pe_events']} events +-1 s ({res['pe_frames']} frames): ours "
               f"{res['pe_s_ours']:.2f} s, {res['pe_peer']} {res['pe_s_peer']:.1f} s (scaled from "
               f"{res['pe_peer_events']} events): {res['pe_ratio']:.0f}x; same frames: {res['pe_peer_identical']}; "
               f"peak memory averaging {res['pe_big_events']} events: {res['pe_big_peak_mib']:.0f} MiB")
     elif args.forms:
-        res = selection_forms(bench_video(args.minutes))
+        res = selection_forms(video())
         print(f"{res['forms_n']} scattered frames of {res['forms_video_frames']}, selected after each form:")
         for name, r in res["forms"].items():
             print(f"  {name:<26}{r['s']:6.2f} s  {r['frames']:6d} frames decoded")
@@ -1007,7 +1061,7 @@ def main(argv=None) -> int:
         width = max(len(r[0]) for r in rows) + 2
         print("\n".join(f"{a:<{width}}{b:<26}{c}" for a, b, c in rows))
     elif args.samples_only:
-        path = bench_video(args.minutes)
+        path = video()
         runs = [sample_reads(path) for _ in range(args.samples_only)]
         for r in runs:
             line = f"100 QC samples: ours {r['qc100_s_ours']:.2f} s, OpenCV {r['qc100_s_opencv']:.2f} s " \

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 import ibl_xvideo
-from ibl_xvideo import qc, remote
+from ibl_xvideo import qc, remote, sources
 from ibl_xvideo.errors import SourceChangedError
 from ibl_xvideo.remote import RemoteAuthError, RemoteNotFoundError
 
-from .conftest import checksums
+from .conftest import SESSION_EID, SESSION_REL, checksums
 
 boto3 = pytest.importorskip("boto3")
 pytestmark = pytest.mark.http
@@ -156,10 +156,6 @@ def test_camera_qc_of_an_s3_video(s3):
 
 def test_an_eid_streamed_from_the_object_store(s3, one, one_cache):
     """An eid of a local ONE cache resolves to its object in ONE's layout (IBL's public bucket by default)."""
-    from ibl_xvideo import sources
-
-    from .conftest import SESSION_EID, SESSION_REL
-
     session = one_cache / SESSION_REL
     rel, dataset_id = _listed(one)
     public = sources.dataset_url(one, session, rel, dataset_id, sources.IBL_PUBLIC_BUCKET)
@@ -178,8 +174,6 @@ def test_an_eid_streamed_from_the_object_store(s3, one, one_cache):
 
 def _listed(one):
     """(rel_path, dataset id) of the test session's body video, from ONE's datasets table."""
-    from .conftest import SESSION_EID
-
     df = one.list_datasets(SESSION_EID, collection="raw_video_data", details=True)
     row = df[df["rel_path"].str.contains("_iblrig_bodyCamera.raw")]
     did = row.index[0]
