@@ -18,7 +18,7 @@ from .errors import InvalidOptionError, XVideoError
 from .figures import pyplot
 from .planning import frames_source, nearest, planned_take
 
-__all__ = ["peri_event", "plot_peri_event"]
+__all__ = ["peri_event", "peri_event_pose", "plot_peri_event"]
 
 #: Target bytes of one Dask chunk of a peri-event stack (whole events per chunk).
 CHUNK_BYTES = 64 * 2**20
@@ -116,10 +116,47 @@ def peri_event(camera: xr.DataArray, times, window=(-1.0, 2.0), *, events_per_ch
     return out
 
 
-def plot_peri_event(stack: xr.DataArray, out: str | os.PathLike | None = None, n_lags: int = 8):
+def peri_event_pose(pose: xr.Dataset, stack: xr.DataArray) -> xr.Dataset:
+    """The pose of each frame of a peri-event stack: ``position (event, lag, keypoints, space)``, ``likelihood``.
+
+    ``pose`` is a camera's pose (:func:`ibl_xvideo.pose.load_pose`: dims ``time``,
+    ``keypoints``, ``space``, with a ``frame`` coordinate); rows are matched to the
+    stack's frames by frame number. Entries without a frame (events near the edges) or
+    without a pose row are NaN, with likelihood 0.
+
+    Examples
+    --------
+    >>> stack = cam.video.peri_event(trials['stimOn_times'], (-0.5, 1.0))  # doctest: +SKIP
+    >>> at = peri_event_pose(cam.video.pose(), stack)  # doctest: +SKIP
+    >>> paw = at.position.sel(keypoints='paw_r').where(at.likelihood.sel(keypoints='paw_r') > 0.9)  # doctest: +SKIP
+    """
+    if "frame" not in pose.coords or not {"position", "likelihood"} <= set(pose.data_vars):
+        raise XVideoError("peri_event_pose needs a pose Dataset (position, likelihood, a frame coordinate), "
+                          "as ibl_xvideo.pose.load_pose gives.")
+    rows = np.asarray(pose.frame.values)
+    frames = np.asarray(stack.frame.values)
+    xy = np.full(frames.shape + pose.position.shape[1:], np.nan)
+    like = np.zeros(frames.shape + pose.likelihood.shape[1:])
+    if rows.size:
+        order = np.argsort(rows, kind="stable")
+        at = order[np.clip(np.searchsorted(rows[order], frames), 0, rows.size - 1)]
+        found = (frames >= 0) & (rows[at] == frames)
+        xy[found], like[found] = pose.position.values[at[found]], pose.likelihood.values[at[found]]
+    coords = {k: v for k, v in stack.coords.items() if set(v.dims) <= {"event", "lag"}}
+    return xr.Dataset(
+        {"position": (("event", "lag", "keypoints", "space"), xy, {"units": "pixels"}),
+         "likelihood": (("event", "lag", "keypoints"), like)},
+        coords={**coords, "keypoints": pose.keypoints.values, "space": pose.space.values},
+        attrs=dict(pose.attrs))
+
+
+def plot_peri_event(stack: xr.DataArray, out: str | os.PathLike | None = None, n_lags: int = 8,
+                    pose: xr.Dataset | None = None, threshold: float = 0.9):
     """The average frame over events at ``n_lags`` lags of a peri-event stack, and the motion around the event.
 
-    Top: the mean frame over the valid events at evenly spaced lags (a montage);
+    Top: the mean frame over the valid events at evenly spaced lags (a montage), with,
+    given the camera's ``pose``, each event's sure points (likelihood >= ``threshold``,
+    brainbox's 0.9) as small dots and their median over events as a ringed marker;
     bottom: the mean absolute difference between consecutive frames (motion) against
     the lag, with the event at 0.
 
@@ -127,8 +164,13 @@ def plot_peri_event(stack: xr.DataArray, out: str | os.PathLike | None = None, n
     -------
     matplotlib.figure.Figure
     """
+    if pose is not None and (stack.sizes.get("y"), stack.sizes.get("x")) != (
+            stack.attrs.get("height"), stack.attrs.get("width")):
+        raise InvalidOptionError("Pose positions are pixels of the whole frame: make the stack of the uncropped "
+                                 "camera to draw them.")
     plt = pyplot(out)
 
+    at = None if pose is None else peri_event_pose(pose, stack)
     picks = np.unique(np.linspace(0, stack.sizes["lag"] - 1, n_lags).round().astype(int))
     masked = stack.astype("float32").where(stack.valid)
     mean = masked.isel(lag=picks).mean("event").compute()
@@ -140,6 +182,8 @@ def plot_peri_event(stack: xr.DataArray, out: str | os.PathLike | None = None, n
         ax.imshow(mean.isel(lag=k).values, cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"{float(stack.lag[i]):+.2f} s", fontsize=9)
         ax.set_axis_off()
+        if at is not None:
+            _draw_points(ax, at.isel(lag=i), threshold)
     ax = fig.add_subplot(grid[1, :])
     ax.plot(motion.lag.values, motion.values, "o-", ms=3)
     ax.axvline(0, color="tab:red", lw=1, label="event")
@@ -150,3 +194,19 @@ def plot_peri_event(stack: xr.DataArray, out: str | os.PathLike | None = None, n
     if out is not None:
         fig.savefig(out, dpi=100)
     return fig
+
+
+def _draw_points(ax, at: xr.Dataset, threshold: float) -> None:
+    """Each event's sure pose points at one lag (dots) and their median over events (ringed), a colour a point."""
+    import matplotlib as mpl
+
+    sure = at.likelihood.values >= threshold  # (event, keypoints)
+    xy = at.position.values  # (event, keypoints, space)
+    colours = mpl.colormaps["tab10"](np.arange(xy.shape[1]) % 10)
+    for k in range(xy.shape[1]):
+        pts = xy[sure[:, k], k]
+        if not len(pts):
+            continue
+        ax.scatter(pts[:, 0], pts[:, 1], s=3, color=colours[k], alpha=0.5, linewidths=0)
+        mid = np.median(pts, axis=0)
+        ax.scatter([mid[0]], [mid[1]], s=22, color=colours[k], edgecolors="white", linewidths=0.7)

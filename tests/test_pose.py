@@ -94,3 +94,30 @@ def test_a_clip_is_the_frames_of_its_time_range_with_their_times(demo, tmp_path)
     k = np.arange(len(paw))
     assert np.abs(burned[k, paw[:, 1], paw[:, 0]] - part.values[k, paw[:, 1], paw[:, 0]]).mean() > 20
     assert np.abs(burned[:, 3:12, 3:100] - part.values[:, 3:12, 3:100]).mean() > 20  # the time, top left
+
+
+def test_the_pose_of_a_peri_event_stack(demo, tmp_path):
+    """Each (event, lag) gets its frame's pose; frames outside the video get none; the figure draws them."""
+    from ibl_xvideo.events import peri_event_pose, plot_peri_event
+
+    _, one = demo
+    cam = open_camera(DEMO_EID, "left", one=one)
+    pose = cam.video.pose()
+    events = np.array([0.05, 14.0, 20.0, cam.time.values[-1]])  # the first and last reach outside the video
+    stack = cam.video.peri_event(events, (-0.2, 0.3))
+    at = peri_event_pose(pose, stack)
+    assert dict(at.position.sizes) == {"event": 4, "lag": stack.sizes["lag"], "keypoints": 9, "space": 2}
+    valid = stack.valid.values
+    assert not valid.all() and np.isnan(at.position.values[~valid]).all() and (at.likelihood.values[~valid] == 0).all()
+    e, g = np.argwhere(valid)[len(np.argwhere(valid)) // 2]
+    frame = int(stack.frame[e, g])
+    np.testing.assert_array_equal(at.position.values[e, g], pose.position.values[frame])
+    # the paws at the stack's own frames are on the bright paws of its pictures
+    paws = at.position.sel(keypoints="paw_r").values[valid].round().astype(int)
+    pixels = stack.values[valid][np.arange(len(paws)), paws[:, 1], paws[:, 0]]
+    assert np.median(pixels) > 140
+    pytest.importorskip("matplotlib")
+    fig = plot_peri_event(stack, tmp_path / "pe.png", n_lags=4, pose=pose)
+    assert sum(len(ax.collections) for ax in fig.axes[:4]) >= 4 * 8  # dots and a median for each sure point
+    with pytest.raises(InvalidOptionError, match="uncropped"):
+        plot_peri_event(cam.isel(x=slice(0, 100)).video.peri_event(events, (-0.2, 0.3)), pose=pose)
