@@ -37,24 +37,29 @@ def main(argv=None) -> dict:
     print(f"{stack.sizes['event']} trials x {stack.sizes['lag']} frames of {stack.sizes['y']}x{stack.sizes['x']} "
           f"pixels; {int(stack.valid.sum())} of {stack.valid.size} frames exist")
 
-    # 2. the paws' motion around the stimulus, trial by trial, and its average (Dask reductions)
-    motion = abs(stack.astype("float32").where(stack.valid).diff("lag")).mean(("y", "x"))
+    # 2. the paws' motion around the stimulus, trial by trial, and the average frame at each lag over all
+    #    trials (Dask reductions; with --cluster on a local dask.distributed cluster, each worker decoding
+    #    its own blocks of trials)
+    moving = stack.astype("float32").where(stack.valid)
+    motion = abs(moving.diff("lag")).mean(("y", "x"))
+    average = moving.mean("event")
     t = time.perf_counter()
     if args.cluster:
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, host="127.0.0.1") as cluster, \
                 Client(cluster) as client:
-            motion = client.compute(motion).result()
+            motion, average = client.compute([motion, average], sync=True)
     else:
-        motion = motion.compute()
+        motion, average = motion.compute(), average.compute()
     onset = float(motion.lag[np.nanargmax(motion.mean("event").values)])
-    print(f"motion computed in {time.perf_counter() - t:.1f} s; the paws move most {onset:+.2f} s after the stimulus")
+    print(f"motion and average computed in {time.perf_counter() - t:.1f} s"
+          f"{' on a local cluster' if args.cluster else ''}; the paws move most {onset:+.2f} s after the stimulus")
 
     # 3. the figure: the average frame at lags around the stimulus, and the motion against the lag
     plot_peri_event(stack, args.out)
     print(f"figure: {args.out}")
-    return {"stack": stack.shape, "motion": motion, "peak_lag": onset, "figure": args.out}
+    return {"stack": stack.shape, "motion": motion, "average": average, "peak_lag": onset, "figure": args.out}
 
 
 if __name__ == "__main__":

@@ -166,6 +166,32 @@ def test_example_peri_event_runs(small_demo, tmp_path):
     assert (tmp_path / "pe.png").stat().st_size > 10_000
 
 
+def test_example_session_report_runs(small_demo, tmp_path):
+    import runpy
+    from pathlib import Path
+
+    pytest.importorskip("matplotlib")
+    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "session_report.py"))["main"]
+    out = main(["--root", str(small_demo), "--out", str(tmp_path / "report.html")])
+    assert out["page"].stat().st_size > 50_000 and out["images"] >= 2 * 3  # the QC figure and samples, each camera
+    assert out["outcomes"]["right"] == "FAIL" and set(out["outcomes"]) == {"body", "left", "right"}
+
+
+@pytest.mark.cluster
+def test_example_peri_event_on_a_cluster(small_demo, tmp_path):
+    """The same example with --cluster: the average over all trials computed on a LocalCluster, the same."""
+    import runpy
+    from pathlib import Path
+
+    pytest.importorskip("matplotlib")
+    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "peri_event.py"))["main"]
+    here = main(["--root", str(small_demo), "--out", str(tmp_path / "a.png")])
+    there = main(["--root", str(small_demo), "--out", str(tmp_path / "b.png"), "--cluster"])
+    assert there["average"].shape == (61,) + here["stack"][2:]
+    np.testing.assert_allclose(there["average"].values, here["average"].values, rtol=1e-6)
+    np.testing.assert_allclose(there["motion"].values, here["motion"].values, rtol=1e-6)
+
+
 @pytest.mark.slow
 def test_example_pose_clip_runs(tmp_path):
     import runpy
