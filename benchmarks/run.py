@@ -673,6 +673,45 @@ def selection_forms(path, n: int = 50, seed: int = 0) -> dict:
     return {"forms": out, "forms_n": n, "forms_video_frames": cam.sizes["time"]}
 
 
+def two_decoders(path, n: int) -> float:
+    """Seconds for two single-threaded FFmpeg decoders side by side, each decoding half the video (no output).
+
+    The physical limit of a scan on two cores: what a perfect split of the decoding
+    would take, with nothing done with the frames.
+    """
+    import imageio_ffmpeg
+
+    index = get_index(path)
+    mid = index.key_frames[np.searchsorted(index.key_frames, n // 2)] if n > 1 else 0
+    t_mid = mid / index.fps
+    ff = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-threads", "1"]
+    halves = [ff + ["-i", str(path), "-frames:v", str(mid), "-f", "null", "-"],
+              ff + ["-ss", f"{t_mid:.6f}", "-i", str(path), "-f", "null", "-"]]
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(cmd) for cmd in halves]
+    for p in procs:
+        p.wait()
+    return time.perf_counter() - t0
+
+
+def scan_cameras(seconds: dict | None = None, rounds: int = ROUNDS) -> dict:
+    """The whole-video scan on each IBL camera at IBL's bitrate: ours, the ffmpeg gray pipe, two decoders."""
+    seconds = seconds or {"body": 600, "left": 60, "right": 60}
+    out = {}
+    for label, secs in seconds.items():
+        path = ibl_video(label, secs)
+        index = get_index(path)
+        n, h, w = index.length, index.height, index.width
+        times = _rounds({"ours": lambda: scan_ours(path), "pipe": lambda: scan_ffmpeg_pipe(path, h, w),
+                         "two decoders": lambda: two_decoders(path, n)}, rounds=rounds)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        out[label] = {"frames": n, "size": f"{w}x{h}", "kb_per_frame": path.stat().st_size / n / 1000,
+                      **{f"{k}_fps": n / v for k, v in med.items()},
+                      "vs_pipe": med["pipe"] / med["ours"], "of_limit": med["two decoders"] / med["ours"],
+                      "rounds_vs_pipe": [round(a / b, 2) for a, b in zip(times["pipe"], times["ours"])]}
+    return out
+
+
 def batch_throughput(video, sessions: int = 8, workers: int = 2) -> dict:
     """batch_qc of ``sessions`` sessions (each with ``video`` as its body camera) on a local cluster.
 
@@ -1019,6 +1058,9 @@ def main(argv=None) -> int:
                              "(default) or an hour of a body camera at IBL's bitrate (ibl_hour)")
     parser.add_argument("--batch", action="store_true",
                         help="only batch_qc's throughput (camera-sessions per minute per core) on a local cluster")
+    parser.add_argument("--scan-cameras", action="store_true",
+                        help="only the whole-video scan of each camera at IBL's bitrate against the ffmpeg gray "
+                             "pipe and two single-threaded decoders side by side")
     parser.add_argument("--forms", action="store_true",
                         help="only 50 scattered frames selected on the camera, cropped and after transforms")
     parser.add_argument("--first-open", action="store_true",
@@ -1028,7 +1070,14 @@ def main(argv=None) -> int:
     def video():
         return ibl_hour("body") if args.video == "ibl" else bench_video(args.minutes)
 
-    if args.batch:
+    if args.scan_cameras:
+        res = scan_cameras()
+        for label, r in res.items():
+            print(f"{label} ({r['frames']} frames {r['size']}, {r['kb_per_frame']:.1f} KB/frame): ours "
+                  f"{r['ours_fps']:.0f} frames/s, ffmpeg gray pipe {r['pipe_fps']:.0f} ({r['vs_pipe']:.2f}x; rounds "
+                  f"{r['rounds_vs_pipe']}), two single-threaded decoders {r['two decoders_fps']:.0f} "
+                  f"(ours at {r['of_limit']:.2f}x of it)")
+    elif args.batch:
         path = video()
         res = batch_throughput(path)
         print(f"batch_qc of {res['batch_sessions']} sessions ({path.name}) on {res['batch_workers']} workers: "

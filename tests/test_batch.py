@@ -162,3 +162,17 @@ def test_batch_qc_by_eid_and_bad_options(one, client, tmp_path):
     bad.write_text("hello")
     with pytest.raises(qc.batch.XVideoError, match="not a batch table"):
         qc.batch_qc([SESSION_EID], out=bad, one=one)
+
+
+def test_keyframe_samples_agree_with_exact_samples(sessions, client):
+    """Keyframe QC against exact QC on every camera of the batch, the faulty ones included: check by check."""
+    from ibl_xvideo.qc.run import CHECK_NAMES
+
+    exact = qc.batch_qc(_all(sessions), client=client, progress=False, **QC_KW)
+    keyed = qc.batch_qc(_all(sessions), client=client, progress=False, samples="keyframes", **QC_KW)
+    key = ["source", "label"]
+    both = exact.merge(keyed, on=key, suffixes=("_exact", "_keyframes"))
+    assert len(both) == len(exact) == 25 and set(both["samples_keyframes"].dropna()) == {"keyframes"}
+    for col in ("outcome", "error_type", *CHECK_NAMES):
+        a, b = both[f"{col}_exact"].fillna("-"), both[f"{col}_keyframes"].fillna("-")
+        assert (a == b).all(), (col, both.loc[a != b, key].values.tolist())
