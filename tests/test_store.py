@@ -51,14 +51,14 @@ def test_store_selections_equal_the_video(videos, tmp_path, monkeypatch, reader,
     """
     import pickle
 
-    from ibl_xvideo.store import _LocalShards
+    from ibl_xvideo.store.direct import LocalShards
 
     cam = ibl_xvideo.open_camera(videos["bframes"], chunks=None)
     store = tmp_path / "cam.zarr"
     ibl_xvideo.to_zarr(cam, store, progress=False, compressors=compressors)
-    assert _LocalShards.open(store, "camera") is not None
+    assert LocalShards.open(store, "camera") is not None
     if reader == "zarr-python":
-        monkeypatch.setattr(_LocalShards, "open", classmethod(lambda cls, *args: None))
+        monkeypatch.setattr(LocalShards, "open", classmethod(lambda cls, *args: None))
     ref = cam.values
     n = ref.shape[0]
     picks = [5, [n - 1, 3, 3, 120, 4, 5, 6, 60], slice(None, None, -7), slice(10, 200, 3), [], -1]
@@ -223,12 +223,12 @@ def test_cache_fill_hit_and_stale(videos, tmp_path):
 
 _KILL_SCRIPT = """
 import sys, time, numpy as np
-import ibl_xvideo, ibl_xvideo.store as st
-real = st._build_shard
+import ibl_xvideo, ibl_xvideo.store.write as w
+real = w._build_shard
 def slow(*a, **k):  # slow each shard down so the parent can kill us mid-export
     time.sleep(0.3)
     return real(*a, **k)
-st._build_shard = slow
+w._build_shard = slow
 cam = ibl_xvideo.open_camera(sys.argv[1])
 ibl_xvideo.to_zarr(cam, sys.argv[2], shard_frames=20, progress=False)
 """
@@ -317,16 +317,16 @@ def test_cli_export(one_cache, tmp_path, capsys):
 
 def _slow_shards(delay):
     """On a worker: make each shard slower to build (so that a kill lands mid-export), or undo it."""
-    import ibl_xvideo.store as st
+    import ibl_xvideo.store.write as w
 
-    real = getattr(st, "_real_build_shard", st._build_shard)
-    st._real_build_shard = real
+    real = getattr(w, "_real_build_shard", w._build_shard)
+    w._real_build_shard = real
 
     def slow(*a, **k):
         time.sleep(delay)
         return real(*a, **k)
 
-    st._build_shard = slow if delay else real
+    w._build_shard = slow if delay else real
 
 
 @pytest.mark.reliability
@@ -393,17 +393,17 @@ def test_uncompressed_export(videos, tmp_path):
 @pytest.mark.parametrize("size", [(1 << 20) + 4096 * 3 + 17, 3 << 20, 5000])
 def test_shard_file_writes_exact_bytes(tmp_path, where, size):
     """Direct I/O for the whole blocks (ext4 here), buffered tail; tmpfs refuses O_DIRECT: buffered."""
-    from ibl_xvideo.store import _scratch, _write_file
+    from ibl_xvideo.store.direct import scratch, write_file
 
     base = tmp_path if where == "tmp_path" else Path(where)
     if not base.is_dir():
         pytest.skip(f"{where} does not exist here")
-    buf = _scratch(size)[:size]
+    buf = scratch(size)[:size]
     buf[:] = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8)
     path = base / f"ibl_xvideo_test_{os.getpid()}_{size}.bin"
     try:
         path.write_bytes(b"x" * (size + 9999))  # a longer file already there is replaced
-        _write_file(path, buf)
+        write_file(path, buf)
         assert path.read_bytes() == buf.tobytes()
     finally:
         path.unlink(missing_ok=True)
@@ -411,9 +411,9 @@ def test_shard_file_writes_exact_bytes(tmp_path, where, size):
 
 def _fail_shard_write(monkeypatch, at: int, error: OSError):
     """Make the ``at``-th shard file write of this process raise ``error`` (a full or failing disk)."""
-    from ibl_xvideo import store as st
+    from ibl_xvideo.store import direct
 
-    real, calls = st._write_file, []
+    real, calls = direct.write_file, []
 
     def failing(path, data):
         calls.append(path)
@@ -421,8 +421,8 @@ def _fail_shard_write(monkeypatch, at: int, error: OSError):
             raise error
         real(path, data)
 
-    monkeypatch.setattr(st, "_write_file", failing)
-    return lambda: monkeypatch.setattr(st, "_write_file", real)
+    monkeypatch.setattr(direct, "write_file", failing)
+    return lambda: monkeypatch.setattr(direct, "write_file", real)
 
 
 @pytest.mark.reliability
@@ -443,7 +443,7 @@ def test_a_failed_shard_write_stops_the_export_and_resume_completes_it(videos, t
 
 def test_resume_keeps_the_store_s_shard_grid(videos, tmp_path, monkeypatch):
     """A partial export resumes on the grid it was started with, whatever the defaults are now."""
-    from ibl_xvideo import store as st
+    from ibl_xvideo.store import layout
 
     cam = ibl_xvideo.open_camera(videos["longgop"])
     store = tmp_path / "grid.zarr"
@@ -453,7 +453,7 @@ def test_resume_keeps_the_store_s_shard_grid(videos, tmp_path, monkeypatch):
     repair()
     with pytest.raises(errors.XVideoError, match="shard_frames=30"):
         ibl_xvideo.to_zarr(cam, store, shard_frames=50, progress=False, client=False)
-    monkeypatch.setattr(st, "SHARD_BYTES", 17 * 320 * 256)  # the default grid would now be 17 frames
+    monkeypatch.setattr(layout, "SHARD_BYTES", 17 * 320 * 256)  # the default grid would now be 17 frames
     ibl_xvideo.to_zarr(cam, store, progress=False, client=False)
     status = store_status(store)
     assert status["complete"] and status["shard_frames"] == 30 and status["shards"] == 14
@@ -468,7 +468,7 @@ def test_shard_reader_matches_zarr_on_stores_zarr_python_wrote(tmp_path):
     import zarr
     from zarr.codecs import BloscCodec
 
-    from ibl_xvideo.store import _LocalShards
+    from ibl_xvideo.store.direct import LocalShards
 
     rng = np.random.default_rng(5)
     data = rng.integers(0, 255, (23, 24, 32), dtype=np.uint8)
@@ -480,14 +480,14 @@ def test_shard_reader_matches_zarr_on_stores_zarr_python_wrote(tmp_path):
     arr[:] = data
     raw = (store / "camera" / "c" / "0" / "0" / "0").read_bytes()
     assert np.frombuffer(raw[-(10 * 16 + 4):-4], "<u8").reshape(-1, 2)[3, 0] == np.iinfo(np.uint64).max  # left out
-    reader = _LocalShards.open(store, "camera")
+    reader = LocalShards.open(store, "camera")
     assert reader is not None and reader.blosc
     frames = np.array([0, 2, 3, 4, 9, 10, 22])
     np.testing.assert_array_equal(reader.read(frames, slice(None), slice(None)), data[frames])
     np.testing.assert_array_equal(reader.read(frames, slice(20, 2, -3), slice(5, 30)), data[frames][:, 20:2:-3, 5:30])
     # another layout (inner chunks of two frames) is left to zarr-python
     zarr.create_array(store, name="other", shape=data.shape, dtype="uint8", chunks=(2, 24, 32), shards=(10, 24, 32))
-    assert _LocalShards.open(store, "other") is None
+    assert LocalShards.open(store, "other") is None
 
 
 @pytest.fixture

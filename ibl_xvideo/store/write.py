@@ -1,0 +1,392 @@
+"""Writing a store: ``to_zarr``, resumable, shards decoded and written on threads or a Dask cluster."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..decode import each_frame, read_frames
+from ..errors import StoreWriteError, XVideoError
+from ..index import VideoIndex, get_index
+from . import direct
+from .layout import default_shard_frames, frame_codecs, is_local, parse_roi, require_zarr, store_identity, store_status
+from .lock import StoreLock
+from .read import damaged_shards
+
+_log = logging.getLogger(__name__)
+
+
+def to_zarr(
+    camera: xr.DataArray,
+    store,
+    *,
+    time=None,
+    roi=None,
+    progress: bool = True,
+    compressors: Any = "auto",
+    shard_frames: int | None = None,
+    overwrite: bool = False,
+    repair: bool = False,
+    check_space: bool = True,
+    storage_options: dict | None = None,
+    client=None,
+):
+    """Write a camera's decoded frames to a Zarr v3 store, resumably; return the store.
+
+    Parameters
+    ----------
+    camera : xarray.DataArray
+        From :func:`ibl_xvideo.open_camera` (any contiguous range of its frames).
+    store : str, PathLike or fsspec URL
+        Destination. An interrupted export to the same store resumes where it stopped.
+    time : slice, optional
+        Session times to keep, e.g. ``slice(100, 200)`` (seconds, inclusive as ``.sel``).
+    roi : str or (slice, slice), optional
+        Region kept, ``'y0:y1,x0:x1'`` or a pair of slices; cropped right after decoding.
+    progress : bool
+        Show a progress bar.
+    compressors : 'auto', None or zarr codecs
+        'auto': blosc lz4 with bit shuffling; None: no compression (1.5-5x bigger,
+        measured here 1.4x faster to write: lz4 costs more than half as much as
+        decoding a frame); see docs/benchmarks.md.
+    shard_frames : int, optional
+        Frames per shard; default the video's keyframe interval when regular, else
+        250, at most 64 MiB of frames (:data:`SHARD_BYTES`).
+    overwrite : bool
+        Start afresh even if the store holds a (partial) export of the same selection.
+    repair : bool
+        Read the whole store, checking every frame's checksum, and rewrite only the shards
+        that fail (shards whose file is missing are rewritten on any call).
+    check_space : bool
+        Once the first shard is written, estimate what the rest will take and refuse
+        (:class:`StoreWriteError`, with both numbers) when the disk has less free. The
+        estimate is shown in the progress bar.
+    storage_options : dict, optional
+        fsspec options for URL stores.
+    client : distributed.Client or False, optional
+        Cluster whose workers write the shards; default the active client if there is
+        one. False: write in this process (threads).
+
+    Returns
+    -------
+    The ``store`` argument, ready for :func:`open_store` / ``xr.open_zarr``.
+
+    Raises
+    ------
+    XVideoError
+        If the store holds another video or selection (pass ``overwrite=True``), or
+        another process is writing it.
+    DependencyError
+        Without zarr-python 3 (it needs Python >= 3.11).
+    """
+    zarr = require_zarr(f"Exporting {camera.name} to Zarr")
+
+    if time is not None:
+        camera = camera.sel(time=time)
+    frames = np.asarray(camera.frame.values)
+    if frames.size == 0:
+        raise XVideoError("Nothing to export: the time selection is empty.")
+    if np.any(np.diff(frames) != 1):
+        raise XVideoError("to_zarr exports a contiguous range of frames: select with time=slice(...).")
+    source = camera.attrs.get("source")
+    if not source:
+        raise XVideoError("to_zarr needs a camera opened with ibl_xvideo.open_camera (no 'source' attribute).")
+    index = get_index(source)
+    pixels = camera.attrs.get("pixels", "ibllib")
+    ys, xs = parse_roi(roi)
+    first, n = int(frames[0]), int(frames.size)
+    h = len(range(index.height)[ys])
+    w = len(range(index.width)[xs])
+    ident = store_identity(index, pixels, (first, first + n), (ys, xs))
+    name = camera.name or "camera"
+    S = int(shard_frames or default_shard_frames(index, first, h * w))
+    n_shards = -(-n // S)
+    location = os.fspath(store) if isinstance(store, os.PathLike) else store
+    if is_local(location):  # the workers writing shards may run in another directory
+        location = os.path.abspath(location)
+
+    try:
+        with StoreLock(location):
+            status = None if overwrite else store_status(location, storage_options)
+            if status is not None:
+                mine = {k: status.get(k) for k in ident}
+                if mine != ident:
+                    raise XVideoError(
+                        f"{location} holds another export ({status.get('source', '?')}, frames "
+                        f"{status.get('frames')}); pass overwrite=True to replace it, or use another store."
+                    )
+                if shard_frames and int(shard_frames) != status["shard_frames"]:
+                    raise XVideoError(
+                        f"{location} was started with shard_frames={status['shard_frames']}: resume it with that "
+                        "(or without shard_frames), or pass overwrite=True to start again.")
+                S = int(status["shard_frames"])  # resume on the store's own grid
+                n_shards = -(-n // S)
+                group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+                damaged = set(status["shards_missing"])
+                if repair:
+                    damaged |= set(damaged_shards(location, name, status, storage_options))
+                if damaged:
+                    _log.warning("%s: rewriting damaged shards %s", location, sorted(damaged))
+                    for k in sorted(damaged):
+                        group["_ibl_xvideo/done"][k] = False
+                elif status["complete"]:
+                    return store
+            else:
+                if not overwrite:
+                    _refuse_foreign(location, storage_options)
+                group = zarr.open_group(location, mode="w", storage_options=storage_options, zarr_format=3)
+                attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in camera.attrs.items()}
+                attrs["roi"] = str(roi) if roi is not None else ""
+                group.attrs.update({**attrs, "ibl_xvideo": {**ident, "source": source, "name": name,
+                                                            "shard_frames": S, "complete": False}})
+                group.create_array(name, shape=(n, h, w), dtype="uint8", chunks=(1, h, w), shards=(S, h, w),
+                                   compressors=frame_codecs(compressors), fill_value=0,
+                                   dimension_names=("time", "y", "x"))
+                t = group.create_array("time", shape=(n,), dtype="float64", chunks=(n,), dimension_names=("time",))
+                t[:] = camera.time.values
+                t.attrs["units"] = "s"
+                group.create_array("frame", shape=(n,), dtype="int64", chunks=(n,),
+                                   dimension_names=("time",))[:] = frames
+                bookkeeping = group.create_group("_ibl_xvideo")
+                for flags in ("done", "filled"):
+                    bookkeeping.create_array(flags, shape=(n_shards,), dtype="bool", chunks=(1,), fill_value=False)
+            done = group["_ibl_xvideo/done"][:]
+            todo = [k for k in range(n_shards) if not done[k]]
+            fast = ({"auto": "blosc", None: "raw"}.get(compressors) if isinstance(compressors, (str, type(None)))
+                    else None) if is_local(location) else None
+            estimate = None
+            if is_local(location) and len(todo) > 2:  # the first shard measures what the rest will take
+                _run_shards(location, index, name, todo[:1], S, n, first, ys, xs, pixels, storage_options, False,
+                            fast, False)
+                estimate = _check_space(location, name, todo[0], todo[1:], S, n, check_space)
+                todo = todo[1:]
+            _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
+                        client, estimate)
+            meta = dict(group.attrs["ibl_xvideo"])
+            meta["complete"] = bool(group["_ibl_xvideo/done"][:].all())
+            group.attrs["ibl_xvideo"] = meta
+            if not meta["complete"]:  # pragma: no cover - a task failed without raising
+                raise XVideoError(f"Export to {location} did not complete; run it again to resume.")
+    except OSError as exc:  # the file system's word: typed, with the store and what to do
+        if isinstance(exc, XVideoError):
+            raise
+        raise StoreWriteError(exc.errno, _write_failure(location, exc)) from exc
+    return store
+
+
+def _write_failure(location, exc: OSError) -> str:
+    """What a failed write of a store means to the user, from its errno."""
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission is denied",
+            errno.EPERM: "permission is denied"}.get(exc.errno, f"the system refused a write ({exc})")
+    todo = ("free some space (or choose another store), then run the same export again: it resumes where it "
+            "stopped" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a store you can write to")
+    return f"Cannot write the Zarr store {location}: {what} ({exc.strerror or exc}). {todo.capitalize()}."
+
+
+def _refuse_foreign(location, storage_options) -> None:
+    """Raise if ``location`` holds a Zarr store that is not an ibl-xvideo export."""
+    import zarr
+
+    try:
+        node = zarr.open(location, mode="r", storage_options=storage_options)
+    except Exception:  # nothing readable there: a new store
+        return
+    if isinstance(node, zarr.Array) or (
+            "ibl_xvideo" not in node.attrs and (len(list(node.keys())) or dict(node.attrs))):
+        raise XVideoError(f"{location} holds other Zarr data: pass overwrite=True to replace it.")
+
+
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.2f} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:.1f} MB"
+
+
+def _check_space(location: str, name: str, k: int, rest: list, S: int, n: int, check: bool) -> int | None:
+    """Bytes the shards ``rest`` will take, from shard ``k``'s file; refuse when the disk has less free."""
+    try:
+        per_frame = (Path(location) / name / "c" / str(k) / "0" / "0").stat().st_size / (min(n, (k + 1) * S) - k * S)
+    except FileNotFoundError:  # a shard of the fill value alone: it measures nothing
+        return None
+    need = int(per_frame * sum(min(n, (j + 1) * S) - j * S for j in rest))
+    free = shutil.disk_usage(location).free
+    if check and need > free:
+        raise StoreWriteError(errno.ENOSPC, (
+            f"The export to {location} needs about {_gb(need)} more and its disk has {_gb(free)} free: free some "
+            "space or choose another store (to try anyway: check_space=False; an export resumes where it stops)."))
+    return need
+
+
+def _write_shard(location: str, index: VideoIndex, name: str, k: int, a: int, b: int, first: int,
+                 ys: slice, xs: slice, pixels: str, storage_options: dict | None, slots: int = 0,
+                 fast: str | None = None) -> int:
+    """Decode store frames [a, b) (video frames first+a..), write them, then flag the shard.
+
+    ``fast`` ('blosc' or 'raw'): a local store with the default codec (or none) gets the
+    shard file written directly (see :func:`_build_shard`); else zarr writes it.
+    """
+    if fast:
+        return _store_shard(location, name, k, b - a, _build_shard(index, a, b, first, ys, xs, pixels, slots,
+                                                                    fast), storage_options)
+    import zarr
+
+    group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+    frames = read_frames(index, np.arange(first + a, first + b), y=ys, x=xs, pixels=pixels)
+    group[name][a:b] = frames
+    # zarr-python writes no file for a shard of the fill value alone: recorded, so that a missing file is damage
+    group["_ibl_xvideo/filled"][k] = not frames.any()
+    group["_ibl_xvideo/done"][k] = True
+    return b - a
+
+
+def _write_run(index: VideoIndex, shards: list) -> int:
+    """Write consecutive shards in order, in one task; shards already flagged (a retried task) are skipped.
+
+    ``shards``: :func:`_write_shard` arguments without the index. Returns the frames
+    the run covers.
+    """
+    import zarr
+
+    location, storage_options = shards[0][0], shards[0][9]
+    done = zarr.open_group(location, mode="r+", storage_options=storage_options)["_ibl_xvideo/done"][:]
+    total = 0
+    try:
+        for args in shards:
+            k, a, b = args[2:5]
+            if not done[k]:
+                _write_shard(args[0], index, *args[1:])
+            total += b - a
+    finally:  # a long-lived worker thread does not keep a shard's worth of memory between tasks
+        direct.clear_scratch()
+    return total
+
+
+def _build_shard(index: VideoIndex, a: int, b: int, first: int, ys: slice, xs: slice, pixels: str, slots: int,
+                 fast: str, buffer: int = 0) -> np.ndarray:
+    """The bytes of the shard holding store frames [a, b), in this thread's scratch buffer ``buffer``.
+
+    Frames are encoded as they come out of the decoder (still in the CPU cache).
+    """
+    h, w = len(range(index.height)[ys]), len(range(index.width)[xs])
+    builder = direct.ShardBuilder(slots, h * w, compress=fast == "blosc", buffer=buffer)
+    each_frame(index, first + a, first + b, lambda i, frame: builder.add(i - first - a, frame),
+               y=ys, x=xs, pixels=pixels)
+    return builder.finish()
+
+
+def _store_shard(location: str, name: str, k: int, n: int, data: np.ndarray, storage_options=None,
+                 group=None) -> int:
+    """Write shard ``k``'s bytes next to its place, rename it into place, then flag it done."""
+    path = Path(location) / name / "c" / str(k) / "0" / "0"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".0.{os.getpid()}.{threading.get_ident()}.tmp")
+    direct.write_file(tmp, data)  # looked up here: the tests replace it with a failing disk
+    os.replace(tmp, path)
+    if group is None:
+        import zarr
+
+        group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+    group["_ibl_xvideo/done"][k] = True
+    return n
+
+
+def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
+                client=None, estimate: int | None = None):
+    """Write the shards, on the active dask.distributed client if there is one, else threads."""
+    from tqdm.auto import tqdm
+
+    location = os.fspath(location)
+    args = [(location, index, name, k, k * S, min(n, (k + 1) * S), first, ys, xs, pixels, storage_options, S,
+             fast) for k in todo]
+    bar = tqdm(total=sum(a[5] - a[4] for a in args), desc=f"export {name}", unit="frame",
+               disable=not progress)
+    if estimate is not None:
+        bar.set_postfix_str(f"~{_gb(estimate)} to write")
+    try:
+        if str(location).startswith("memory://"):  # workers cannot see this process's memory
+            client = False
+        if client is None:
+            try:
+                from distributed import get_client
+
+                client = get_client()
+            except (ImportError, ValueError):
+                client = None
+        if client:
+            from distributed import as_completed
+
+            index_f = client.scatter(index, broadcast=True)
+            # runs of consecutive shards (a decoder goes on across their boundaries), about
+            # four runs per worker thread so that the cluster stays balanced
+            threads = max(1, sum(client.nthreads().values()))
+            size = max(1, len(args) // (4 * threads))
+            runs = [[a[:1] + a[2:] for a in args[i:i + size]] for i in range(0, len(args), size)]
+            futures = [client.submit(_write_run, index_f, run, pure=False, retries=2) for run in runs]
+            for fut in as_completed(futures):
+                bar.update(fut.result())
+        else:
+            _run_local(args, bar)
+    finally:
+        bar.close()
+
+
+def _run_local(args: list, bar) -> None:
+    """Write shards on threads, each thread taking a run of consecutive shards in order.
+
+    Shards are a regular grid but keyframes need not be: a thread that goes on from
+    one shard to the next continues its decoder where it stopped, instead of seeking
+    back to the keyframe before the shard (up to a keyframe interval of wasted work
+    per shard). With the direct writer, a shard's file is written in the background
+    while the thread builds the next one (two scratch buffers per thread).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(os.cpu_count() or 1, len(args)) or 1
+    bounds = np.linspace(0, len(args), workers + 1).round().astype(int)
+    runs = [args[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    lock, stop = threading.Lock(), threading.Event()
+
+    def report(fut):
+        if fut.exception() is None:
+            with lock:
+                bar.update(fut.result())
+
+    def run(shards, writer):
+        import zarr
+
+        (location, index, name, _, _, _, first, ys, xs, pixels, storage_options, slots, fast) = shards[0]
+        group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+        pending = None
+        try:
+            for i, (_, _, _, k, a, b, *_) in enumerate(shards):
+                if stop.is_set():
+                    return
+                if not fast:
+                    with lock:
+                        bar.update(_write_shard(*shards[i]))
+                    continue
+                data = _build_shard(index, a, b, first, ys, xs, pixels, slots, fast, buffer=i % 2)
+                if pending is not None:
+                    pending.result()  # its buffer is the one the next shard is built in
+                pending = writer.submit(_store_shard, location, name, k, b - a, data, storage_options, group)
+                pending.add_done_callback(report)
+        finally:
+            if pending is not None:
+                pending.result()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ibl_xvideo_write") as writer, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ibl_xvideo_export") as pool:
+        futures = [pool.submit(run, r, writer) for r in runs]
+        try:
+            for fut in futures:
+                fut.result()
+        except BaseException:
+            stop.set()
+            raise
