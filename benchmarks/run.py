@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -712,6 +713,33 @@ def scan_cameras(seconds: dict | None = None, rounds: int = ROUNDS) -> dict:
     return out
 
 
+def qc_cost(labels=("body", "left", "right")) -> dict:
+    """What the QC of an hour of each camera at IBL's bitrate costs: CPU seconds and wall seconds of
+    ``camera_qc(refs=False)`` with exact and keyframe samples (local file, index cached), and the bytes
+    100 samples fetch over HTTP (loopback)."""
+    from ibl_xvideo.qc import camera_qc
+
+    out = {}
+    for label in labels:
+        path = ibl_hour(label, 600.0 if label == "body" else 60.0)
+        get_index(path)
+        r = {"frames": get_index(path).length, "GB": path.stat().st_size / 1e9}
+        for mode in ("keyframes", "exact"):
+            clear_caches()
+            c0, t0 = time.process_time(), time.perf_counter()
+            with warnings.catch_warnings():  # a bare video has no timestamps: the samples are read all the same
+                warnings.simplefilter("ignore")
+                camera_qc(path, label, samples=mode, refs=False, kind="ephys", progress=False)
+            r[f"{mode}_cpu_s"], r[f"{mode}_s"] = time.process_time() - c0, time.perf_counter() - t0
+        http = remote_samples(path)
+        r.update(exact_http_pct=http["remote_samples_exact_bytes_pct"],
+                 keyframes_http_pct=http["remote_samples_keyframes_bytes_pct"])
+        r["exact_http_MB"] = r["exact_http_pct"] / 100 * r["GB"] * 1e3
+        r["keyframes_http_MB"] = r["keyframes_http_pct"] / 100 * r["GB"] * 1e3
+        out[label] = r
+    return out
+
+
 def batch_throughput(video, sessions: int = 8, workers: int = 2) -> dict:
     """batch_qc of ``sessions`` sessions (each with ``video`` as its body camera) on a local cluster.
 
@@ -1061,6 +1089,8 @@ def main(argv=None) -> int:
     parser.add_argument("--scan-cameras", action="store_true",
                         help="only the whole-video scan of each camera at IBL's bitrate against the ffmpeg gray "
                              "pipe and two single-threaded decoders side by side")
+    parser.add_argument("--qc-cost", action="store_true",
+                        help="only the QC cost of an hour of each camera at IBL's bitrate: CPU seconds, HTTP bytes")
     parser.add_argument("--forms", action="store_true",
                         help="only 50 scattered frames selected on the camera, cropped and after transforms")
     parser.add_argument("--first-open", action="store_true",
@@ -1070,7 +1100,14 @@ def main(argv=None) -> int:
     def video():
         return ibl_hour("body") if args.video == "ibl" else bench_video(args.minutes)
 
-    if args.scan_cameras:
+    if args.qc_cost:
+        res = qc_cost()
+        for label, r in res.items():
+            print(f"{label}: an hour, {r['frames']} frames, {r['GB']:.2f} GB: QC keyframes {r['keyframes_cpu_s']:.1f} "
+                  f"CPU-s ({r['keyframes_s']:.1f} s), {r['keyframes_http_MB']:.0f} MB over HTTP "
+                  f"({r['keyframes_http_pct']:.2f}%); exact {r['exact_cpu_s']:.1f} CPU-s ({r['exact_s']:.1f} s), "
+                  f"{r['exact_http_MB']:.0f} MB ({r['exact_http_pct']:.1f}%)")
+    elif args.scan_cameras:
         res = scan_cameras()
         for label, r in res.items():
             print(f"{label} ({r['frames']} frames {r['size']}, {r['kb_per_frame']:.1f} KB/frame): ours "
