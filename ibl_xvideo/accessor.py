@@ -41,7 +41,13 @@ class VideoAccessor:
 
     @property
     def meta(self) -> dict:
-        """The video's metadata (:func:`ibl_xvideo.video_meta`: ibllib's keys and ours)."""
+        """The video's metadata (:func:`ibl_xvideo.video_meta`: ibllib's keys and ours).
+
+        Examples
+        --------
+        >>> cam.video.meta['fps'], cam.video.meta['length']  # doctest: +SKIP
+        (30, 30000)
+        """
         from .camera import video_meta
 
         source = self._cam.attrs.get("source")
@@ -62,6 +68,11 @@ class VideoAccessor:
         ------
         TimeOutOfRangeError
             Naming the camera's first and last times.
+
+        Examples
+        --------
+        >>> frame = cam.video.frame_at(1000.0)  # doctest: +SKIP
+        >>> int(frame.frame), float(frame.time)  # the frame shown at t = 1000 s  # doctest: +SKIP
         """
         times = self._cam["time"].values
         if not times.size:
@@ -76,25 +87,46 @@ class VideoAccessor:
         return self._cam.sel(time=float(time), method="nearest")
 
     def brightness(self, roi: bool = True) -> xr.DataArray:
-        """Mean grey level of each frame in ibllib's brightness ROI for this camera (lazy)."""
+        """Mean grey level of each frame in ibllib's brightness ROI for this camera (lazy).
+
+        Examples
+        --------
+        >>> b = cam.video.brightness().compute()  # one Dask pass over the video  # doctest: +SKIP
+        >>> b.sel(time=slice(100, 200)).mean()  # doctest: +SKIP
+        """
         from .qc.checks import frame_brightness
 
         return frame_brightness(self._cam, self._label(), roi=roi).rename("brightness")
 
     def motion_energy(self, diff: int = 2, normalize: bool = True):
-        """Brainbox's motion energy and the diffs' standard deviation (:func:`ibl_xvideo.qc.motion_energy`)."""
+        """Brainbox's motion energy and the diffs' standard deviation (:func:`ibl_xvideo.qc.motion_energy`).
+
+        Examples
+        --------
+        >>> energy, std = cam.isel(y=slice(300, 500)).video.motion_energy()  # doctest: +SKIP
+        """
         from .qc.motion import motion_energy
 
         return motion_energy(self._cam, diff=diff, normalize=normalize)
 
     def roi_motion_energy(self, roi=None) -> xr.DataArray:
-        """Iblvideo's ROI motion energy (:func:`ibl_xvideo.qc.roi_motion_energy`)."""
+        """Iblvideo's ROI motion energy (:func:`ibl_xvideo.qc.roi_motion_energy`).
+
+        Examples
+        --------
+        >>> wheel = cam.video.roi_motion_energy(roi=(slice(400, 512), slice(200, 440))).compute()  # doctest: +SKIP
+        """
         from .qc.motion import roi_motion_energy
 
         return roi_motion_energy(self._cam, roi)
 
     def to_zarr(self, store, **kwargs):
-        """Export the frames to Zarr, resumably (:func:`ibl_xvideo.to_zarr`); return the store."""
+        """Export the frames to Zarr, resumably (:func:`ibl_xvideo.to_zarr`); return the store.
+
+        Examples
+        --------
+        >>> cam.video.to_zarr('body.zarr', time=slice(100, 200), roi='0:256,320:640')  # doctest: +SKIP
+        """
         from .store import to_zarr
 
         return to_zarr(self._cam, store, **kwargs)
@@ -169,6 +201,11 @@ class VideoAccessor:
         ------
         XVideoError
             If the array is a selection of the video's frames.
+
+        Examples
+        --------
+        >>> res = cam.video.qc(samples='keyframes')  # doctest: +SKIP
+        >>> res.outcome, res.reasons  # doctest: +SKIP
         """
         from .qc.run import camera_qc
 
