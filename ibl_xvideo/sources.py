@@ -302,6 +302,14 @@ def resolve(
                 f"{label!r} is not a camera label (opening {shown}): give one of "
                 f"{', '.join(VIDEO_LABELS)}."
             ) from None
+    if isinstance(source, str) and re.match(r"^[a-z][a-z0-9+.-]*://", source, re.I) \
+            and not re.match(r"^https?://", source, re.I):
+        scheme = source.split("://", 1)[0]
+        raise VideoNotFoundError(
+            f"{scheme}:// URLs are not read here ({split_auth(source)[0]}): ibl-xvideo reads local files, http(s):// "
+            "and s3:// URLs. A store with an S3-compatible API (Google Cloud Storage, MinIO, Ceph...) opens as "
+            "s3://bucket/key with storage_options={'endpoint_url': ..., 'key': ..., 'secret': ...}; otherwise "
+            "download the file first.")
     if isinstance(source, str) and re.match(r"^https?://", source, re.I):
         url, auth = split_auth(source, auth)
         if label is None:

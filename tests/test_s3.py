@@ -128,6 +128,8 @@ def test_missing_object_and_bad_options(s3):
         ibl_xvideo.open_camera(PRIVATE, storage_options={"profile": "x"})
     with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="storage_options are for s3://"):
         ibl_xvideo.open_camera("/some/file.mp4", storage_options={"anon": True})
+    with pytest.raises(ibl_xvideo.errors.VideoNotFoundError, match="gs:// URLs are not read here.*endpoint_url"):
+        ibl_xvideo.open_camera("gs://bucket/_iblrig_bodyCamera.raw.mp4")
 
 
 def test_changed_object_is_refused(s3, videos, reference):
