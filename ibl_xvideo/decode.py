@@ -367,6 +367,44 @@ def _report_damage(index: VideoIndex, damaged: list, strict: bool) -> None:
     warnings.warn(warning, stacklevel=4)
 
 
+class _FrameOrder:
+    """Which frame each decoded frame of a read is (by its pts), checked to come in order.
+
+    Also notes where the decoder first flagged a concealed frame (damaged data) in the
+    keyframe group: frames from up to :data:`_REORDER` before it may reference it.
+    """
+
+    def __init__(self, index: VideoIndex, dec: _Decoder, lo: int, last_wanted: int, skipping: bool):
+        pts = index.frame_pts
+        self.index, self.dec, self.last_wanted, self.skipping = index, dec, last_wanted, skipping
+        # frame number of each pts expected here (the index is searched for any other)
+        self.where = dict(zip(pts[lo:last_wanted + 1].tolist(), range(lo, last_wanted + 1)))
+        self.decoded = 0
+
+    def number(self, frame) -> int:
+        """The frame number of a decoded frame, its damage noted."""
+        i = self.where.get(frame.pts)
+        if i is None:
+            i = _frame_at(self.index, frame.pts)
+        self.decoded += 1
+        if frame.key_frame:
+            self.dec.damaged_from = None
+        if self.dec.damaged_from is None and frame.is_corrupt:
+            self.dec.damaged_from = i
+        return i
+
+    def follow(self, i: int) -> None:
+        """Frame ``i`` comes after the decoder's last: raise on a gap but where frames were skipped on purpose."""
+        last = self.dec.last
+        if i != last + 1 and not (i <= self.last_wanted and self.skipping):
+            raise DecodeError(f"{self.index.path}: frames {last + 1}..{i - 1} could not be decoded (damaged stream).")
+        self.dec.last = i
+
+    def suspect(self, i: int) -> bool:
+        """Whether frame ``i`` may be wrong: at or after the first concealed frame (less the reorder depth)."""
+        return self.dec.damaged_from is not None and i >= self.dec.damaged_from - _REORDER
+
+
 def _decode_group(
     index: VideoIndex,
     g: int,
@@ -398,18 +436,14 @@ def _decode_group(
         dec.plan_read(int(pts[last_wanted]), frozenset(pts[wanted].tolist()), drain)
     else:
         dec.plan_read(None, frozenset(), False)
-    skipping = dec.plan[0] is not None
     start = int(index.key_frames[g])
     # continue the live decoder when that is no more work than a seek
     resume = (dec.frames is not None and not dec.drained and dec.last < first
               and (first - dec.last) <= (first - start + 1))
     seek_g = g
-    # frame number of each pts expected here (the index is searched for any other)
-    lo = dec.last + 1 if resume else start
-    where = dict(zip(pts[lo:last_wanted + 1].tolist(), range(lo, last_wanted + 1)))
+    order = _FrameOrder(index, dec, dec.last + 1 if resume else start, last_wanted, dec.plan[0] is not None)
     want = wanted.tolist()
     j = 0
-    decoded = 0
     sunk = []
     try:
         if not resume:
@@ -417,28 +451,15 @@ def _decode_group(
         while True:
             got_first = dec.last >= 0
             for frame in dec.frames:
-                p = frame.pts
-                i = where.get(p)
-                if i is None:
-                    i = _frame_at(index, p)
-                decoded += 1
-                if frame.key_frame:
-                    dec.damaged_from = None
-                if dec.damaged_from is None and frame.is_corrupt:
-                    dec.damaged_from = i
-                if not got_first:
+                i = order.number(frame)
+                if got_first:
+                    order.follow(i)
+                else:
                     got_first = True
                     if i > first:
                         break  # landed after the wanted frame: seek further back
-                elif i != dec.last + 1 and not (i <= last_wanted and skipping):
-                    # a gap is only allowed where non-reference frames were skipped on purpose
-                    raise DecodeError(
-                        f"{index.path}: frames {dec.last + 1}..{i - 1} could not be decoded "
-                        "(damaged stream)."
-                    )
-                dec.last = i
-                suspect = dec.damaged_from is not None and i >= dec.damaged_from - _REORDER
-                if keep is not None and not suspect:
+                    dec.last = i
+                if keep is not None and not order.suspect(i):
                     keep(i, frame)
                 while j < len(want) and want[j] == i:
                     sink(j, frame)
@@ -446,7 +467,7 @@ def _decode_group(
                     j += 1
                 if j == len(want):
                     if damaged is not None and dec.damaged_from is not None:
-                        damaged.extend(k for k in sunk if k >= dec.damaged_from - _REORDER)
+                        damaged.extend(k for k in sunk if order.suspect(k))
                     return
                 if i > want[j]:
                     raise DecodeError(f"{index.path}: frame {want[j]} was not produced by the decoder.")
@@ -471,7 +492,7 @@ def _decode_group(
         _drop_decoder(index, threads)
         raise
     finally:
-        STATS.add(frames=decoded)
+        STATS.add(frames=order.decoded)
 
 
 _POOL = None
