@@ -39,6 +39,18 @@ __all__ = [
 ]
 
 
+#: Submodules reached as attributes (``ibl_xvideo.qc.camera_qc``), imported on first use (start-up time)
+_SUBMODULES = ("qc", "compat", "pose", "clips", "report", "demo", "remote", "sources", "synth", "rigscene")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'ibl_xvideo' has no attribute {name!r}")
+
+
 def show_versions() -> str:
     """Versions of ibl-xvideo and the libraries it decodes and computes with."""
     import importlib.metadata as md

@@ -265,6 +265,8 @@ def open_camera(
     if not (chunks in ("auto", None) or isinstance(chunks, (int, np.integer, tuple, list, dict))) \
             or isinstance(chunks, bool):
         raise InvalidOptionError(f"chunks must be 'auto', None, an int or a tuple of sizes; got {chunks!r}.")
+    if isinstance(chunks, (int, np.integer, tuple, list)) and np.any(np.asarray(chunks) < 1):
+        raise InvalidOptionError(f"chunks must be positive frame counts; got {chunks!r}.")
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise InvalidOptionError(f"threads must be a positive int; got {threads!r}.")
     if cache is not None:

@@ -104,6 +104,14 @@ class InvalidOptionError(XVideoError, ValueError):
     """An argument is not one of the values the function accepts (they are listed in the message)."""
 
 
+def check_count(name: str, value, minimum: int = 1) -> None:
+    """Raise :class:`InvalidOptionError` unless ``value`` is an int (not a bool) of at least ``minimum``."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidOptionError(f"{name} must be an int of at least {minimum}; got {value!r}.")
+
+
 def check_option(name: str, value, allowed) -> None:
     """Raise :class:`InvalidOptionError` unless ``value`` is one of ``allowed``."""
     try:

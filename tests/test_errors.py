@@ -291,3 +291,28 @@ def test_timestamp_errors_are_one_family():
     # and they keep the builtin bases users catch
     assert issubclass(errors.TimestampsNotFoundError, FileNotFoundError)
     assert issubclass(errors.TimestampsMismatchError, ValueError)
+
+
+BAD_OPTIONS = {  # every option checked on entry, the allowed values in the message, before any work
+    "chunks": (lambda v, s: ibl_xvideo.open_camera(v, chunks=-5, timestamps=False), "positive frame counts"),
+    "n_samples": (lambda v, s: ibl_xvideo.qc.camera_qc(v, "body", n_samples=0), "at least 1"),
+    "kind": (lambda v, s: ibl_xvideo.qc.camera_qc(v, "body", kind="rig"), "'training', 'ephys'"),
+    "samples": (lambda v, s: ibl_xvideo.qc.camera_qc(v, "body", samples="some"), "'exact', 'keyframes'"),
+    "full_measures": (lambda v, s: ibl_xvideo.qc.camera_qc(v, "body", full=True, full_measures=["sharpness"]),
+                      "brightness, hist_corr"),
+    "batch kind": (lambda v, s: ibl_xvideo.qc.batch_qc([v], kind="rig"), "'training', 'ephys'"),
+    "shard_frames": (lambda v, s: ibl_xvideo.to_zarr(ibl_xvideo.open_camera(v), s, shard_frames=0), "at least 1"),
+    "compressors": (lambda v, s: ibl_xvideo.to_zarr(ibl_xvideo.open_camera(v), s, compressors="zip"),
+                    "bytes-to-bytes codecs"),
+    "roi": (lambda v, s: ibl_xvideo.to_zarr(ibl_xvideo.open_camera(v), s, roi="top half"), "y0:y1,x0:x1"),
+}
+
+
+@pytest.mark.parametrize("option", BAD_OPTIONS)
+def test_bad_options_are_refused_on_entry(option, videos, tmp_path):
+    if option in ("shard_frames", "compressors", "roi"):
+        pytest.importorskip("zarr", minversion="3")
+    call, allowed = BAD_OPTIONS[option]
+    with pytest.raises(errors.InvalidOptionError, match=allowed):
+        call(str(videos["bframes"]), tmp_path / "store.zarr")
+    assert not (tmp_path / "store.zarr").exists()  # nothing written

@@ -17,10 +17,10 @@ import uuid
 import warnings
 from pathlib import Path
 
-from ..errors import InvalidLabelError, InvalidOptionError, XVideoError, check_option
+from ..errors import InvalidLabelError, InvalidOptionError, XVideoError
 from ..remote import STATS as HTTP_STATS
 from ..sources import VIDEO_LABELS, is_eid, label_from_path, session_labels
-from .run import CHECK_NAMES, SAMPLES, camera_qc
+from .run import CHECK_NAMES, camera_qc, check_qc_options
 
 __all__ = ["batch_qc", "COLUMNS"]
 
@@ -201,14 +201,13 @@ def batch_qc(sources, labels=None, *, out=None, client=None, one=None, samples: 
     """
     from tqdm.auto import tqdm
 
-    check_option("samples", samples, SAMPLES)
+    check_qc_options(n_samples=n_samples, samples=samples, kind=qc_kwargs.get("kind"),
+                     full_measures=qc_kwargs.get("full_measures"))
     if labels is not None:
         labels = [labels] if isinstance(labels, str) else list(labels)
         bad = [lb for lb in labels if lb not in VIDEO_LABELS]
         if bad:
             raise InvalidLabelError(f"labels must be among {VIDEO_LABELS}; got {bad}.")
-    if n_samples < 1:
-        raise InvalidOptionError(f"n_samples must be at least 1; got {n_samples}.")
     if "progress" in qc_kwargs or "cache" in qc_kwargs:
         raise InvalidOptionError("batch_qc runs camera_qc without progress bars or caches: do not pass "
                                  "progress= or cache= for its cameras.")

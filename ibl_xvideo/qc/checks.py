@@ -16,6 +16,7 @@ from typing import Iterable
 import numpy as np
 from one.alf.spec import QC
 
+from ..errors import InvalidOptionError
 from . import imgproc
 
 __all__ = [
@@ -216,7 +217,7 @@ def frame_measures(camera, label: str, refs=None, roi=None, center=None, radius=
     measures = tuple(MEASURES if measures is None else measures)
     unknown = set(measures) - set(MEASURES)
     if unknown:
-        raise ValueError(f"unknown frame measures {sorted(unknown)}; choose from {MEASURES}")
+        raise InvalidOptionError(f"unknown frame measures {sorted(unknown)}; choose from {MEASURES}")
     if refs is None and set(measures) - {"brightness"} and measures != MEASURES:
         raise ValueError(f"{sorted(set(measures) - {'brightness'})} need reference frames (refs=)")
     import dask.array as da

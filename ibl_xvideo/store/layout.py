@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DependencyError
+from ..errors import DependencyError, InvalidOptionError
 from ..index import VideoIndex
 
 #: 2: a CRC32C after every frame's chunk, and the shards written all-fill recorded (none may be missing).
@@ -57,22 +57,31 @@ def parse_roi(roi) -> tuple[slice, slice]:
             parts = [p.split(":") for p in roi.split(",")]
             ys, xs = (slice(*(int(v) if v else None for v in p)) for p in parts)
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"roi must look like 'y0:y1,x0:x1', got {roi!r}") from exc
+            raise InvalidOptionError(f"roi must look like 'y0:y1,x0:x1', got {roi!r}") from exc
         return ys, xs
-    ys, xs = roi
+    try:
+        ys, xs = roi
+    except (TypeError, ValueError):
+        ys = xs = None
+    if not (isinstance(ys, slice) and isinstance(xs, slice)):
+        raise InvalidOptionError(f"roi must be 'y0:y1,x0:x1' or a pair of slices; got {roi!r}")
     return ys, xs
 
 
 def frame_codecs(choice) -> list:
     """The frame chunks' bytes-to-bytes codecs: the compressor chosen, then a CRC32C of its output."""
+    from zarr.abc.codec import BytesBytesCodec
     from zarr.codecs import BloscCodec, Crc32cCodec
 
-    if choice == "auto":
+    if isinstance(choice, str) and choice == "auto":
         chosen = [BloscCodec(**AUTO_BLOSC)]
     elif choice is None:
         chosen = []
     else:
         chosen = list(choice) if isinstance(choice, (list, tuple)) else [choice]
+    if not all(isinstance(c, BytesBytesCodec) for c in chosen):
+        raise InvalidOptionError(f"compressors must be 'auto', None or zarr bytes-to-bytes codecs (e.g. "
+                                 f"zarr.codecs.BloscCodec(), ZstdCodec()); got {choice!r}.")
     return chosen + [Crc32cCodec()]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from ..decode import each_frame, read_frames
-from ..errors import StoreWriteError, XVideoError
+from ..errors import StoreWriteError, XVideoError, check_count
 from ..index import VideoIndex, get_index
 from . import direct
 from .layout import default_shard_frames, frame_codecs, is_local, parse_roi, require_zarr, store_identity, store_status
@@ -88,6 +88,10 @@ def to_zarr(
         Without zarr-python 3 (it needs Python >= 3.11).
     """
     zarr = require_zarr(f"Exporting {camera.name} to Zarr")
+    codecs = frame_codecs(compressors)  # the options checked before anything is read or written
+    ys, xs = parse_roi(roi)
+    if shard_frames is not None:
+        check_count("shard_frames", shard_frames)
 
     if time is not None:
         camera = camera.sel(time=time)
@@ -101,7 +105,6 @@ def to_zarr(
         raise XVideoError("to_zarr needs a camera opened with ibl_xvideo.open_camera (no 'source' attribute).")
     index = get_index(source)
     pixels = camera.attrs.get("pixels", "ibllib")
-    ys, xs = parse_roi(roi)
     first, n = int(frames[0]), int(frames.size)
     h = len(range(index.height)[ys])
     w = len(range(index.width)[xs])
@@ -148,7 +151,7 @@ def to_zarr(
                 group.attrs.update({**attrs, "ibl_xvideo": {**ident, "source": source, "name": name,
                                                             "shard_frames": S, "complete": False}})
                 group.create_array(name, shape=(n, h, w), dtype="uint8", chunks=(1, h, w), shards=(S, h, w),
-                                   compressors=frame_codecs(compressors), fill_value=0,
+                                   compressors=codecs, fill_value=0,
                                    dimension_names=("time", "y", "x"))
                 t = group.create_array("time", shape=(n,), dtype="float64", chunks=(n,), dimension_names=("time",))
                 t[:] = camera.time.values
