@@ -87,22 +87,13 @@ def to_zarr(
     DependencyError
         Without zarr-python 3 (it needs Python >= 3.11).
     """
-    zarr = require_zarr(f"Exporting {camera.name} to Zarr")
+    require_zarr(f"Exporting {camera.name} to Zarr")
     codecs = frame_codecs(compressors)  # the options checked before anything is read or written
     ys, xs = parse_roi(roi)
     if shard_frames is not None:
         check_count("shard_frames", shard_frames)
 
-    if time is not None:
-        camera = camera.sel(time=time)
-    frames = np.asarray(camera.frame.values)
-    if frames.size == 0:
-        raise XVideoError("Nothing to export: the time selection is empty.")
-    if np.any(np.diff(frames) != 1):
-        raise XVideoError("to_zarr exports a contiguous range of frames: select with time=slice(...).")
-    source = camera.attrs.get("source")
-    if not source:
-        raise XVideoError("to_zarr needs a camera opened with ibl_xvideo.open_camera (no 'source' attribute).")
+    camera, frames, source = _frames_to_export(camera, time)
     index = get_index(source)
     pixels = camera.attrs.get("pixels", "ibllib")
     first, n = int(frames[0]), int(frames.size)
@@ -111,7 +102,6 @@ def to_zarr(
     ident = store_identity(index, pixels, (first, first + n), (ys, xs))
     name = camera.name or "camera"
     S = int(shard_frames or default_shard_frames(index, first, h * w))
-    n_shards = -(-n // S)
     location = os.fspath(store) if isinstance(store, os.PathLike) else store
     if is_local(location):  # the workers writing shards may run in another directory
         location = os.path.abspath(location)
@@ -120,47 +110,15 @@ def to_zarr(
         with StoreLock(location):
             status = None if overwrite else store_status(location, storage_options)
             if status is not None:
-                mine = {k: status.get(k) for k in ident}
-                if mine != ident:
-                    raise XVideoError(
-                        f"{location} holds another export ({status.get('source', '?')}, frames "
-                        f"{status.get('frames')}); pass overwrite=True to replace it, or use another store."
-                    )
-                if shard_frames and int(shard_frames) != status["shard_frames"]:
-                    raise XVideoError(
-                        f"{location} was started with shard_frames={status['shard_frames']}: resume it with that "
-                        "(or without shard_frames), or pass overwrite=True to start again.")
-                S = int(status["shard_frames"])  # resume on the store's own grid
-                n_shards = -(-n // S)
-                group = zarr.open_group(location, mode="r+", storage_options=storage_options)
-                damaged = set(status["shards_missing"])
-                if repair:
-                    damaged |= set(damaged_shards(location, name, status, storage_options))
-                if damaged:
-                    _log.warning("%s: rewriting damaged shards %s", location, sorted(damaged))
-                    for k in sorted(damaged):
-                        group["_ibl_xvideo/done"][k] = False
-                elif status["complete"]:
-                    return store
+                group, S = _resume(location, status, ident, name, shard_frames, repair, storage_options)
+                if group is None:
+                    return store  # complete and intact
             else:
                 if not overwrite:
                     _refuse_foreign(location, storage_options)
-                group = zarr.open_group(location, mode="w", storage_options=storage_options, zarr_format=3)
-                attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in camera.attrs.items()}
-                attrs["roi"] = str(roi) if roi is not None else ""
-                group.attrs.update({**attrs, "ibl_xvideo": {**ident, "source": source, "name": name,
-                                                            "shard_frames": S, "complete": False}})
-                group.create_array(name, shape=(n, h, w), dtype="uint8", chunks=(1, h, w), shards=(S, h, w),
-                                   compressors=codecs, fill_value=0,
-                                   dimension_names=("time", "y", "x"))
-                t = group.create_array("time", shape=(n,), dtype="float64", chunks=(n,), dimension_names=("time",))
-                t[:] = camera.time.values
-                t.attrs["units"] = "s"
-                group.create_array("frame", shape=(n,), dtype="int64", chunks=(n,),
-                                   dimension_names=("time",))[:] = frames
-                bookkeeping = group.create_group("_ibl_xvideo")
-                for flags in ("done", "filled"):
-                    bookkeeping.create_array(flags, shape=(n_shards,), dtype="bool", chunks=(1,), fill_value=False)
+                meta = {**ident, "source": source, "name": name, "shard_frames": S, "complete": False}
+                group = _create(location, camera, frames, (h, w), S, codecs, meta, roi, storage_options)
+            n_shards = -(-n // S)
             done = group["_ibl_xvideo/done"][:]
             todo = [k for k in range(n_shards) if not done[k]]
             fast = ({"auto": "blosc", None: "raw"}.get(compressors) if isinstance(compressors, (str, type(None)))
@@ -183,6 +141,72 @@ def to_zarr(
             raise
         raise StoreWriteError(exc.errno, _write_failure(location, exc)) from exc
     return store
+
+
+def _frames_to_export(camera: xr.DataArray, time) -> tuple[xr.DataArray, np.ndarray, str]:
+    """The camera's selection to export, its frame numbers (a contiguous range) and its video."""
+    if time is not None:
+        camera = camera.sel(time=time)
+    frames = np.asarray(camera.frame.values)
+    if frames.size == 0:
+        raise XVideoError("Nothing to export: the time selection is empty.")
+    if np.any(np.diff(frames) != 1):
+        raise XVideoError("to_zarr exports a contiguous range of frames: select with time=slice(...).")
+    source = camera.attrs.get("source")
+    if not source:
+        raise XVideoError("to_zarr needs a camera opened with ibl_xvideo.open_camera (no 'source' attribute).")
+    return camera, frames, source
+
+
+def _resume(location, status: dict, ident: dict, name: str, shard_frames, repair: bool, storage_options):
+    """The group and shard length of a store that holds this export, its damaged shards unflagged.
+
+    The group is None when the store is complete and intact. Raises when it holds
+    another export, or was started on another shard grid.
+    """
+    import zarr
+
+    mine = {k: status.get(k) for k in ident}
+    if mine != ident:
+        raise XVideoError(f"{location} holds another export ({status.get('source', '?')}, frames "
+                          f"{status.get('frames')}); pass overwrite=True to replace it, or use another store.")
+    S = int(status["shard_frames"])  # resume on the store's own grid
+    if shard_frames and int(shard_frames) != S:
+        raise XVideoError(f"{location} was started with shard_frames={S}: resume it with that (or without "
+                          "shard_frames), or pass overwrite=True to start again.")
+    damaged = set(status["shards_missing"])
+    if repair:
+        damaged |= set(damaged_shards(location, name, status, storage_options))
+    if not damaged and status["complete"]:
+        return None, S
+    group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+    if damaged:
+        _log.warning("%s: rewriting damaged shards %s", location, sorted(damaged))
+        for k in sorted(damaged):
+            group["_ibl_xvideo/done"][k] = False
+    return group, S
+
+
+def _create(location, camera: xr.DataArray, frames: np.ndarray, size: tuple, S: int, codecs: list, meta: dict,
+            roi, storage_options):
+    """A new store for ``camera``'s frames ``frames`` (``size`` = (h, w) after the crop): arrays, attrs, flags."""
+    import zarr
+
+    n, (h, w) = frames.size, size
+    group = zarr.open_group(location, mode="w", storage_options=storage_options, zarr_format=3)
+    attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in camera.attrs.items()}
+    attrs["roi"] = str(roi) if roi is not None else ""
+    group.attrs.update({**attrs, "ibl_xvideo": meta})
+    group.create_array(meta["name"], shape=(n, h, w), dtype="uint8", chunks=(1, h, w), shards=(S, h, w),
+                       compressors=codecs, fill_value=0, dimension_names=("time", "y", "x"))
+    t = group.create_array("time", shape=(n,), dtype="float64", chunks=(n,), dimension_names=("time",))
+    t[:] = camera.time.values
+    t.attrs["units"] = "s"
+    group.create_array("frame", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("time",))[:] = frames
+    bookkeeping = group.create_group("_ibl_xvideo")
+    for flags in ("done", "filled"):
+        bookkeeping.create_array(flags, shape=(-(-n // S),), dtype="bool", chunks=(1,), fill_value=False)
+    return group
 
 
 def _write_failure(location, exc: OSError) -> str:
