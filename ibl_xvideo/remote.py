@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import urllib3
 
 from ._lru import ByteLRU
-from .errors import RemoteError, SourceChangedError, VideoNotFoundError, XVideoError
+from .errors import InvalidOptionError, RemoteError, SourceChangedError, VideoNotFoundError, XVideoError
 from .fileio import SeekableRaw
 
 __all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url",
@@ -141,8 +141,8 @@ def s3_location(url: str, storage_options: dict | None = None) -> tuple[str, S3C
     client = dict(opts.pop("client_kwargs", None) or {})
     unknown = set(opts) - {"anon", "key", "secret", "token", "endpoint_url", "region_name"}
     if unknown:
-        raise RemoteError(f"storage_options for s3:// take anon, key, secret, token, endpoint_url, region_name "
-                          f"and client_kwargs; not {sorted(unknown)}.")
+        raise InvalidOptionError(f"storage_options for s3:// take anon, key, secret, token, endpoint_url, region_name "
+                                 f"and client_kwargs; not {sorted(unknown)}.")
     bucket, _, key = url[len("s3://"):].partition("/")
     endpoint = opts.get("endpoint_url") or client.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
     region = opts.get("region_name") or client.get("region_name") or os.environ.get("AWS_REGION") or "us-east-1"

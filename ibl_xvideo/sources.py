@@ -305,6 +305,8 @@ def resolve(
     if isinstance(source, str) and re.match(r"^[a-z][a-z0-9+.-]*://", source, re.I) \
             and not re.match(r"^https?://", source, re.I):
         scheme = source.split("://", 1)[0]
+        if scheme.lower() == "s3":
+            raise VideoNotFoundError(f"{source}: an s3:// URL names an object, s3://bucket/key.")
         raise VideoNotFoundError(
             f"{scheme}:// URLs are not read here ({split_auth(source)[0]}): ibl-xvideo reads local files, http(s):// "
             "and s3:// URLs. A store with an S3-compatible API (Google Cloud Storage, MinIO, Ceph...) opens as "

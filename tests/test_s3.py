@@ -124,7 +124,7 @@ def test_missing_object_and_bad_options(s3):
     with pytest.raises(RemoteNotFoundError):
         ibl_xvideo.open_camera("s3://ibl-private/nothing/_iblrig_bodyCamera.raw.mp4", storage_options=s3["lab"],
                                timestamps=False)
-    with pytest.raises(remote.RemoteError, match="storage_options for s3:// take"):
+    with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="storage_options for s3:// take"):
         ibl_xvideo.open_camera(PRIVATE, storage_options={"profile": "x"})
     with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="storage_options are for s3://"):
         ibl_xvideo.open_camera("/some/file.mp4", storage_options={"anon": True})
