@@ -10,7 +10,7 @@ import ibl_xvideo
 from ibl_xvideo import qc
 from ibl_xvideo.qc import wheel
 
-from .wheelvideo import wheel_trace, write_wheel_video
+from .wheelvideo import MOVE, wheel_trace, write_wheel_video
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,11 @@ def sessions(tmp_path_factory):
 def test_period_is_inside_the_movement(sessions):
     t, pos, _ = sessions
     period = wheel.active_wheel_period(t, pos)
-    assert period is not None and 7 <= period[0] < period[1] <= 15.5
+    start, end = MOVE
+    assert period is not None and start <= period[0] < period[1] <= end + 0.5
     p, tt = wheel.interpolate_position(t, pos)
     on, off = wheel.movements(tt, p, pos_thresh=0.1, pos_thresh_onset=0.05)
-    assert on[0] == pytest.approx(7, abs=0.1) and 14 < off[-1] < 15.1  # the turn lasts 7-15 s
+    assert on[0] == pytest.approx(start, abs=0.1) and end - 1 < off[-1] < end + 0.1  # the turn, and only it
     assert np.all(on[1:] > off[:-1])
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+#: when the synthetic wheel turns (s)
+MOVE = (4.0, 12.0)
 
-def wheel_trace(duration: float = 24.0, move=(7.0, 15.0), amplitude: float = 6.0):
+
+def wheel_trace(duration: float = 16.0, move=MOVE, amplitude: float = 6.0):
     """1 kHz wheel timestamps and positions (rad): at rest, one smooth 8 s turn, at rest."""
     t = np.arange(0, duration, 0.001)
     pos = np.zeros_like(t)
