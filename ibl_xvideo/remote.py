@@ -181,6 +181,11 @@ class _Stats:
             if nbytes and source is not None:
                 self.by_source[source] += nbytes
 
+    def bytes_by_source(self) -> dict:
+        """A copy of the bytes fetched so far by URL (taken under the lock: other threads may be fetching)."""
+        with self.lock:
+            return dict(self.by_source)
+
 
 #: Process-wide counters of the bytes (in all and by URL), requests and retries of HTTP reads.
 STATS = _Stats()

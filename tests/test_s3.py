@@ -16,6 +16,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import ibl_xvideo
@@ -180,3 +181,18 @@ def _listed(one):
     row = df[df["rel_path"].str.contains("_iblrig_bodyCamera.raw")]
     did = row.index[0]
     return str(row["rel_path"].iloc[0]), str(did[-1] if isinstance(did, tuple) else did)
+
+
+def test_batch_qc_of_s3_videos_counts_their_bytes(s3, client):
+    """A batch over object storage: each row says how many bytes its camera fetched, as the same QC here does."""
+    opts = dict(storage_options=s3["lab"], samples="keyframes", n_samples=5, refs=False, kind="ephys")
+    ibl_xvideo.open_camera(PRIVATE, storage_options=s3["lab"], timestamps=False)  # its index cached on disk
+    table = qc.batch_qc([PRIVATE], client=client, progress=False, **opts)
+    (row,) = table.itertuples()
+    assert pd.isna(row.error_type) and row.label == "body" and row.frames == 300
+    remote.BLOCKS.clear()  # the same reads in this process, from nothing cached but the index
+    ibl_xvideo.clear_caches()
+    before = remote.STATS.bytes_by_source()
+    res = qc.camera_qc(PRIVATE, progress=False, **opts)
+    here = remote.STATS.bytes_by_source().get(res.location, 0) - before.get(res.location, 0)
+    assert row.bytes_read == here > 0

@@ -75,7 +75,7 @@ def _qc_task(source: str, label: str | None, one, qc_kwargs: dict) -> dict:
     except (ImportError, ValueError):
         pass
     t0 = time.perf_counter()
-    before = dict(HTTP_STATS.by_source)
+    before = HTTP_STATS.bytes_by_source()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # what the warnings say is in the row's reasons
@@ -83,7 +83,8 @@ def _qc_task(source: str, label: str | None, one, qc_kwargs: dict) -> dict:
     except Exception as exc:  # noqa: BLE001 - a batch records every failure as its row
         return _error_row(source, label, exc, seconds=time.perf_counter() - t0, worker=worker,
                           samples=qc_kwargs["samples"], n_samples=qc_kwargs["n_samples"])
-    fetched = HTTP_STATS.by_source[res.location] - before.get(res.location, 0) if "://" in res.location else None
+    after = HTTP_STATS.bytes_by_source()
+    fetched = after.get(res.location, 0) - before.get(res.location, 0) if "://" in res.location else None
     d = res.to_dict()
     prefix = f"_video{res.label.capitalize()}_"
     metrics = {k.removeprefix(prefix): v for k, v in d["metrics"].items()}
