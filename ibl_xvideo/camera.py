@@ -26,7 +26,16 @@ from .planning import frames_dask, outer_key
 from .sources import Resolved, assert_valid_label, resolve, session_labels
 from .store import open_store, store_identity, store_status, to_zarr
 
-__all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "plan_chunks"]
+__all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "plan_chunks", "check_uncropped"]
+
+def check_uncropped(frames: xr.DataArray, todo: str) -> None:
+    """Raise :class:`InvalidOptionError` (saying ``todo``) unless ``frames`` hold the camera's whole frames.
+
+    Pose positions are pixels of the whole frame: they can be drawn on whole frames only.
+    """
+    if (frames.sizes.get("y"), frames.sizes.get("x")) != (frames.attrs.get("height"), frames.attrs.get("width")):
+        raise InvalidOptionError(f"Pose positions are pixels of the whole frame: {todo}.")
+
 
 #: What open_camera does when the timestamps and the frames differ in number.
 ON_MISMATCH = ("raise", "truncate", "pad")

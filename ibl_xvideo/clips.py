@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .camera import check_uncropped
 from .errors import InvalidOptionError, XVideoError
 from .store import parse_roi
 
@@ -64,10 +65,8 @@ def to_mp4(camera: xr.DataArray, path: str | os.PathLike, *, time=None, roi=None
 
     if camera.dims != ("time", "y", "x"):
         raise XVideoError(f"to_mp4 writes a camera's (time, y, x) frames; got dims {camera.dims}.")
-    if pose is not None and (camera.sizes["y"], camera.sizes["x"]) != (camera.attrs.get("height"),
-                                                                       camera.attrs.get("width")):
-        raise InvalidOptionError("Pose positions are pixels of the whole frame: give the uncropped camera and "
-                                 "roi= instead.")
+    if pose is not None:
+        check_uncropped(camera, "give the uncropped camera and roi= instead")
     clip = camera.sel(time=time) if time is not None else camera
     ys, xs = parse_roi(roi)
     y0, _, _ = ys.indices(camera.sizes["y"])

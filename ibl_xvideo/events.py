@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from .camera import check_uncropped
 from .errors import InvalidOptionError, XVideoError
 from .figures import pyplot
 from .planning import frames_source, nearest, planned_take
@@ -164,10 +165,8 @@ def plot_peri_event(stack: xr.DataArray, out: str | os.PathLike | None = None, n
     -------
     matplotlib.figure.Figure
     """
-    if pose is not None and (stack.sizes.get("y"), stack.sizes.get("x")) != (
-            stack.attrs.get("height"), stack.attrs.get("width")):
-        raise InvalidOptionError("Pose positions are pixels of the whole frame: make the stack of the uncropped "
-                                 "camera to draw them.")
+    if pose is not None:
+        check_uncropped(stack, "make the stack of the uncropped camera to draw them")
     plt = pyplot(out)
 
     at = None if pose is None else peri_event_pose(pose, stack)

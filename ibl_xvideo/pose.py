@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .camera import check_uncropped
 from .errors import InvalidOptionError, TimestampsMismatchError, VideoNotFoundError, XVideoError
 from .figures import pyplot
 from .sources import assert_valid_label, is_eid, session_path_of
@@ -144,10 +145,9 @@ def _draw(ax, frame: xr.DataArray, pose: xr.Dataset | None, threshold: float) ->
 
 
 def _whole(camera: xr.DataArray, pose) -> None:
-    """Pose positions are pixels of the whole frame: refuse to draw them on a crop."""
-    if pose is not None and (camera.sizes.get("y"), camera.sizes.get("x")) != (
-            camera.attrs.get("height"), camera.attrs.get("width")):
-        raise InvalidOptionError("Pose positions are pixels of the whole frame: draw them on the uncropped camera.")
+    """Refuse to draw a pose on a crop."""
+    if pose is not None:
+        check_uncropped(camera, "draw them on the uncropped camera")
 
 
 def plot_frame(camera: xr.DataArray, time: float, *, pose: xr.Dataset | None = None,
