@@ -23,7 +23,8 @@ __all__ = [
     "overall_outcome", "brightness_roi", "frame_brightness", "check_brightness", "check_file_headers",
     "check_framerate", "check_pin_state", "check_dropped_frames", "check_timestamps",
     "check_camera_times", "check_resolution", "check_wheel_alignment", "check_position",
-    "check_focus", "find_face", "face_roi", "face_roi_fits", "frame_measures", "FACE_ROI", "FOCUS_ROI", "EXPECTED",
+    "check_focus", "find_face", "face_roi", "face_roi_fits", "frame_measures", "check_measures", "FACE_ROI",
+    "FOCUS_ROI", "EXPECTED",
 ]
 
 _log = logging.getLogger(__name__)
@@ -102,6 +103,17 @@ def face_roi(frames, label: str, refs, top_left=None) -> tuple[slice, slice]:
 
 #: The per-frame measures of :func:`frame_measures` (``position`` gives ``position_err_x`` and ``_y``).
 MEASURES = ("brightness", "hist_corr", "focus_lpc", "focus_fft", "position")
+
+
+def check_measures(measures, name: str = "measures") -> tuple:
+    """``measures`` as a tuple of :data:`MEASURES` names (all for None); InvalidOptionError naming them if not."""
+    if measures is None:
+        return MEASURES
+    unknown = [measures] if isinstance(measures, str) else sorted(set(measures) - set(MEASURES))
+    if unknown:
+        raise InvalidOptionError(f"unknown frame measures {unknown}: {name} must be a list of "
+                                 f"{', '.join(MEASURES)}; got {measures!r}.")
+    return tuple(measures)
 _COLUMNS = ("brightness", "hist_corr", "focus_lpc", "focus_fft", "position_err_x", "position_err_y")
 
 
@@ -214,10 +226,7 @@ def frame_measures(camera, label: str, refs=None, roi=None, center=None, radius=
     ValueError
         For an unknown measure, or one that needs ``refs`` without them.
     """
-    measures = tuple(MEASURES if measures is None else measures)
-    unknown = set(measures) - set(MEASURES)
-    if unknown:
-        raise InvalidOptionError(f"unknown frame measures {sorted(unknown)}; choose from {MEASURES}")
+    measures = check_measures(measures)
     if refs is None and set(measures) - {"brightness"} and measures != MEASURES:
         raise ValueError(f"{sorted(set(measures) - {'brightness'})} need reference frames (refs=)")
     import dask.array as da

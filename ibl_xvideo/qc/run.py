@@ -14,7 +14,7 @@ from one.alf.spec import QC
 
 from ..camera import open_camera
 from ..decode import each_frame, read_frames
-from ..errors import InvalidOptionError, InvalidTimestampsError, TimestampsError, XVideoError, check_count, check_option
+from ..errors import InvalidTimestampsError, TimestampsError, XVideoError, check_count, check_option
 from ..index import cache_dir, get_index
 from ..planning import nearest
 from ..progress import progress as progress_bar
@@ -344,11 +344,7 @@ def check_qc_options(*, n_samples: int = 100, samples: str = "exact", kind: str 
     check_count("n_samples", n_samples)
     check_option("samples", samples, SAMPLES)
     check_option("kind", kind, (None, *checks.EXPECTED))
-    if full_measures is not None:
-        unknown = sorted(set(full_measures) - set(checks.MEASURES))
-        if unknown or isinstance(full_measures, str):
-            raise InvalidOptionError(f"full_measures must be a list of {', '.join(checks.MEASURES)}; "
-                                     f"got {full_measures!r}.")
+    checks.check_measures(full_measures, "full_measures")
 
 
 @dataclass
