@@ -722,8 +722,7 @@ def qc_cost(labels=("body", "left", "right")) -> dict:
     out = {}
     for label in labels:
         path = ibl_hour(label, 600.0 if label == "body" else 60.0)
-        get_index(path)
-        r = {"frames": get_index(path).length, "GB": path.stat().st_size / 1e9}
+        r = {"frames": get_index(path).length, "GB": path.stat().st_size / 1e9}  # the index built first
         for mode in ("keyframes", "exact"):
             clear_caches()
             c0, t0 = time.process_time(), time.perf_counter()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import InvalidLabelError, InvalidOptionError, XVideoError
 from ..remote import STATS as HTTP_STATS
+from ..remote import is_url
 from ..sources import VIDEO_LABELS, is_eid, label_from_path, session_labels
 from .run import CHECK_NAMES, camera_qc, check_qc_options
 
@@ -84,14 +85,14 @@ def _qc_task(source: str, label: str | None, one, qc_kwargs: dict) -> dict:
         return _error_row(source, label, exc, seconds=time.perf_counter() - t0, worker=worker,
                           samples=qc_kwargs["samples"], n_samples=qc_kwargs["n_samples"])
     after = HTTP_STATS.bytes_by_source()
-    fetched = after.get(res.location, 0) - before.get(res.location, 0) if "://" in res.location else None
+    fetched = after.get(res.location, 0) - before.get(res.location, 0) if is_url(res.location) else None
     d = res.to_dict()
     prefix = f"_video{res.label.capitalize()}_"
-    metrics = {k.removeprefix(prefix): v for k, v in d["metrics"].items()}
+    metrics, reasons = ({k.removeprefix(prefix): v for k, v in d[key].items()} for key in ("metrics", "reasons"))
     return _row(
         source, res.label, eid=res.eid or "", outcome=d["outcome"],
         **{check: _outcome_name(metrics.get(check)) for check in CHECK_NAMES},
-        metrics=json.dumps(metrics), reasons=json.dumps({k.removeprefix(prefix): v for k, v in d["reasons"].items()}),
+        metrics=json.dumps(metrics), reasons=json.dumps(reasons),
         samples=d["samples"], n_samples=qc_kwargs["n_samples"], frames=res.measures.attrs.get("frames"),
         seconds=time.perf_counter() - t0, bytes_read=fetched,
         worker=worker, finished=_now())
