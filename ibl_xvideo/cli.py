@@ -218,6 +218,14 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_verify(args) -> int:
+    from .verify import verify
+
+    result = verify(args.file, n_samples=args.n_samples, pixels=args.pixels)
+    print(result)
+    return 0 if result.exact else 1
+
+
 def _cmd_info(args) -> int:
     from . import show_versions
 
@@ -324,6 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples-only", action="store_true",
                    help="brightness of the QC's sample frames only, not of every frame (no full decoding pass)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("verify", help="read a video file in every access pattern and compare each frame with one "
+                                      "sequential decode: prints 'exact', or the frames that differ (exit 1)")
+    p.add_argument("file", help="a local video file, whatever recorded it")
+    p.add_argument("--n-samples", type=int, default=50,
+                   help="random frames read by the list patterns, besides every keyframe and the frame after it")
+    p.add_argument("--pixels", choices=("ibllib", "luma"), default="ibllib", help="grey values compared")
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("info", help="versions of ibl-xvideo and its decoding stack")
     p.set_defaults(func=_cmd_info)

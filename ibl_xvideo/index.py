@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .container import open_container, open_file_object
-from .errors import CorruptVideoError, VideoNotFoundError
+from .errors import CorruptVideoError, FrameIdentityError, VideoNotFoundError
 from .fileio import LocalFile, cache_dir, file_fingerprint, mp4_boxes
 from .remote import HTTPRangeFile, is_url, probe, remember_credentials, split_auth
 
@@ -32,7 +33,7 @@ __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 _log = logging.getLogger(__name__)
 
 #: Bump when the index layout or semantics change: old cache files are then ignored.
-INDEX_VERSION = 2  # 2: still images refused (1 cached an index of one); the container tables' fingerprint
+INDEX_VERSION = 3  # 3: x264_build, frames ordered by the decoder where timestamps cannot order them
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +57,7 @@ class VideoIndex:
     time_base : tuple of int
         ``(numerator, denominator)`` of the stream time base (s per pts tick).
     frame_pts : numpy.ndarray
-        int64 pts of frame ``i`` (sorted, unique).
+        int64 pts the decoder gives frame ``i`` (unique; sorted unless ``reordered``).
     key_frames : numpy.ndarray
         int64 index of the frame each keyframe presents (sorted, first is 0).
     key_dts : numpy.ndarray
@@ -64,6 +65,15 @@ class VideoIndex:
     fingerprint : str
         Of a local file, a hash of its container tables (:func:`file_fingerprint`): with
         the size and mtime, what identifies this version of the file.
+    x264_build : int
+        The x264 build that encoded an H.264 stream (from its version SEI, sent once in
+        the first packet), else -1. FFmpeg works around old builds' bugs only when it
+        knows the build: every decoder is told it, wherever it starts.
+    reordered : bool
+        True when the container's timestamps do not follow presentation order (AVI
+        gives decode-order timestamps to B-frames): ``frame_pts`` is then the order in
+        which a sequential decode outputs the frames' timestamps, established once by
+        such a decode when the file was indexed.
     """
 
     path: str
@@ -80,8 +90,31 @@ class VideoIndex:
     key_frames: np.ndarray
     key_dts: np.ndarray
     fingerprint: str = ""
+    x264_build: int = -1
+    reordered: bool = False
     #: Basic-auth credentials of a remote file: travels with tasks, never shown or saved.
     auth: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def _pts_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(sorted pts, frame number of each)``: made on first use, never pickled."""
+        found = self.__dict__.get("_by_pts")
+        if found is None:
+            order = np.argsort(self.frame_pts, kind="stable")
+            found = (self.frame_pts[order], order)
+            object.__setattr__(self, "_by_pts", found)
+        return found
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_by_pts"}
+
+    def frame_of(self, pts) -> np.ndarray:
+        """The frame number of each decoder timestamp in ``pts``, -1 where the index has no such frame."""
+        sorted_pts, order = self._pts_order()
+        p = np.asarray(pts, np.int64)
+        if not sorted_pts.size:
+            return np.full(p.shape, -1, np.int64)
+        i = np.clip(np.searchsorted(sorted_pts, p), 0, sorted_pts.size - 1)
+        return np.where(sorted_pts[i] == p, order[i], -1)
 
     @property
     def length(self) -> int:
@@ -92,7 +125,7 @@ class VideoIndex:
     def start_time(self) -> float:
         """Presentation time of frame 0 in seconds (stream clock)."""
         num, den = self.time_base
-        return float(self.frame_pts[0] * num / den) if self.length else 0.0
+        return float(self._pts_order()[0][0] * num / den) if self.length else 0.0
 
     @property
     def token(self) -> str:
@@ -440,8 +473,8 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
     container = open_container(path)
     try:
         stream = container.streams.video[0]
-        cc = stream.codec_context
-        mp4 = any(k in container.format.name.split(",") for k in ("mov", "mp4"))
+        fmt = container.format.name
+        mp4 = any(k in fmt.split(",") for k in ("mov", "mp4"))
         found = None
         if tables and mp4:
             found = _moov_timestamps(path, st.st_size, stream)
@@ -456,48 +489,157 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
                     f"{path} is truncated: its index announces {announced} frames but only "
                     f"{found[0].size} could be read. Re-download the file."
                 )
-        pts_a, dts_a, key_a = found
-        if not pts_a.size:
-            raise CorruptVideoError(f"{path} contains no video frames.")
-        frame_pts, key_frames, key_dts = _frame_tables(pts_a, dts_a, key_a, path)
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(0)
-        tb = stream.time_base
-        fmt = cc.format.name if cc.format is not None else (cc.pix_fmt or "")
-        return VideoIndex(
-            path=path,
-            size=int(st.st_size),
-            mtime_ns=int(st.st_mtime_ns),
-            codec=cc.name,
-            pix_fmt=fmt,
-            color_range=int(cc.color_range or 0),
-            width=int(cc.width),
-            height=int(cc.height),
-            fps=float(rate),
-            time_base=(int(tb.numerator), int(tb.denominator)),
-            frame_pts=frame_pts,
-            key_frames=key_frames,
-            key_dts=key_dts,
-            fingerprint=file_fingerprint(path, int(st.st_size)),
-        )
+        facts = _stream_facts(container, path)
     finally:
         container.close()
+    pts_a, dts_a, key_a = found
+    if not pts_a.size:
+        raise CorruptVideoError(f"{path} contains no video frames.")
+    with open_container(path) as first:
+        build = _x264_build(first)
+    presented = None
+    if _needs_decoding(fmt, pts_a, facts.pop("_may_reorder")):
+        presented = _decoded_order(path, pts_a, build)
+    frame_pts, key_frames, key_dts = _frame_tables(pts_a, dts_a, key_a, path, presented)
+    return VideoIndex(
+        path=path,
+        size=int(st.st_size),
+        mtime_ns=int(st.st_mtime_ns),
+        **facts,
+        frame_pts=frame_pts,
+        key_frames=key_frames,
+        key_dts=key_dts,
+        fingerprint=file_fingerprint(path, int(st.st_size)),
+        x264_build=build,
+        reordered=presented is not None,
+    )
 
 
-def _frame_tables(pts_a, dts_a, key_a, where: str):
-    """``(frame_pts, key_frames, key_dts)`` from the packets' pts, dts and keyframe flags (decode order)."""
-    frame_pts = np.sort(pts_a, kind="stable")
-    if np.any(np.diff(frame_pts) <= 0):
-        raise CorruptVideoError(f"{where}: two frames share a presentation timestamp; remux the file.")
-    kpts, kdts = pts_a[key_a], dts_a[key_a]
-    korder = np.argsort(kpts)
-    key_frames = np.searchsorted(frame_pts, kpts[korder])
-    key_dts = kdts[korder]
+def _frame_tables(pts_a, dts_a, key_a, where: str, presented=None):
+    """``(frame_pts, key_frames, key_dts)`` from the packets' pts, dts and keyframe flags (decode order).
+
+    ``presented``: ``(labels, keyframes)`` of the frames in the order a sequential decode
+    outputs them, where the timestamps do not order the frames (see :func:`_decoded_order`);
+    else the frames are the packets, in the order of their pts.
+    """
+    if presented is not None:
+        frame_pts, out_key = presented
+        # a keyframe group starts at a frame the decoder output as a keyframe, from a keyframe packet
+        key_dts_of = dict(zip(pts_a[key_a].tolist(), dts_a[key_a].tolist()))
+        starts = [int(i) for i in np.flatnonzero(out_key) if int(frame_pts[i]) in key_dts_of]
+        key_frames = np.asarray(starts, np.int64)
+        key_dts = np.asarray([key_dts_of[int(frame_pts[i])] for i in starts], np.int64)
+    else:
+        frame_pts = np.sort(pts_a, kind="stable")
+        if np.any(np.diff(frame_pts) <= 0):
+            raise CorruptVideoError(f"{where}: two frames share a presentation timestamp; remux the file.")
+        kpts, kdts = pts_a[key_a], dts_a[key_a]
+        korder = np.argsort(kpts)
+        key_frames = np.searchsorted(frame_pts, kpts[korder])
+        key_dts = kdts[korder]
     if key_frames.size == 0 or key_frames[0] != 0:
         # frames before the first keyframe cannot be decoded on their own: treat
         # the start of the file as a (seek-to-start) group
         key_frames = np.r_[0, key_frames]
         key_dts = np.r_[dts_a.min(), key_dts]
     return frame_pts, key_frames.astype(np.int64), key_dts.astype(np.int64)
+
+
+#: Codecs whose every frame is a keyframe: their frames come out in decode order.
+_INTRA_ONLY = frozenset({"mjpeg", "jpeg2000", "rawvideo", "png", "ffv1", "prores", "dnxhd", "huffyuv",
+                         "ffvhuff", "utvideo", "qtrle", "tiff", "bmp", "gif", "v210"})
+
+
+def _stream_facts(container, where: str) -> dict:
+    """The first video stream's facts, read in one place for every kind of index."""
+    stream = container.streams.video[0]
+    cc = stream.codec_context
+    if cc is None:
+        raise CorruptVideoError(f"{where}: its video stream has no codec parameters FFmpeg can read; the file is "
+                                "damaged or truncated: re-download it.")
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(0)
+    tb = stream.time_base
+    return {
+        "codec": cc.name,
+        "pix_fmt": cc.format.name if cc.format is not None else (cc.pix_fmt or ""),
+        "color_range": int(cc.color_range or 0),
+        "width": int(cc.width),
+        "height": int(cc.height),
+        "fps": float(rate),
+        "time_base": (int(tb.numerator), int(tb.denominator)),
+        # the container's timestamps can sort the frames unless it may give decode-order ones to a codec
+        # that reorders (AVI keeps no presentation times)
+        "_may_reorder": cc.name not in _INTRA_ONLY and bool(
+            getattr(cc, "has_b_frames", True) or "avi" in container.format.name.split(",")),
+    }
+
+
+def _x264_build(container) -> int:
+    """The x264 build named in an H.264 stream's first packet (its version SEI), else -1.
+
+    The container is read from its start (a new one: its demux is used up here).
+    """
+    stream = container.streams.video[0]
+    if stream.codec_context.name != "h264":
+        return -1
+    for packet in container.demux(stream):
+        if packet.size:
+            found = re.search(rb"x264 - core (\d+)", bytes(packet))
+            return int(found.group(1)) if found else -1
+    return -1
+
+
+def _needs_decoding(fmt: str, pts_a: np.ndarray, may_reorder: bool) -> bool:
+    """Whether the packets' pts may not be the frames' presentation order, so that only a decode can tell it.
+
+    AVI keeps no presentation times (FFmpeg's parsers guess them, wrongly for packed
+    B-frames); elsewhere, pts that only ever increase in decode order, for a codec that
+    may reorder, may be decode-order numbers (a container that carries presentation
+    times gives a reordering codec's packets pts out of decode order).
+    """
+    if not may_reorder or pts_a.size < 2:
+        return False
+    return "avi" in fmt.split(",") or bool(np.all(np.diff(pts_a) > 0))
+
+
+def _decoded_order(path: str, pts_a: np.ndarray, x264_build: int):
+    """The frames' pts in the order one sequential decode outputs them, and which are keyframes.
+
+    Returns ``(labels, keyframes)``, or None when that order is the packets' pts sorted,
+    every packet a frame.
+
+    Raises
+    ------
+    FrameIdentityError
+        When the decoder's frames cannot be told apart by the packets' timestamps.
+    """
+    import av
+
+    container = open_container(path)
+    labels, keys = [], []
+    try:
+        stream = container.streams.video[0]
+        cc = stream.codec_context
+        if x264_build >= 0:
+            cc.options = {"x264_build": str(x264_build)}
+        cc.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            labels.append(frame.pts)
+            keys.append(frame.key_frame)
+    except av.FFmpegError as exc:
+        raise CorruptVideoError(f"{path}: decoding it from start to end failed ({exc}); the file is damaged.") from exc
+    finally:
+        container.close()
+    packets = set(pts_a.tolist())
+    if any(p is None for p in labels) or len(set(labels)) != len(labels) or not packets.issuperset(labels):
+        raise FrameIdentityError(
+            f"{path}: its container's timestamps do not order its frames, and its {len(labels)} decoded frames "
+            f"cannot be told apart by the timestamps of its {pts_a.size} packets, so no frame can be identified "
+            "for certain. Re-encode it (e.g. ffmpeg -i FILE -c:v libx264 -crf 17 out.mp4) to read it here.")
+    out = np.asarray(labels, np.int64)
+    if len(labels) == pts_a.size and np.all(np.diff(out) > 0):
+        return None
+    return out, np.asarray(keys, bool)
 
 
 def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex:
@@ -512,12 +654,8 @@ def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex
     container = open_container(url, auth, size=facts.size, version=facts.version)
     try:
         stream = container.streams.video[0]
-        cc = stream.codec_context
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        tb = stream.time_base
-        width, height, codec = int(cc.width), int(cc.height), cc.name
-        fmt = cc.format.name if cc.format is not None else (cc.pix_fmt or "")
-        color_range = int(cc.color_range or 0)
+        stream_facts = _stream_facts(container, url)
+        fmt = container.format.name
         found = _moov_timestamps(url, facts.size, stream, auth, facts.version) if parse else None
         if found is None:
             entries = list(stream.index_entries)
@@ -539,12 +677,17 @@ def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex
         if pts_a.size != n_announced or not pts_a.size:
             raise CorruptVideoError(f"{url}: {pts_a.size} frames in the tables, {n_announced} announced.")
         key_a = np.isin(dts_a, np.asarray(key_dts, np.int64))
+    if _needs_decoding(fmt, pts_a, stream_facts.pop("_may_reorder")):
+        raise FrameIdentityError(
+            f"{url}: its container gives decode-order timestamps to a codec that reorders frames (e.g. an AVI "
+            "with B-frames), so its frames can be identified only by decoding it from start to end. Download "
+            "the file and open the local copy.")
+    with open_container(url, auth, size=facts.size, version=facts.version) as first:
+        build = _x264_build(first)
     frame_pts, key_frames, kd = _frame_tables(pts_a, dts_a, key_a, url)
     return VideoIndex(
-        path=url, size=facts.size, mtime_ns=facts.version,
-        codec=codec, pix_fmt=fmt, color_range=color_range, width=width, height=height,
-        fps=float(rate or 0), time_base=(int(tb.numerator), int(tb.denominator)), frame_pts=frame_pts,
-        key_frames=key_frames, key_dts=kd, auth=auth)
+        path=url, size=facts.size, mtime_ns=facts.version, **stream_facts, frame_pts=frame_pts,
+        key_frames=key_frames, key_dts=kd, auth=auth, x264_build=build)
 
 
 def _save(index: VideoIndex, file: Path) -> None:
