@@ -15,8 +15,11 @@ Pixel values (``pixels=``):
     grey cameras) this is a 256-entry lookup on the luma plane, derived once from
     swscale itself; otherwise the frame goes through swscale.
 ``'luma'``
-    Range-expanded luma: bit-identical to ``ffmpeg -pix_fmt gray``; a lookup on
-    the luma plane whatever the chroma. Differs from ``'ibllib'`` by at most 1 grey
+    The luma plane, range-expanded: ``round((Y - 16) * 255 / 219)`` clipped for a
+    limited-range stream, ``Y`` itself for a full-range or monochrome one, whatever the
+    colour matrix it is tagged with (a lookup on the luma plane). Equals ``ffmpeg -pix_fmt
+    gray`` on BT.601-tagged and untagged files; on BT.709-tagged colour files FFmpeg's
+    grey conversion depends on its build. Differs from ``'ibllib'`` by at most 1 grey
     level for neutral chroma, 2 when the chroma is off by one.
 """
 
@@ -33,11 +36,12 @@ import numpy as np
 
 from ._lru import ByteLRU
 from .container import open_container
-from .errors import DecodeError, check_option
+from .errors import DecodeError, SourceChangedError, check_option
+from .fileio import check_unchanged
 from .index import VideoIndex
 
-__all__ = ["read_frames", "iter_frames", "each_frame", "apply_lut", "PIXEL_MODES", "clear_caches", "STATS",
-           "DamagedFramesWarning"]
+__all__ = ["read_frames", "iter_frames", "each_frame", "apply_lut", "to_grey", "PIXEL_MODES", "clear_caches",
+           "STATS", "DamagedFramesWarning"]
 
 PIXEL_MODES = ("ibllib", "luma")
 PixelMode = Literal["ibllib", "luma"]
@@ -144,6 +148,16 @@ def _convert(frame, mode: str, ysl: slice, xsl: slice, color_range: int,
     return out
 
 
+def to_grey(frame, pixels: PixelMode = "ibllib", color_range: int | None = None) -> np.ndarray:
+    """A decoded PyAV frame as a ``(h, w)`` uint8 grey array, as every read of this package converts it.
+
+    ``color_range``: the stream's (an index's ``color_range``); default the frame's own.
+    """
+    check_option("pixels", pixels, PIXEL_MODES)
+    cr = int(frame.color_range or 0) if color_range is None else color_range
+    return _convert(frame, pixels, slice(None), slice(None), cr)
+
+
 def _remember(frame, mode: str, color_range: int):
     """A cheap cache entry for a frame: its raw luma plane and LUT when possible."""
     by_lut, lut = _lut_for(frame, mode, color_range)
@@ -163,18 +177,21 @@ class _Decoder:
 
     def __init__(self, index: VideoIndex, threads: int):
         self.index = index
+        self.remote = "://" in index.path  # a URL is pinned by every response it gets (size, version)
         self.container = open_container(index.path, index.auth, size=index.size, version=index.mtime_ns,
                                          fingerprint=index.fingerprint)
         self.stream = self.container.streams.video[0]
         self.cc = self.stream.codec_context
+        _tell_build(self.cc, index)
         if threads and threads > 1:
             self.cc.thread_type = "FRAME"
             self.cc.thread_count = threads
         else:
             self.cc.thread_type = "SLICE"
             self.cc.thread_count = 1
-        # frame threads apply skip settings with a delay: skip only single-threaded
-        self.can_skip = not (threads and threads > 1)
+        # frame threads apply skip settings with a delay: skip only single-threaded; decode-order
+        # timestamps (a reordered index) cannot tell which unwanted frames come before a wanted one
+        self.can_skip = not (threads and threads > 1) and not index.reordered
         self.frames = None  # live decode iterator
         self.last = -1  # index of the last frame returned by the iterator
         # what the current read wants (read by the iterator when it changes, see `plan_read`)
@@ -233,6 +250,16 @@ class _Decoder:
         self.damaged_from = None
 
 
+def _tell_build(cc, index: VideoIndex) -> None:
+    """Give a decoder what the stream says once, at its start: a decoder that seeks past it never sees it.
+
+    FFmpeg works around old x264 builds' bugs (4:4:4 among them) only when it knows the
+    build, which x264 writes in its first packet alone.
+    """
+    if index.x264_build >= 0:
+        cc.options = {**cc.options, "x264_build": str(index.x264_build)}
+
+
 def _seek_target(index: VideoIndex, g: int) -> int:
     """Timestamp to seek to for keyframe group ``g``: the keyframe's pts.
 
@@ -286,6 +313,12 @@ def _decoder(index: VideoIndex, threads: int) -> _Decoder:
         pool = _local.pool = collections.OrderedDict()
     key = (index.token, threads)
     dec = pool.pop(key, None)
+    if dec is not None and not dec.remote:
+        try:  # an open decoder reads the file again: it must still be the file indexed (a stat, ~2 us)
+            check_unchanged(index.path, index.size, index.mtime_ns)
+        except SourceChangedError:
+            dec.close()
+            raise
     if dec is None:
         dec = _Decoder(index, threads)
     pool[key] = dec
@@ -332,9 +365,8 @@ def clear_caches() -> None:
 # ---------------------------------------------------------------------- reading
 def _frame_at(index: VideoIndex, p) -> int:
     """The frame number of pts ``p``, or a DecodeError when the index has no such frame."""
-    pts = index.frame_pts
-    i = int(np.searchsorted(pts, p)) if p is not None else -1
-    if p is None or i >= pts.size or pts[i] != p:
+    i = int(index.frame_of(p)) if p is not None else -1
+    if i < 0:
         raise DecodeError(
             f"{index.path}: decoder returned a frame with pts {p} that is not in "
             "the index; the file changed since it was indexed or is damaged."
@@ -358,8 +390,12 @@ def _report_damage(index: VideoIndex, damaged: list, strict: bool) -> None:
         return
     frames = sorted(set(damaged))
     shown = ", ".join(map(str, frames[:20])) + (" ..." if len(frames) > 20 else "")
-    msg = (f"{index.path}: the decoder concealed damaged data in {len(frames)} frame(s) ({shown}): their pixels "
-           "are the decoder's guess, not the recording. Re-download the file; strict=True makes this an error.")
+    msg = (f"{index.path}: the decoder flagged {len(frames)} frame(s) ({shown}) as concealed (data it could not "
+           "decode, or frames they reference): their pixels may be its guess, not the recording. "
+           f"`ibl-xvideo verify {'FILE' if '://' in index.path else index.path}` compares every way of reading the "
+           f"{'downloaded ' if '://' in index.path else ''}file with one sequential decode; "
+           "if a sequential decode shows the same frames, the file itself holds them so (for a download, fetch it "
+           "again). strict=True makes this an error.")
     if strict:
         raise DecodeError(msg)
     warning = DamagedFramesWarning(msg)
@@ -684,6 +720,7 @@ def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
                                 fingerprint=index.fingerprint)
     try:
         stream = container.streams.video[0]
+        _tell_build(stream.codec_context, index)
         if threads != 1:
             stream.codec_context.thread_type = "AUTO"
             stream.codec_context.thread_count = threads
@@ -692,9 +729,7 @@ def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
             container.seek(_seek_target(index, g), stream=stream, backward=True, any_frame=False)
         expect = None
         for frame in container.decode(stream):
-            i = int(np.searchsorted(index.frame_pts, frame.pts))
-            if i >= index.length or index.frame_pts[i] != frame.pts:
-                raise DecodeError(f"{index.path}: frame with pts {frame.pts} is not in the index.")
+            i = _frame_at(index, frame.pts)
             if expect is not None and i != expect:
                 raise DecodeError(f"{index.path}: frames {expect}..{i - 1} could not be decoded.")
             if expect is None and i > start:

@@ -18,12 +18,15 @@ __all__ = [
     "InvalidTimestampsError",
     "CorruptVideoError",
     "DecodeError",
+    "FrameIdentityError",
     "RemoteError",
     "DependencyError",
     "StoreCorruptError",
     "StoreWriteError",
     "StoreLockedError",
     "InvalidOptionError",
+    "SourceTypeError",
+    "PoseTableError",
     "SourceChangedError",
     "TimeOutOfRangeError",
 ]
@@ -69,6 +72,13 @@ class DecodeError(CorruptVideoError):
     """Decoding did not produce the expected frames (missing, shifted or unreadable)."""
 
 
+class FrameIdentityError(CorruptVideoError):
+    """The frames of a video cannot be identified for certain (its timestamps cannot order them, here).
+
+    The file may be intact: the message says how to read it (e.g. download it, or re-encode it).
+    """
+
+
 class RemoteError(XVideoError, OSError):
     """A remote (HTTP) source failed; the URL is given without credentials."""
 
@@ -102,6 +112,14 @@ class TimeOutOfRangeError(XVideoError, KeyError):
 
 class InvalidOptionError(XVideoError, ValueError):
     """An argument is not one of the values the function accepts (they are listed in the message)."""
+
+
+class SourceTypeError(XVideoError, TypeError):
+    """A source of the wrong type (an open ``cv2.VideoCapture``, a DataArray where a file or eid is read)."""
+
+
+class PoseTableError(XVideoError, ValueError):
+    """A pose table (DLC output) is unreadable or incomplete: the file and the column are named."""
 
 
 def check_count(name: str, value, minimum: int = 1) -> None:
