@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .errors import TimeOutOfRangeError, XVideoError
+from .errors import InvalidOptionError, TimeOutOfRangeError, XVideoError
 
 __all__ = ["VideoAccessor"]
 
@@ -41,7 +41,11 @@ class VideoAccessor:
 
     @property
     def meta(self) -> dict:
-        """The video's metadata (:func:`ibl_xvideo.video_meta`: ibllib's keys and ours).
+        """The metadata of the video file the array was opened from (:func:`ibl_xvideo.video_meta`).
+
+        ibllib's keys and ours, of the file: a crop, a time selection or a transform of the
+        camera has the file's ``width``, ``height`` and ``length`` here; the array's own
+        are ``cam.sizes`` and ``cam.dtype``.
 
         Examples
         --------
@@ -78,13 +82,14 @@ class VideoAccessor:
         if not times.size:
             raise TimeOutOfRangeError("This camera has no frames.")
         fps = float(self._cam.attrs.get("fps") or 0) or 1.0
-        t0, t1 = float(times[0]), float(times[-1])
+        t0, t1 = float(np.nanmin(times)), float(np.nanmax(times))
         if not t0 - 1 / fps <= float(time) <= t1 + 1 / fps:
             clock = "frame / fps" if self._cam.attrs.get("timestamps_policy") == "frame/fps" else "session clock"
             raise TimeOutOfRangeError(
                 f"t = {float(time):g} s is outside the {self._cam.attrs.get('label') or ''} camera's times "
                 f"({t0:.3f} to {t1:.3f} s, {clock}): pick a time inside them.")
-        return self._cam.sel(time=float(time), method="nearest")
+        # the nearest by value (the array's times may be a list in any order), the earlier on a tie
+        return self._cam.isel(time=int(np.nanargmin(np.abs(times - float(time)))))
 
     def brightness(self, roi: bool = True) -> xr.DataArray:
         """Mean grey level of each frame in ibllib's brightness ROI for this camera (lazy).
@@ -94,9 +99,15 @@ class VideoAccessor:
         >>> b = cam.video.brightness().compute()  # one Dask pass over the video  # doctest: +SKIP
         >>> b.sel(time=slice(100, 200)).mean()  # doctest: +SKIP
         """
-        from .qc.checks import frame_brightness
+        from .camera import as_frames, pixel_region
+        from .qc.checks import brightness_roi
 
-        return frame_brightness(self._cam, self._label(), roi=roi).rename("brightness")
+        cam = as_frames(self._cam, "brightness()")
+        if roi:
+            h, w = int(cam.attrs.get("height") or cam.sizes["y"]), int(cam.attrs.get("width") or cam.sizes["x"])
+            ys, xs = brightness_roi(self._label(), h, w)
+            cam = pixel_region(cam, ys, xs, "pass roi=False for the mean of every pixel the array holds")
+        return cam.mean(("y", "x")).rename("brightness")
 
     def motion_energy(self, diff: int = 2, normalize: bool = True):
         """Brainbox's motion energy and the diffs' standard deviation (:func:`ibl_xvideo.qc.motion_energy`).
@@ -207,17 +218,24 @@ class VideoAccessor:
         >>> res = cam.video.qc(samples='keyframes')  # doctest: +SKIP
         >>> res.outcome, res.reasons  # doctest: +SKIP
         """
+        from .planning import recorded
         from .qc.run import camera_qc
 
         cam = self._cam
-        if set(cam.dims) != {"time", "y", "x"} or "frame" not in cam.coords:
-            raise XVideoError("qc() runs on a whole camera array from ibl_xvideo.open_camera.")
+        if cam.attrs.get("cache") and cam.encoding.get("source"):  # opened from a Zarr cache of the camera
+            rec = None
+            as_opened = cam.dims == ("time", "y", "x") and cam.dtype == np.uint8 and np.array_equal(
+                cam.frame.values, np.arange(cam.sizes["time"]))
+        else:
+            rec = recorded(cam)
+            as_opened = rec is not None and rec.whole and np.array_equal(rec.frames, np.arange(rec.frames.size))
         length = int(cam.attrs.get("length", -1))
-        frames = np.asarray(cam.frame.values)
-        if cam.sizes["y"] != cam.attrs.get("height") or cam.sizes["x"] != cam.attrs.get("width") or not (
-                np.array_equal(frames, np.arange(frames.size)) and frames.size >= min(
-                length, cam.attrs.get("n_timestamps") or length)):
-            raise XVideoError("qc() runs on the whole video: call it on the camera as opened, not on a selection.")
+        if not as_opened or cam.sizes["time"] < min(length, cam.attrs.get("n_timestamps") or length):
+            raise InvalidOptionError(
+                "qc() judges the whole video as recorded, so it runs on the camera as opened by "
+                "ibl_xvideo.open_camera, not on a selection, a crop, a transform or a copy of it (whose values "
+                "are not the recording's). For measures of this array, use its values: e.g. "
+                ".video.brightness(), .video.motion_energy().")
         source = cam.attrs.get("session_path") or cam.attrs.get("source")
         origin = cam.attrs.get("timestamps", "none")
         if origin == "user":  # an array given to open_camera (as aligned by its policy)

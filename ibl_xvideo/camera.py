@@ -22,19 +22,67 @@ from xarray.core import indexing
 from .decode import PIXEL_MODES, read_frames
 from .errors import InvalidOptionError, InvalidTimestampsError, TimestampsMismatchError, check_option
 from .index import VideoIndex, get_index
-from .planning import frames_dask, outer_key
+from .planning import Recorded, frames_dask, outer_key, recorded
 from .sources import Resolved, assert_valid_label, resolve, session_labels
 from .store import open_store, store_identity, store_status, to_zarr
 
-__all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "plan_chunks", "check_uncropped"]
+__all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "plan_chunks", "check_uncropped",
+           "as_frames", "recorded", "Recorded", "pixel_region", "pixel_coords"]
 
-def check_uncropped(frames: xr.DataArray, todo: str) -> None:
-    """Raise :class:`InvalidOptionError` (saying ``todo``) unless ``frames`` hold the camera's whole frames.
+FRAME_DIMS = ("time", "y", "x")
+
+
+def as_frames(arr: xr.DataArray, what: str) -> xr.DataArray:
+    """``arr`` with its dims in the order ``(time, y, x)``, found by name; or :class:`InvalidOptionError`.
+
+    ``what``: the function asking, named in the message.
+    """
+    if not isinstance(arr, xr.DataArray) or set(arr.dims) != set(FRAME_DIMS):
+        dims = arr.dims if isinstance(arr, xr.DataArray) else type(arr).__name__
+        raise InvalidOptionError(f"{what} needs an xarray.DataArray of frames with dims (time, y, x), in any "
+                                 f"order, as ibl_xvideo.open_camera gives; got {dims}.")
+    return arr.transpose(*FRAME_DIMS)
+
+
+def pixel_region(arr: xr.DataArray, ys: slice, xs: slice, what: str) -> xr.DataArray:
+    """The part of ``arr`` that is the video's pixel region ``[ys, xs]``, found by its ``y``/``x`` coordinates.
+
+    Raises :class:`InvalidOptionError` when the array holds only part of the region (or,
+    without pixel coordinates, is not the whole frame): ``what`` says what to do instead.
+    """
+    picks = []
+    for dim, key in (("y", ys), ("x", xs)):
+        n = int(arr.attrs.get("height" if dim == "y" else "width") or 0) or (
+            int(arr[dim].max()) + 1 if dim in arr.coords and arr.sizes[dim] else arr.sizes[dim])
+        wanted = np.arange(n)[key]
+        if dim in arr.coords:
+            have = np.asarray(arr[dim].values)
+        elif arr.sizes[dim] == n:
+            have = np.arange(n)  # a whole frame without coordinates: positions are pixels
+        else:
+            have = None
+        if have is None or not wanted.size or not np.isin(wanted, have).all():
+            raise InvalidOptionError(f"This array does not hold the whole pixel region {dim}={key.start}:{key.stop} "
+                                     f"of the video (its {dim} pixels are not all there): {what}.")
+        order = np.argsort(have, kind="stable")
+        picks.append(order[np.searchsorted(have[order], wanted)])
+    return arr.isel(y=picks[0], x=picks[1])
+
+
+def check_uncropped(frames: xr.DataArray, todo: str,
+                    why: str = "Pose positions are pixels of the whole frame, in order") -> None:
+    """Raise :class:`InvalidOptionError` (saying ``why`` and ``todo``) unless ``frames`` hold whole frames, in order.
 
     Pose positions are pixels of the whole frame: they can be drawn on whole frames only.
+    The ``y`` and ``x`` pixel coordinates tell (a flip keeps the size, not the order).
     """
-    if (frames.sizes.get("y"), frames.sizes.get("x")) != (frames.attrs.get("height"), frames.attrs.get("width")):
-        raise InvalidOptionError(f"Pose positions are pixels of the whole frame: {todo}.")
+    # without the video's size in attrs (a hand-built array), positions are pixels unless coordinates say otherwise
+    h, w = frames.attrs.get("height") or frames.sizes.get("y"), frames.attrs.get("width") or frames.sizes.get("x")
+    whole = (frames.sizes.get("y"), frames.sizes.get("x")) == (h, w) and all(
+        dim not in frames.coords or np.array_equal(frames[dim].values, np.arange(n))
+        for dim, n in (("y", h or 0), ("x", w or 0)))
+    if not whole:
+        raise InvalidOptionError(f"{why}: {todo}.")
 
 
 #: What open_camera does when the timestamps and the frames differ in number.
@@ -69,6 +117,11 @@ class VideoBackendArray(BackendArray):
         return indexing.explicit_indexing_adapter(
             key, self.shape, indexing.IndexingSupport.OUTER, self._raw_getitem
         )
+
+    def __setitem__(self, key, value) -> None:
+        raise InvalidOptionError(
+            f"The frames of {self.index.path} are read from the video, and a camera opened with chunks=None cannot "
+            "be assigned to: call .load() (or .copy(deep=True)) first, or open it with Dask chunks.")
 
     def _raw_getitem(self, key: tuple) -> np.ndarray:
         frames, ysl, xsl, finish = outer_key(key, self.shape)
@@ -114,6 +167,14 @@ def plan_chunks(index: VideoIndex, length: int, chunks: Any = "auto") -> tuple[i
     if sum(sizes) != length or any(c <= 0 for c in sizes):
         raise ValueError(f"chunk sizes {sizes} must be positive and sum to {length}")
     return sizes
+
+
+def pixel_coords(height: int, width: int, roi: tuple = (slice(None), slice(None))) -> dict:
+    """The ``y`` and ``x`` coordinates of a frame's pixels (rows, columns of the video), of a region ``roi``."""
+    coords = {}
+    for dim, n, key in (("y", height, roi[0]), ("x", width, roi[1])):
+        coords[dim] = (dim, np.arange(n, dtype=np.int64)[key], {"units": "pixel", "long_name": f"video {dim} pixel"})
+    return coords
 
 
 def _validate_times(times: np.ndarray, where: str) -> None:
@@ -309,7 +370,8 @@ def open_camera(
     name = f"{res.label}Camera" if res.label else "camera"
     da = xr.DataArray(
         var,
-        coords={"time": ("time", times.astype(np.float64)), "frame": ("time", np.arange(n, dtype=np.int64))},
+        coords={"time": ("time", times.astype(np.float64)), "frame": ("time", np.arange(n, dtype=np.int64)),
+                **pixel_coords(index.height, index.width)},
         name=name,
         attrs=attrs,
     )

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .camera import check_uncropped
-from .errors import InvalidOptionError, XVideoError
+from .camera import as_frames, check_uncropped
+from .errors import InvalidOptionError
 from .store import parse_roi
 
 __all__ = ["to_mp4"]
@@ -63,8 +63,10 @@ def to_mp4(camera: xr.DataArray, path: str | os.PathLike, *, time=None, roi=None
     import av
     from tqdm.auto import tqdm
 
-    if camera.dims != ("time", "y", "x"):
-        raise XVideoError(f"to_mp4 writes a camera's (time, y, x) frames; got dims {camera.dims}.")
+    camera = as_frames(camera, "to_mp4")
+    if camera.dtype != np.uint8:
+        raise InvalidOptionError(f"to_mp4 encodes 8-bit grey frames, and this array is {camera.dtype}: bring its "
+                                 "values to 0-255 and .astype('uint8') first (e.g. cam.clip(0, 255).astype('uint8')).")
     if pose is not None:
         check_uncropped(camera, "give the uncropped camera and roi= instead")
     clip = camera.sel(time=time) if time is not None else camera
@@ -120,8 +122,9 @@ def _annotate(frame: np.ndarray, at: xr.DataArray, pose, threshold: float, burn_
         draw.rectangle((0, 0, 8 + 6 * len(text), 14), fill=(0, 0, 0))
         draw.text((3, 2), text, fill=(255, 255, 255))
     if pose is not None:
-        row = pose.sel(time=float(at.time), method="nearest")
-        if int(row.frame) == int(at.frame):
+        rows = np.flatnonzero(np.asarray(pose.frame.values) == int(at.frame))  # matched by frame, not by time
+        if rows.size:
+            row = pose.isel(time=int(rows[0]))
             r = max(2, frame.shape[1] // 160)
             for k, (xy, like) in enumerate(zip(row.position.values, row.likelihood.values)):
                 if like >= threshold and np.isfinite(xy).all():

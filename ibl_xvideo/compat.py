@@ -24,7 +24,7 @@ import re
 import numpy as np
 
 from .decode import read_frames
-from .errors import InvalidLabelError, InvalidOptionError, SessionNotFoundError, VideoNotFoundError
+from .errors import InvalidLabelError, InvalidOptionError, SessionNotFoundError, SourceTypeError, VideoNotFoundError
 from .index import get_index
 from .remote import is_url, split_auth
 from .sources import (
@@ -50,7 +50,7 @@ def _index(video_path, one=None):
     configured ONE's (as ibllib).
     """
     if not isinstance(video_path, (str, os.PathLike)):
-        raise TypeError(not_a_source(video_path, "ibl_xvideo.compat reads a video file's path or URL"))
+        raise SourceTypeError(not_a_source(video_path, "ibl_xvideo.compat reads a video file's path or URL"))
     s = str(video_path)
     if not is_url(s):
         return get_index(s)

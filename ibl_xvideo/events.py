@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from .camera import check_uncropped
+from .camera import as_frames, check_uncropped
 from .errors import InvalidOptionError, XVideoError
 from .figures import pyplot
 from .planning import frames_source, nearest, planned_take
@@ -67,9 +67,10 @@ def peri_event(camera: xr.DataArray, times, window=(-1.0, 2.0), *, events_per_ch
     >>> stack = peri_event(cam, trials['stimOn_times'], window=(-0.5, 1.0))  # doctest: +SKIP
     >>> mean = stack.where(stack.valid).mean('event').compute()  # doctest: +SKIP
     """
-    if camera.dims != ("time", "y", "x") or "frame" not in camera.coords:
-        raise XVideoError("peri_event needs a camera's (time, y, x) frames, as ibl_xvideo.open_camera gives; "
-                          f"got dims {camera.dims}.")
+    camera = as_frames(camera, "peri_event")
+    if "frame" not in camera.coords:
+        raise XVideoError("peri_event needs a camera's frames with their 'frame' coordinate, as "
+                          "ibl_xvideo.open_camera gives.")
     w0, w1 = (float(w) for w in window)
     if not w0 < w1:
         raise InvalidOptionError(f"window must be (start, end) in seconds with start < end; got {tuple(window)}.")

@@ -12,12 +12,15 @@ along time read only the frames wanted.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 
 import numpy as np
 
-__all__ = ["outer_key", "frames_dask", "frames_source", "planned_take", "nearest"]
+from .index import VideoIndex
+
+__all__ = ["outer_key", "frames_dask", "frames_source", "planned_take", "nearest", "recorded", "Recorded", "compose"]
 
 
 def nearest(sorted_values, values) -> np.ndarray:
@@ -116,8 +119,13 @@ def _frames_dask_class():
         """
 
         def __getitem__(self, index):
-            planned = self._xv_plan(index)
+            planned = self._xv_plan(index) if self._xv_backend is not None else None
             return super().__getitem__(index) if planned is None else planned
+
+        def __setitem__(self, key, value):
+            # Dask assigns in place: from now on this array's values are its graph's, not its backend's frames
+            super().__setitem__(key, value)
+            self._xv_backend = None
 
         def __reduce__(self):
             return _frames_dask_rebuild, (self.dask, self.name, self.chunks, self._meta, self._xv_backend,
@@ -125,6 +133,8 @@ def _frames_dask_class():
 
         def _xv_then(self, out, step=None, axes=None):
             """``out`` (this array transformed by ``step`` or transposed to ``axes``), still planned."""
+            if self._xv_backend is None:  # assigned to: a plain Dask array from here
+                return out
             steps = self._xv_steps + ((step,) if step is not None else ())
             return frames_dask(out, self._xv_backend, self._xv_frames, self._xv_crop, steps,
                                self._xv_axes if axes is None else axes)
@@ -168,7 +178,7 @@ def _frames_dask_class():
             tkey, keys = key[0], iter(key[1:])
             # the y and x keys on the backend's whole frames (an integer crop took its axis away;
             # IndexError out of range, as NumPy)
-            rest = tuple(crop if isinstance(crop, int) else _compose(crop, next(keys), n)
+            rest = tuple(crop if isinstance(crop, int) else compose(crop, next(keys), n)
                          for crop, n in zip(self._xv_crop, self._xv_backend.shape[1:]))
             if isinstance(tkey, slice):  # a time slice: still frames of the backend
                 return frames_dask(super().__getitem__(index), self._xv_backend, self._xv_frames[tkey], rest,
@@ -233,7 +243,7 @@ def _frames_dask_rebuild(graph, name, chunks, meta, backend, frames, crop=None, 
     return frames_dask(dsa.Array(graph, name, chunks, meta=meta), backend, frames, crop, steps, axes)
 
 
-def _compose(crop: slice, key, n: int):
+def compose(crop: slice, key, n: int):
     """The key on an axis of length ``n`` equal to ``key`` applied after ``crop``: a slice, or an int."""
     picked = range(n)[crop][key]
     if isinstance(picked, int):
@@ -294,7 +304,7 @@ def frames_source(data):
     from xarray.core import indexing
 
     backend = getattr(data, "_xv_backend", None)
-    if backend is not None and not data._xv_steps and data._xv_axes == _IDENTITY:
+    if backend is not None and not data._xv_steps and data._xv_axes == _IDENTITY and data.dtype == np.uint8:
         return backend, np.asarray(data._xv_frames), tuple(data._xv_crop)
     if isinstance(data, indexing.LazilyIndexedArray) and hasattr(data.array, "read_planned"):
         tkey, ykey, xkey = data.key.tuple
@@ -341,3 +351,45 @@ def _take_block(backend, frames: np.ndarray, crop: tuple, fshape: tuple) -> np.n
         read = np.concatenate([backend.read_planned(uniq[a:b], *crop) for a, b in zip(bounds[:-1], bounds[1:])])
         flat[valid] = read[inverse.reshape(-1)]
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """What an array provably holds: frames ``frames`` of a video (by its index), cropped by ``crop``, unchanged."""
+
+    index: VideoIndex
+    pixels: str
+    strict: bool
+    frames: np.ndarray
+    crop: tuple
+
+    @property
+    def whole(self) -> bool:
+        """Whether the crop keeps every pixel of the frame, in order."""
+        return all(range(n)[c] == range(n) for c, n in zip(self.crop, (self.index.height, self.index.width)))
+
+    @property
+    def contiguous(self) -> bool:
+        """Whether the frames are one range, in order."""
+        return bool(self.frames.size) and bool(np.all(np.diff(self.frames) == 1))
+
+
+def recorded(arr) -> Recorded | None:
+    """The video frames an xarray ``arr`` holds, when it provably is a camera's decoded frames; else None.
+
+    True of a camera from :func:`ibl_xvideo.open_camera` and of its time selections and
+    crops (slices and lists of frames, slices of pixels), as long as its values are the
+    decoder's: after arithmetic, ``astype``, an assignment, a transpose or a copy with
+    other data it is not, and a function that would read the video for it must read the
+    array's values instead. A Zarr store's frames are not a video's.
+    """
+    if getattr(arr, "dims", None) != ("time", "y", "x") or arr.dtype != np.uint8:
+        return None
+    found = frames_source(arr.variable._data)
+    if found is None or not isinstance(getattr(found[0], "index", None), VideoIndex):
+        return None
+    backend, frames, crop = found
+    if not all(isinstance(c, slice) for c in crop):
+        return None
+    return Recorded(backend.index, backend.pixels, bool(getattr(backend, "strict", False)),
+                    np.asarray(frames, np.int64), tuple(crop))

@@ -22,6 +22,7 @@ from .errors import (
     InvalidOptionError,
     InvalidTimestampsError,
     SessionNotFoundError,
+    SourceTypeError,
     TimestampsNotFoundError,
     VideoNotFoundError,
     XVideoError,
@@ -320,7 +321,7 @@ def resolve(
         times, origin = _load_times(timestamps, None, url, label or "")
         return Resolved(url, label, None, None, times, origin, auth)
     if not isinstance(source, (str, os.PathLike, uuid.UUID)):
-        raise TypeError(not_a_source(source, "open_camera reads an eid, a session folder, a video file or a URL"))
+        raise SourceTypeError(not_a_source(source, "open_camera reads an eid, a session folder, a video file or a URL"))
     if is_eid(source):
         if storage_options is not None and data_server is None:
             data_server = IBL_PUBLIC_BUCKET
@@ -350,6 +351,9 @@ def resolve(
 
 def not_a_source(source, what: str) -> str:
     """The message for a source of the wrong type (an open ``cv2.VideoCapture``, most often)."""
+    if type(source).__name__ == "DataArray":
+        return (f"{what}, not an array: for a camera array use its own methods (cam.video.qc(), "
+                "cam.video.to_zarr(...)), which take the array as it is, or pass the path in its attrs['source'].")
     return (f"{what}, not {type(source).__name__} (ibllib also accepts an open cv2.VideoCapture): pass the "
             "video's path instead.")
 

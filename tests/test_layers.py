@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ibl_xvideo"
 #: only as ORDER allows (an ordered layer lists its modules top to bottom).
 LAYERS = [
     ("entry points", {"cli", "demo", "report", "accessor", "xarray_plugin", "rigscene", "synth"}),
-    ("consumers", {"qc", "compat", "events", "pose", "clips"}),
+    ("consumers", {"qc", "compat", "events", "pose", "clips", "verify"}),
     ("xarray layer", {"camera"}),
     ("store", {"store"}),
     ("planning", {"planning"}),

@@ -226,6 +226,11 @@ def frame_measures(camera, label: str, refs=None, roi=None, center=None, radius=
     ValueError
         For an unknown measure, or one that needs ``refs`` without them.
     """
+    from ..camera import as_frames, check_uncropped
+
+    camera = as_frames(camera, "frame_measures")
+    check_uncropped(camera, "measure the camera's whole frames (crop after measuring)",
+                    why="The QC measures are defined on the video's whole frame, in order")
     measures = check_measures(measures)
     if refs is None and set(measures) - {"brightness"} and measures != MEASURES:
         raise ValueError(f"{sorted(set(measures) - {'brightness'})} need reference frames (refs=)")

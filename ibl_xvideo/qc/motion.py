@@ -67,6 +67,9 @@ def motion_energy(frames, diff: int = 2, normalize: bool = True):
         DataArray input). brainbox's optional Gaussian smoothing is not provided.
     """
     if isinstance(frames, xr.DataArray):
+        from ..camera import as_frames
+
+        frames = as_frames(frames, "motion_energy")
         if frames.shape[0] < diff:
             raise ValueError("Difference must be less than number of frames")
         later = frames.isel(time=slice(diff, None))
@@ -101,12 +104,17 @@ def roi_motion_energy(camera: xr.DataArray, roi=None) -> xr.DataArray:
     xarray.DataArray
         float64, one value per frame.
     """
+    from ..camera import as_frames, pixel_region
+    from ..errors import InvalidOptionError
+
+    camera = as_frames(camera, "roi_motion_energy")
     if roi is not None and not isinstance(roi[0], slice):
         w, h, x, y = (int(v) for v in roi)
         if min(w, h, x, y) < 0:
-            raise ValueError(f"ROI {list(roi)} has negative values")
+            raise InvalidOptionError(f"ROI {list(roi)} has negative values")
         roi = (slice(y, y + h), slice(x, x + w))
-    crop = camera if roi is None else camera.isel(y=roi[0], x=roi[1])
+    # the ROI is in the video's pixels: found by the array's y and x coordinates (a crop keeps its place)
+    crop = camera if roi is None else pixel_region(camera, roi[0], roi[1], "pass a region the array holds")
     g = crop.data.astype(np.float32)
     me = abs(g[1:] - g[:-1]).mean(axis=(1, 2), dtype=np.float64)
     import dask.array as da

@@ -13,9 +13,15 @@ Layout of a store (a Zarr v3 group):
     killed resumes with the shards not flagged, and a store is complete only when
     every flag is set and the group's ``ibl_xvideo.complete`` attribute is true.
 
-Group attributes hold the camera's attrs and ``ibl_xvideo``: the source identity
-(size, mtime, frame count, pixels, frame range, ROI) that decides whether a cache is
-still valid for a video.
+``y``, ``x``
+    The video pixels kept (rows, columns): a crop's place in the frame.
+
+Group attributes hold the camera's attrs and ``ibl_xvideo``: what the store holds. Of
+``kind`` ``'frames'``, a video's decoded frames: the source identity (size, mtime,
+frame count, pixels, frame range, crop) that decides whether a cache is still valid for
+a video. Of ``kind`` ``'values'``, an array's own values (a camera transformed, or
+anything not provably the decoder's frames): its dims, dtype, shape and a token of
+the array, written as they are (see :mod:`ibl_xvideo.store.values`).
 """
 
 from __future__ import annotations
@@ -25,11 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DependencyError, InvalidOptionError
+from ..errors import DependencyError, InvalidOptionError, XVideoError
 from ..index import VideoIndex
 
 #: 2: a CRC32C after every frame's chunk, and the shards written all-fill recorded (none may be missing).
-STORE_VERSION = 2
+#: 3: what a store holds is its ``kind``: a video's decoded frames (with the crop), or an array's values.
+STORE_VERSION = 3
 
 
 #: Shard length along time when the video's keyframe interval is irregular.
@@ -90,8 +97,10 @@ def store_identity(index: VideoIndex, pixels: str, frames: tuple[int, int], roi:
 
     Compared with :func:`store_status` to decide whether a store holds these frames.
     """
-    ys, xs = roi
+    # the crop as the pixels it keeps (slice(None) and slice(0, n, 1) are one crop)
+    ys, xs = (range(n)[key] for n, key in ((index.height, roi[0]), (index.width, roi[1])))
     return {
+        "kind": "frames",
         "size": index.size,
         "mtime_ns": index.mtime_ns,
         "fingerprint": index.fingerprint,
@@ -99,7 +108,7 @@ def store_identity(index: VideoIndex, pixels: str, frames: tuple[int, int], roi:
         "last_pts": int(index.frame_pts[-1]),
         "pixels": pixels,
         "frames": [int(frames[0]), int(frames[1])],
-        "roi": [[ys.start, ys.stop, ys.step], [xs.start, xs.stop, xs.step]],
+        "roi": [[ys.start, ys.stop, ys.step], [xs.start, xs.stop, xs.step]],  # of the video's whole frame
         "version": STORE_VERSION,
     }
 
@@ -195,3 +204,16 @@ def store_status(store, storage_options: dict | None = None) -> dict | None:
         meta["shards_missing"] = [k for k in np.flatnonzero(done).tolist() if k not in have and k not in filled]
     meta["complete"] = bool(meta.get("complete")) and bool(done.all()) and not meta["shards_missing"]
     return meta
+
+
+def refuse_foreign(location, storage_options) -> None:
+    """Raise if ``location`` holds a Zarr store that is not an ibl-xvideo export."""
+    import zarr
+
+    try:
+        node = zarr.open(location, mode="r", storage_options=storage_options)
+    except Exception:  # nothing readable there: a new store
+        return
+    if isinstance(node, zarr.Array) or (
+            "ibl_xvideo" not in node.attrs and (len(list(node.keys())) or dict(node.attrs))):
+        raise XVideoError(f"{location} holds other Zarr data: pass overwrite=True to replace it.")

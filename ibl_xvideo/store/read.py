@@ -17,6 +17,7 @@ from ..errors import StoreCorruptError, XVideoError
 from ..planning import frames_dask, outer_key
 from .direct import READ_THREADS, LocalShards, read_runs
 from .layout import damaged_message, is_local, store_status
+from .values import open_values
 
 
 class StoreFrames(BackendArray):
@@ -70,6 +71,10 @@ class StoreFrames(BackendArray):
 
     def __getitem__(self, key):
         return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.OUTER, self._raw)
+
+    def __setitem__(self, key, value) -> None:
+        raise XVideoError(f"The frames of the Zarr store {self.store} are read-only here: call .load() (or "
+                          ".copy(deep=True)) first, or open it with Dask chunks.")
 
     def _raw(self, key: tuple) -> np.ndarray:
         frames, ysl, xsl, finish = outer_key(key, self.shape)
@@ -144,6 +149,8 @@ def open_store(store, storage_options: dict | None = None, chunks: Any = "shards
             f"{store} is a partial export ({status['shards_done']} of {status['shards']} shards): run "
             "ibl_xvideo.to_zarr again with the same camera and selection to finish it."
         )
+    if status.get("kind") == "values":
+        return open_values(store, status, storage_options, chunks)
     if chunks == "shards":
         chunks = {"time": status["shard_frames"]}
     with warnings.catch_warnings():
@@ -158,8 +165,9 @@ def open_store(store, storage_options: dict | None = None, chunks: Any = "shards
     location = os.path.abspath(store) if is_local(store) else store
     token = f"{location}-{name}-{json.dumps({k: v for k, v in status.items() if k != 'shards_done'}, sort_keys=True)}"
     frames = StoreFrames.of(location, status, lazy.shape, lazy.dtype, token, storage_options)
-    da = xr.DataArray(xr.Variable(lazy.dims, indexing.LazilyIndexedArray(frames)), name=name,
-                      coords={"time": ds["time"].variable, "frame": ("time", ds["frame"].values)})
+    coords = {"time": ds["time"].variable, "frame": ("time", ds["frame"].values)}
+    coords.update({dim: ds[dim].variable for dim in ("y", "x") if dim in ds.variables})
+    da = xr.DataArray(xr.Variable(lazy.dims, indexing.LazilyIndexedArray(frames)), name=name, coords=coords)
     da.attrs = {k: v for k, v in ds.attrs.items() if k != "ibl_xvideo"}
     if chunks is not None:
         da = da.chunk(chunks, name_prefix=f"{name}-zarr-", token=hashlib.sha1(token.encode()).hexdigest())

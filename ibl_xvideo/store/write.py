@@ -14,12 +14,23 @@ import numpy as np
 import xarray as xr
 
 from ..decode import each_frame, read_frames
-from ..errors import StoreWriteError, XVideoError, check_count
-from ..index import VideoIndex, get_index
+from ..errors import InvalidOptionError, StoreWriteError, XVideoError, check_count
+from ..index import VideoIndex
+from ..planning import compose, recorded
 from . import direct
-from .layout import default_shard_frames, frame_codecs, is_local, parse_roi, require_zarr, store_identity, store_status
+from .layout import (
+    default_shard_frames,
+    frame_codecs,
+    is_local,
+    parse_roi,
+    refuse_foreign,
+    require_zarr,
+    store_identity,
+    store_status,
+)
 from .lock import StoreLock
 from .read import damaged_shards
+from .values import export_values
 
 _log = logging.getLogger(__name__)
 
@@ -89,17 +100,26 @@ def to_zarr(
     """
     require_zarr(f"Exporting {camera.name} to Zarr")
     codecs = frame_codecs(compressors)  # the options checked before anything is read or written
-    ys, xs = parse_roi(roi)
+    roi_ys, roi_xs = parse_roi(roi)
     if shard_frames is not None:
         check_count("shard_frames", shard_frames)
 
-    camera, frames, source = _frames_to_export(camera, time)
-    index = get_index(source)
-    pixels = camera.attrs.get("pixels", "ibllib")
+    camera = _selection(camera, time)
+    rec = recorded(camera)
+    if rec is None or not rec.contiguous:  # not the decoder's frames as they are: the array's values
+        return export_values(camera, store, roi=roi, progress=progress, codecs=codecs, shard_frames=shard_frames,
+                             overwrite=overwrite, storage_options=storage_options)
+    index = rec.index
+    pixels = rec.pixels
+    frames = rec.frames
     first, n = int(frames[0]), int(frames.size)
+    # the array's own crop, then the roi asked for, on the video's whole frames
+    ys = compose(rec.crop[0], roi_ys, index.height)
+    xs = compose(rec.crop[1], roi_xs, index.width)
     h = len(range(index.height)[ys])
     w = len(range(index.width)[xs])
     ident = store_identity(index, pixels, (first, first + n), (ys, xs))
+    source = camera.attrs.get("source") or index.path
     name = camera.name or "camera"
     S = int(shard_frames or default_shard_frames(index, first, h * w))
     location = os.fspath(store) if isinstance(store, os.PathLike) else store
@@ -115,9 +135,10 @@ def to_zarr(
                     return store  # complete and intact
             else:
                 if not overwrite:
-                    _refuse_foreign(location, storage_options)
+                    refuse_foreign(location, storage_options)
                 meta = {**ident, "source": source, "name": name, "shard_frames": S, "complete": False}
-                group = _create(location, camera, frames, (h, w), S, codecs, meta, roi, storage_options)
+                group = _create(location, camera, frames, (ys, xs), (index.height, index.width), S, codecs, meta,
+                                roi, storage_options)
             n_shards = -(-n // S)
             done = group["_ibl_xvideo/done"][:]
             todo = [k for k in range(n_shards) if not done[k]]
@@ -143,19 +164,18 @@ def to_zarr(
     return store
 
 
-def _frames_to_export(camera: xr.DataArray, time) -> tuple[xr.DataArray, np.ndarray, str]:
-    """The camera's selection to export, its frame numbers (a contiguous range) and its video."""
+def _selection(camera: xr.DataArray, time) -> xr.DataArray:
+    """The part of ``camera`` to export: its ``time`` selection (seconds, as ``.sel``), not empty."""
+    if not isinstance(camera, xr.DataArray):
+        raise InvalidOptionError(f"to_zarr exports an xarray.DataArray (a camera, or an array made from one); got "
+                                 f"{type(camera).__name__}.")
     if time is not None:
+        if "time" not in camera.dims:
+            raise InvalidOptionError(f"time= selects along a 'time' dim, and this array has dims {camera.dims}.")
         camera = camera.sel(time=time)
-    frames = np.asarray(camera.frame.values)
-    if frames.size == 0:
+    if "time" in camera.dims and camera.sizes["time"] == 0:
         raise XVideoError("Nothing to export: the time selection is empty.")
-    if np.any(np.diff(frames) != 1):
-        raise XVideoError("to_zarr exports a contiguous range of frames: select with time=slice(...).")
-    source = camera.attrs.get("source")
-    if not source:
-        raise XVideoError("to_zarr needs a camera opened with ibl_xvideo.open_camera (no 'source' attribute).")
-    return camera, frames, source
+    return camera
 
 
 def _resume(location, status: dict, ident: dict, name: str, shard_frames, repair: bool, storage_options):
@@ -187,12 +207,16 @@ def _resume(location, status: dict, ident: dict, name: str, shard_frames, repair
     return group, S
 
 
-def _create(location, camera: xr.DataArray, frames: np.ndarray, size: tuple, S: int, codecs: list, meta: dict,
-            roi, storage_options):
-    """A new store for ``camera``'s frames ``frames`` (``size`` = (h, w) after the crop): arrays, attrs, flags."""
+def _create(location, camera: xr.DataArray, frames: np.ndarray, crop: tuple, frame_size: tuple, S: int, codecs: list,
+            meta: dict, roi, storage_options):
+    """A new store for ``camera``'s video frames ``frames`` cropped by ``crop``: arrays, attrs, flags.
+
+    ``frame_size``: the video's (height, width); the store's ``y`` and ``x`` are the pixels kept.
+    """
     import zarr
 
-    n, (h, w) = frames.size, size
+    yy, xx = np.arange(frame_size[0])[crop[0]], np.arange(frame_size[1])[crop[1]]
+    n, h, w = frames.size, yy.size, xx.size
     group = zarr.open_group(location, mode="w", storage_options=storage_options, zarr_format=3)
     attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in camera.attrs.items()}
     attrs["roi"] = str(roi) if roi is not None else ""
@@ -203,6 +227,9 @@ def _create(location, camera: xr.DataArray, frames: np.ndarray, size: tuple, S: 
     t[:] = camera.time.values
     t.attrs["units"] = "s"
     group.create_array("frame", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("time",))[:] = frames
+    for dim, pixels in (("y", yy), ("x", xx)):
+        group.create_array(dim, shape=pixels.shape, dtype="int64", chunks=pixels.shape or (1,),
+                           dimension_names=(dim,))[:] = pixels
     bookkeeping = group.create_group("_ibl_xvideo")
     for flags in ("done", "filled"):
         bookkeeping.create_array(flags, shape=(-(-n // S),), dtype="bool", chunks=(1,), fill_value=False)
@@ -217,19 +244,6 @@ def _write_failure(location, exc: OSError) -> str:
     todo = ("free some space (or choose another store), then run the same export again: it resumes where it "
             "stopped" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a store you can write to")
     return f"Cannot write the Zarr store {location}: {what} ({exc.strerror or exc}). {todo.capitalize()}."
-
-
-def _refuse_foreign(location, storage_options) -> None:
-    """Raise if ``location`` holds a Zarr store that is not an ibl-xvideo export."""
-    import zarr
-
-    try:
-        node = zarr.open(location, mode="r", storage_options=storage_options)
-    except Exception:  # nothing readable there: a new store
-        return
-    if isinstance(node, zarr.Array) or (
-            "ibl_xvideo" not in node.attrs and (len(list(node.keys())) or dict(node.attrs))):
-        raise XVideoError(f"{location} holds other Zarr data: pass overwrite=True to replace it.")
 
 
 def _gb(nbytes: float) -> str:
