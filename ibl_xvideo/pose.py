@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .camera import check_uncropped
-from .errors import InvalidOptionError, TimestampsMismatchError, VideoNotFoundError, XVideoError
+from .camera import as_frames, check_uncropped
+from .errors import InvalidOptionError, PoseTableError, TimestampsMismatchError, VideoNotFoundError, XVideoError
 from .figures import pyplot
+from .planning import nearest
 from .sources import assert_valid_label, is_eid, session_path_of
 
 __all__ = ["load_pose", "plot_frame", "montage", "LIKELIHOOD_THRESHOLD"]
@@ -28,9 +29,7 @@ LIKELIHOOD_THRESHOLD = 0.9
 
 
 def _table(source, label, one):
-    """The DLC table (a pandas DataFrame) and the session folder it belongs to (or None)."""
-    import pandas as pd
-
+    """The DLC table (a pandas DataFrame), the session folder it belongs to (or None), and what it is (for messages)."""
     if isinstance(source, (str, os.PathLike)) and str(source).endswith(".pqt"):
         path = Path(source)
         session = path.parent.parent if path.parent.name == "alf" else None
@@ -41,16 +40,70 @@ def _table(source, label, one):
         if is_eid(source) and one is not None:
             from one.alf.exceptions import ALFError
 
+            name = f"_ibl_{label}Camera.dlc.pqt"
             try:  # through ONE, as any dataset (it knows its collection and revision)
-                return one.load_dataset(str(source), f"_ibl_{label}Camera.dlc.pqt"), session
+                return one.load_dataset(str(source), name), session, f"{name} of session {source}"
             except ALFError as exc:  # ONE's own errors: say what is missing, typed
                 raise VideoNotFoundError(f"Session {source} has no DLC output of its {label} camera "
-                                         f"(_ibl_{label}Camera.dlc.pqt): {exc}") from exc
+                                         f"({name}): {exc}") from exc
+            except Exception as exc:  # pyarrow's, for a damaged file
+                raise PoseTableError(f"{name} of session {source} cannot be read as a Parquet table ({exc}): "
+                                     "download it again.") from exc
         path = session / "alf" / f"_ibl_{label}Camera.dlc.pqt"
-    if not path.exists():
+    if not path.is_file():
         raise VideoNotFoundError(f"No DLC output at {path}: run DLC on the {label} camera, or download "
                                  f"_ibl_{label}Camera.dlc.pqt with ONE.")
-    return pd.read_parquet(path), session
+    return _read_parquet(path), session, str(path)
+
+
+def _read_parquet(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid, OSError...: not a (whole) Parquet file
+        raise PoseTableError(f"{path} cannot be read as a Parquet table ({type(exc).__name__}: {exc}): it is "
+                             "empty, truncated or not a DLC table; download it again.") from exc
+
+
+def _columns(table, where: str) -> dict:
+    """``{point: (x, y, likelihood) column names}`` of a DLC table, in its order, checked.
+
+    IBL's tables name columns ``<point>_x``, ``<point>_y``, ``<point>_likelihood``; DLC's own
+    have a header of (scorer,) bodyparts and coords levels, read here as the same names.
+    """
+    import pandas as pd
+
+    if isinstance(table.columns, pd.MultiIndex):  # DLC's (scorer, bodyparts, coords) header
+        if table.columns.nlevels > 3 or "individuals" in (table.columns.names or []):
+            raise PoseTableError(f"{where}: a multi-animal DLC table (an 'individuals' level) is not read here: "
+                                 "select one individual's columns first.")
+        table.columns = [f"{c[-2]}_{c[-1]}" for c in table.columns]
+    cols = [str(c) for c in table.columns]
+    points = []
+    for c in cols:
+        for suffix in ("_x", "_y", "_likelihood"):
+            if c.endswith(suffix) and c[:-len(suffix)] not in points:
+                points.append(c[:-len(suffix)])
+    if not points:
+        raise PoseTableError(f"{where} has no <point>_x, <point>_y, <point>_likelihood columns: it is not a DLC "
+                             "table.")
+    out = {}
+    for p in points:
+        need = [f"{p}_x", f"{p}_y", f"{p}_likelihood"]
+        missing = [c for c in need if c not in cols]
+        if missing:
+            raise PoseTableError(f"{where}: point {p!r} lacks {', '.join(missing)}: every point needs its x, y and "
+                                 "likelihood columns (none is guessed).")
+        out[p] = tuple(need)
+    return out
+
+
+def _numbers(table, column: str, where: str) -> np.ndarray:
+    try:
+        return table[column].to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise PoseTableError(f"{where}: column {column!r} holds values that are not numbers ({exc}).") from exc
 
 
 def load_pose(source, label: str | None = None, *, one=None, camera: xr.DataArray | None = None) -> xr.Dataset:
@@ -96,27 +149,29 @@ def load_pose(source, label: str | None = None, *, one=None, camera: xr.DataArra
             raise XVideoError("This camera has no session folder: give the .dlc.pqt file instead.")
     if label is not None:
         label = assert_valid_label(label)
-    table, session = _table(source, label, one)
-    points = [c[:-2] for c in table.columns if c.endswith("_x") and f"{c[:-2]}_y" in table.columns]
-    if not points:
-        raise XVideoError(f"The DLC table of the {label} camera has no <point>_x / <point>_y columns.")
+    table, session, where = _table(source, label, one)
+    columns = _columns(table, where)
+    points = list(columns)
     n = len(table)
-    xy = np.stack([np.stack([table[f"{p}_x"].to_numpy(float), table[f"{p}_y"].to_numpy(float)], axis=-1)
-                   for p in points], axis=1)
-    like = np.stack([table[f"{p}_likelihood"].to_numpy(float) if f"{p}_likelihood" in table.columns
-                     else np.ones(n) for p in points], axis=1)
+    if not n:
+        raise PoseTableError(f"{where} has no rows.")
+    xy = np.stack([np.stack([_numbers(table, cx, where), _numbers(table, cy, where)], axis=-1)
+                   for cx, cy, _ in columns.values()], axis=1)
+    like = np.stack([_numbers(table, cl, where) for _, _, cl in columns.values()], axis=1)
     if camera is not None:
         frames = np.asarray(camera.frame.values)
-        if frames.size and frames.max() >= n:
-            raise TimestampsMismatchError(f"The DLC table of the {label} camera has {n} rows but the camera has "
-                                          f"frame {int(frames.max())}: it is not this video's pose.")
+        length = int(camera.attrs.get("length") or 0)
+        if (length and n != length) or (frames.size and frames.max() >= n):
+            raise TimestampsMismatchError(
+                f"{where} has {n} rows but the {label} camera's video has {length or int(frames.max()) + 1} frames: "
+                "DLC gives one row per frame, so it is not this video's pose.")
         times, xy, like = camera.time.values, xy[frames], like[frames]
     else:
         frames = np.arange(n)
         alf = session / "alf" / f"_ibl_{label}Camera.times.npy" if session is not None else None
         times = np.load(alf) if alf is not None and alf.exists() else frames.astype(np.float64)
         if times.size != n:
-            raise TimestampsMismatchError(f"The DLC table of the {label} camera has {n} rows and its times "
+            raise TimestampsMismatchError(f"{where} has {n} rows and the {label} camera's times "
                                           f"{times.size}: pass camera= to align them.")
     return xr.Dataset(
         {"position": (("time", "keypoints", "space"), xy, {"units": "pixels"}),
@@ -134,9 +189,10 @@ def _draw(ax, frame: xr.DataArray, pose: xr.Dataset | None, threshold: float) ->
     ax.set_axis_off()
     if pose is None:
         return 0
-    at = pose.sel(time=float(frame.time), method="nearest")
-    if int(at.frame) != int(frame.frame):
+    rows = np.flatnonzero(np.asarray(pose.frame.values) == int(frame.frame))  # matched by frame, not by time
+    if not rows.size:
         return 0
+    at = pose.isel(time=int(rows[0]))
     sure = at.likelihood.values >= threshold
     xy = at.position.values[sure]
     ax.scatter(xy[:, 0], xy[:, 1], s=14, c=np.arange(sure.sum()), cmap="tab10", edgecolors="white",
@@ -161,6 +217,7 @@ def plot_frame(camera: xr.DataArray, time: float, *, pose: xr.Dataset | None = N
     -------
     matplotlib.figure.Figure
     """
+    camera = as_frames(camera, "plot")
     _whole(camera, pose)
     plt = pyplot(out)
     frame = camera.video.frame_at(time)
@@ -182,6 +239,7 @@ def montage(camera: xr.DataArray, times, *, pose: xr.Dataset | None = None, ncol
     -------
     matplotlib.figure.Figure
     """
+    camera = as_frames(camera, "montage")
     _whole(camera, pose)
     plt = pyplot(out)
     times = np.atleast_1d(np.asarray(times, dtype=np.float64))
@@ -189,7 +247,9 @@ def montage(camera: xr.DataArray, times, *, pose: xr.Dataset | None = None, ncol
         raise InvalidOptionError("montage needs at least one time.")
     for t in times:  # refuse times outside the camera's before reading anything
         camera.video.frame_at(float(t))
-    frames = camera.sel(time=times, method="nearest").compute()
+    cam_times = np.asarray(camera.time.values)
+    order = np.argsort(cam_times, kind="stable")  # the array's times may be a list in any order
+    frames = camera.isel(time=order[nearest(cam_times[order], times)]).compute()
     ncols = min(ncols, times.size)
     nrows = -(-times.size // ncols)
     h, w = frames.shape[1:]

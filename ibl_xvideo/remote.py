@@ -25,7 +25,8 @@ from .errors import InvalidOptionError, RemoteError, SourceChangedError, VideoNo
 from .fileio import SeekableRaw
 
 __all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url",
-           "RemoteAuthError", "RemoteNotFoundError", "STATS", "probe", "is_s3", "s3_location", "S3Credentials"]
+           "RemoteAuthError", "RemoteNotFoundError", "STATS", "probe", "is_s3", "s3_location", "S3Credentials",
+           "redact", "redact_text", "check_literal"]
 
 _log = logging.getLogger(__name__)
 
@@ -47,6 +48,45 @@ _KNOWN_AUTH: dict[str, tuple] = {}
 _KNOWN_LOCK = threading.Lock()
 
 
+#: Query parameters whose values are secrets (pre-signed URLs, tokens): never shown.
+_SECRET_PARAM = re.compile(r"signature|credential|token|secret|password|passwd|key", re.I)
+
+
+def redact(url):
+    """``url`` with no secret in it, to show or store: user and password dropped, secret query values hidden.
+
+    Anything that is not a URL string is returned as it is.
+    """
+    if not isinstance(url, str) or "://" not in url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = parts.query
+    if query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        query = urllib.parse.urlencode([(k, "REDACTED" if _SECRET_PARAM.search(k) else v) for k, v in pairs])
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_text(text: str) -> str:
+    """``text`` (a message, a log line) with the credentials of every URL in it removed."""
+    return re.sub(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", lambda m: redact(m.group(0)), str(text), flags=re.I)
+
+
+def check_literal(url: str, path: str) -> None:
+    """Refuse a URL or object key whose path an HTTP client would resolve to another object.
+
+    ``.`` and ``..`` segments (also percent-encoded) and empty segments are collapsed by
+    HTTP clients and servers: ``s3://pub/../other/x.mp4`` would read bucket ``other``.
+    """
+    segments = urllib.parse.unquote(path).split("/")
+    inner = segments[1:-1] if path.startswith("/") else segments[:-1]
+    if any(s in (".", "..") for s in segments) or "" in inner:
+        raise InvalidOptionError(
+            f"{redact(url)}: its path has '.', '..' or empty segments, which a server would resolve to another "
+            "object than the one named; give the object's path as it is stored.")
+
+
 def split_auth(url: str, auth=None) -> tuple[str, tuple[str, str] | None]:
     """``(url without credentials, (user, password) or None)``; explicit ``auth`` wins.
 
@@ -54,6 +94,7 @@ def split_auth(url: str, auth=None) -> tuple[str, tuple[str, str] | None]:
     anywhere), so that later calls with the bare URL (as stored in attrs) work.
     """
     clean, found = _split(url, auth)
+    check_literal(clean, urllib.parse.urlsplit(clean).path)
     if not found:
         with _KNOWN_LOCK:
             found = _KNOWN_AUTH.get(clean)
@@ -144,6 +185,7 @@ def s3_location(url: str, storage_options: dict | None = None) -> tuple[str, S3C
         raise InvalidOptionError(f"storage_options for s3:// take anon, key, secret, token, endpoint_url, region_name "
                                  f"and client_kwargs; not {sorted(unknown)}.")
     bucket, _, key = url[len("s3://"):].partition("/")
+    check_literal(url, key)
     endpoint = opts.get("endpoint_url") or client.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
     region = opts.get("region_name") or client.get("region_name") or os.environ.get("AWS_REGION") or "us-east-1"
     quoted = urllib.parse.quote(key)

@@ -20,6 +20,7 @@ import pytest
 
 from ibl_xvideo import qc
 from ibl_xvideo.cli import main
+from ibl_xvideo.errors import InvalidOptionError
 
 from .conftest import SESSION_EID, make_camera
 
@@ -176,3 +177,27 @@ def test_keyframe_samples_agree_with_exact_samples(sessions, client):
     for col in ("outcome", "error_type", *CHECK_NAMES):
         a, b = both[f"{col}_exact"].fillna("-"), both[f"{col}_keyframes"].fillna("-")
         assert (a == b).all(), (col, both.loc[a != b, key].values.tolist())
+
+
+def test_repeated_sources_give_one_row_each_and_an_empty_batch_is_refused(sessions, client, tmp_path):
+    good, _ = sessions
+    s1, s2 = str(good[0]), str(good[2])
+    with pytest.warns(UserWarning, match="more than once"):
+        table = qc.batch_qc([s1, s1, s2, s1], client=client, out=tmp_path / "t.parquet", progress=False, **QC_KW)
+    assert sorted(zip(table.source, table.label)) == sorted([(s1, "body"), (s1, "left"), (s2, "body")])
+    twice = qc.batch_qc([s2], labels=["body", "body"], client=client, progress=False, **QC_KW)
+    assert list(zip(twice.source, twice.label)) == [(s2, "body")]
+    with pytest.raises(InvalidOptionError, match="empty"):
+        qc.batch_qc([], client=client, progress=False)
+
+
+def test_no_password_reaches_the_batch_table(client, tmp_path):
+    """A source URL with credentials: its row names the URL without them, in every column and byte."""
+    url = "http://alice:Secr3tPW@127.0.0.1:9/lab/Subjects/m/2026-01-01/001/raw_video_data/_iblrig_bodyCamera.raw.mp4"
+    out = tmp_path / "t.parquet"
+    table = qc.batch_qc([url], client=client, out=out, progress=False, **QC_KW)
+    assert len(table) == 1 and table.error_type[0]  # nothing listens on port 9: an error row
+    assert table.source[0] == url.replace("alice:Secr3tPW@", "")
+    assert b"Secr3tPW" not in out.read_bytes() and "Secr3tPW" not in table.to_csv()
+    again = qc.batch_qc([url], client=client, out=out, progress=False, retry_errors=False, **QC_KW)
+    assert len(again) == 1  # the row written without the password is the same source's row

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import InvalidLabelError, InvalidOptionError, XVideoError
 from ..remote import STATS as HTTP_STATS
-from ..remote import is_url
+from ..remote import is_url, redact, redact_text
 from ..sources import VIDEO_LABELS, is_eid, label_from_path, session_labels
 from .run import CHECK_NAMES, camera_qc, check_qc_options
 
@@ -51,12 +51,12 @@ COLUMNS = {
 
 def _row(source: str, label: str | None, **values) -> dict:
     row = dict.fromkeys(COLUMNS)
-    row.update(source=source, label=label or "", **values)
+    row.update(source=redact(source), label=label or "", **values)  # a URL's password never reaches the table
     return row
 
 
 def _error_row(source: str, label: str | None, exc: BaseException, **values) -> dict:
-    return _row(source, label, error_type=type(exc).__name__, error=str(exc) or repr(exc),
+    return _row(source, label, error_type=type(exc).__name__, error=redact_text(str(exc) or repr(exc)),
                 finished=_now(), **values)
 
 
@@ -92,7 +92,7 @@ def _qc_task(source: str, label: str | None, one, qc_kwargs: dict) -> dict:
     return _row(
         source, res.label, eid=res.eid or "", outcome=d["outcome"],
         **{check: _outcome_name(metrics.get(check)) for check in CHECK_NAMES},
-        metrics=json.dumps(metrics), reasons=json.dumps(reasons),
+        metrics=json.dumps(metrics), reasons=redact_text(json.dumps(reasons)),
         samples=d["samples"], n_samples=qc_kwargs["n_samples"], frames=res.measures.attrs.get("frames"),
         seconds=time.perf_counter() - t0, bytes_read=fetched,
         worker=worker, finished=_now())
@@ -107,8 +107,7 @@ def _outcome_name(value) -> str | None:
 def _tasks(sources, labels, one) -> tuple[list[tuple[str, str | None]], list[dict]]:
     """The (source, label) pairs of a batch, and the error rows of sessions whose cameras cannot be listed."""
     pairs, errors = [], []
-    for source in sources:
-        source = str(source)
+    for source in dict.fromkeys(str(s) for s in sources):  # a source listed twice is checked once
         if "://" in source or Path(source).suffix == ".mp4":  # one video: its label from its name
             pairs.append((source, label_from_path(source)))
             continue
@@ -125,7 +124,8 @@ def _tasks(sources, labels, one) -> tuple[list[tuple[str, str | None]], list[dic
             errors.append(_error_row(source, None, XVideoError(
                 f"No camera video in {where} for session {source}: nothing to check.")))
         pairs += [(source, lb) for lb in found]
-    return pairs, errors
+    unique = list({(redact(s), lb): (s, lb) for s, lb in reversed(pairs)}.values())[::-1]  # first kept
+    return unique, errors
 
 
 def _read_table(out: Path):
@@ -205,8 +205,15 @@ def batch_qc(sources, labels=None, *, out=None, client=None, one=None, samples: 
 
     check_qc_options(n_samples=n_samples, samples=samples, kind=qc_kwargs.get("kind"),
                      full_measures=qc_kwargs.get("full_measures"))
+    sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    if not sources:
+        raise InvalidOptionError("batch_qc needs at least one session or video: the list of sources is empty.")
+    repeated = len(sources) - len(set(map(str, sources)))
+    if repeated:
+        warnings.warn(f"{repeated} source(s) listed more than once: each (session, camera) is checked once, one row "
+                      "each.", stacklevel=2)
     if labels is not None:
-        labels = [labels] if isinstance(labels, str) else list(labels)
+        labels = [labels] if isinstance(labels, str) else list(dict.fromkeys(labels))
         bad = [lb for lb in labels if lb not in VIDEO_LABELS]
         if bad:
             raise InvalidLabelError(f"labels must be among {VIDEO_LABELS}; got {bad}.")
@@ -220,10 +227,10 @@ def batch_qc(sources, labels=None, *, out=None, client=None, one=None, samples: 
     rows = done_table.to_dict("records")
     if retry_errors:
         rows = [r for r in rows if not isinstance(r["error_type"], str)]
-    done = {(r["source"], r["label"]) for r in rows}
+    done = {(redact(r["source"]), r["label"]) for r in rows}
     pairs, errors = _tasks(sources, labels, one)
     rows += [r for r in errors if (r["source"], r["label"]) not in done]
-    todo = [(s, lb) for s, lb in pairs if (s, lb or "") not in done]
+    todo = [(s, lb) for s, lb in pairs if (redact(s), lb or "") not in done]
     qc_kwargs = {**qc_kwargs, "samples": samples, "n_samples": n_samples}
     if not todo:
         return _write_table(rows, out)

