@@ -25,6 +25,12 @@ __all__ = ["peri_event", "peri_event_pose", "plot_peri_event"]
 CHUNK_BYTES = 64 * 2**20
 
 
+def _concatenate(pieces, axis: int):
+    import dask.array as dsa
+
+    return dsa.concatenate(pieces, axis=axis)
+
+
 def peri_event(camera: xr.DataArray, times, window=(-1.0, 2.0), *, events_per_chunk: int | None = None
                ) -> xr.DataArray:
     """The frames around each event: a lazy ``(event, lag, y, x)`` stack.
@@ -71,10 +77,11 @@ def peri_event(camera: xr.DataArray, times, window=(-1.0, 2.0), *, events_per_ch
     if "frame" not in camera.coords:
         raise XVideoError("peri_event needs a camera's frames with their 'frame' coordinate, as "
                           "ibl_xvideo.open_camera gives.")
-    w0, w1 = (float(w) for w in window)
-    if not w0 < w1:
-        raise InvalidOptionError(f"window must be (start, end) in seconds with start < end; got {tuple(window)}.")
-    events = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    w0, w1 = _window(window)
+    try:
+        events = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise InvalidOptionError(f"times must be event times in seconds (numbers); got {times!r:.80}.") from exc
     if events.ndim != 1:
         raise InvalidOptionError(f"times must be one event time per event (1-D); got shape {events.shape}.")
     missing = np.isnan(events)
@@ -97,7 +104,10 @@ def peri_event(camera: xr.DataArray, times, window=(-1.0, 2.0), *, events_per_ch
     if source is not None:
         backend, frames, crop = source
         wanted = np.where(valid, frames[np.clip(pos, 0, max(n - 1, 0))], -1)
-        data = planned_take(backend, wanted, crop, block)
+        # a long window: its lags in pieces too, so that a chunk (and a selection of a few lags) stays small
+        step = lags.size if events_per_chunk or block > 1 else max(1, CHUNK_BYTES // max(1, h * w))
+        pieces = [planned_take(backend, wanted[:, a:a + step], crop, block) for a in range(0, lags.size, step)]
+        data = pieces[0] if len(pieces) == 1 else _concatenate(pieces, axis=1)
     else:  # a transformed camera: xarray's own selection (no planning), invalid entries zeroed
         picked = camera.isel(time=xr.DataArray(np.clip(pos, 0, max(n - 1, 0)), dims=("event", "lag")))
         data = picked.where(xr.DataArray(valid, dims=("event", "lag")), 0).astype(camera.dtype).data
@@ -116,6 +126,26 @@ def peri_event(camera: xr.DataArray, times, window=(-1.0, 2.0), *, events_per_ch
         if dim in camera.coords:
             out = out.assign_coords({dim: camera[dim].values})
     return out
+
+
+#: The longest peri-event window (seconds): a stack holds every frame of it for each event.
+MAX_WINDOW = 120.0
+
+
+def _window(window) -> tuple[float, float]:
+    """``window`` as (start, end) seconds, checked: two finite numbers, start < end, at most MAX_WINDOW apart."""
+    try:
+        w0, w1 = (float(w) for w in window)
+    except (TypeError, ValueError) as exc:
+        raise InvalidOptionError(f"window must be two numbers (start, end) in seconds, e.g. (-1, 2); got "
+                                 f"{window!r:.80}.") from exc
+    if not (np.isfinite(w0) and np.isfinite(w1)) or not w0 < w1:
+        raise InvalidOptionError(f"window must be (start, end) in finite seconds with start < end; got {window!r}.")
+    if w1 - w0 > MAX_WINDOW:
+        raise InvalidOptionError(f"window {window!r} spans {w1 - w0:g} s: a peri-event stack holds every frame of "
+                                 f"its window for each event, at most {MAX_WINDOW:g} s; for a longer stretch "
+                                 "select it with cam.sel(time=slice(start, end)).")
+    return w0, w1
 
 
 def peri_event_pose(pose: xr.Dataset, stack: xr.DataArray) -> xr.Dataset:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import stat
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
@@ -741,6 +742,10 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
         st = os.stat(path)
     except FileNotFoundError as exc:
         raise VideoNotFoundError(f"Video file {path} does not exist.") from exc
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block every read, a device never end
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+                else "a device or socket")
+        raise CorruptVideoError(f"{path} is {kind}, not a video file: give the path of the camera's video file.")
     key = _key(path, st.st_size, st.st_mtime_ns, file_fingerprint(path, st.st_size))
     index = _cached(key, lambda: build_index(path), use_cache)
     # the file as named now (an index cached under a relative name must not be opened from elsewhere)

@@ -125,7 +125,9 @@ def load_pose(source, label: str | None = None, *, one=None, camera: xr.DataArra
     Returns
     -------
     xarray.Dataset
-        ``position`` ``(time, keypoints, space)`` in pixels of the camera's frames and
+        ``position`` ``(time, keypoints, space)`` in the video's pixels (the values of a
+        camera's ``x`` and ``y`` coordinates, so a crop of the camera, whose coordinates keep
+        their place in the frame, finds a point with ``crop.sel(x=..., y=..., method='nearest')``) and
         ``likelihood`` ``(time, keypoints)``, with coords ``time`` (s), ``frame``,
         ``keypoints`` (DLC's point names) and ``space`` (``x``, ``y``).
 
@@ -174,7 +176,8 @@ def load_pose(source, label: str | None = None, *, one=None, camera: xr.DataArra
             raise TimestampsMismatchError(f"{where} has {n} rows and the {label} camera's times "
                                           f"{times.size}: pass camera= to align them.")
     return xr.Dataset(
-        {"position": (("time", "keypoints", "space"), xy, {"units": "pixels"}),
+        {"position": (("time", "keypoints", "space"), xy,
+                      {"units": "pixels", "space": "the video's pixels: a camera's x and y coordinates"}),
          "likelihood": (("time", "keypoints"), like)},
         coords={"time": ("time", np.asarray(times, dtype=np.float64), {"units": "s"}), "frame": ("time", frames),
                 "keypoints": points, "space": ["x", "y"]},

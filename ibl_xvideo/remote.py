@@ -318,6 +318,7 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None, si
             r = _pool().request("GET", url, headers=_headers(url, auth, {"Range": f"bytes={start}-{stop - 1}"}),
                                 timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
                                 preload_content=False, retries=_REDIRECTS)
+            done = False
             try:
                 STATS.add(requests=1)
                 _check_status(r.status, url)
@@ -339,14 +340,33 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None, si
                 if len(data) != want:
                     last = f"short body ({len(data)} of {want} bytes)"
                     continue
+                done = True
                 return data
             finally:
-                r.release_conn()
+                _let_go(r, done)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if isinstance(exc, XVideoError):  # ours: typed and final (auth, changed file, no Range)
                 raise
             last = f"{type(exc).__name__}: {exc}"
     raise RemoteError(f"{url}: could not read bytes {start}-{stop - 1} after {retries + 1} attempts ({last}).")
+
+
+def _let_go(r, read_whole: bool) -> None:
+    """Give a response's connection back to the pool only when nothing of its body is left unread.
+
+    A failed response (a 5xx, a short or unexpected body) left unread on a keep-alive
+    connection would be read by the next request on it as its own answer: a small error
+    body is drained, anything else closes the connection.
+    """
+    try:
+        if not read_whole:
+            if r.status >= 400 and int(r.headers.get("Content-Length") or 0) <= 65536:
+                r.drain_conn()
+            else:
+                r.close()
+    except Exception:  # noqa: BLE001 - a connection that cannot be drained is closed
+        r.close()
+    r.release_conn()
 
 
 def _check_pinned(url: str, size: int | None, version: int | None, total: str, headers) -> None:

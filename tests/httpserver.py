@@ -8,7 +8,8 @@ Bound to 127.0.0.1 on a free port, run in a thread. Paths:
 * ``/fault/<kind>/<name>``: the first request for each byte range misbehaves:
   ``drop`` sends the headers and half the body then closes the connection,
   ``500`` answers 500, ``slow`` stalls past the client's read timeout;
-  ``always500`` fails every request; ``norange`` ignores Range and sends the whole file (200).
+  ``always500`` fails every request; ``norange`` ignores Range and sends the whole file (200);
+  ``alt503`` answers every second request 503 with a 4 KiB body, keeping the connection alive.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class _Handler(BaseHTTPRequestHandler):
     lock = threading.Lock()
     slow_seconds = 30.0
     sent = [0]  # body bytes sent, for benchmarks
+    counts = [0]  # requests of the alt503 fault
 
     def log_message(self, *args):  # keep the test output clean
         pass
@@ -73,6 +75,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.seen.add(key)
         if kind == "always500" or (kind == "500" and first):
             return self._plain(500)
+        if kind == "alt503":
+            with self.lock:
+                self.counts[0] += 1
+                fail = self.counts[0] % 2 == 0
+            if fail:
+                return self._plain(503, body=b"busy, try again\n" * 256)
         if kind == "slow" and first:
             time.sleep(self.slow_seconds)
         with open(path, "rb") as fid:
@@ -98,8 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[k:k + (1 << 16)])
             self.sent[0] += len(body[k:k + (1 << 16)])
 
-    def _plain(self, code, headers=None):
-        body = f"{code}\n".encode()
+    def _plain(self, code, headers=None, body=None):
+        body = f"{code}\n".encode() if body is None else body
         self.send_response(code)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -120,7 +128,7 @@ class FileServer:
 
     def __init__(self, root, slow_seconds: float = 30.0):
         handler = type("Handler", (_Handler,), {"root": Path(root), "seen": set(), "lock": threading.Lock(),
-                                                 "slow_seconds": slow_seconds, "sent": [0]})
+                                                 "slow_seconds": slow_seconds, "sent": [0], "counts": [0]})
         self.handler = handler
         self.httpd = _Server(("127.0.0.1", 0), handler)
         self.port = self.httpd.server_address[1]

@@ -19,6 +19,8 @@ import xarray as xr
 import ibl_xvideo
 from ibl_xvideo import open_camera, open_store, to_zarr
 from ibl_xvideo.errors import XVideoError
+from ibl_xvideo.pose import load_pose
+from ibl_xvideo.qc import camera_qc
 from ibl_xvideo.qc.checks import brightness_roi, frame_measures
 from ibl_xvideo.qc.motion import motion_energy, roi_motion_energy
 from ibl_xvideo.synth import make_video
@@ -135,6 +137,10 @@ def _mp4_ref(arr):
     return _frames(arr)[0]
 
 
+def _refused(arr):
+    raise Refused
+
+
 def _qc_ref(form):
     if form not in AS_OPENED:
         raise Refused
@@ -207,22 +213,50 @@ def _cases(tmp):
         h, w = values.shape[1:]
         return Lossy(values[:, :h - h % 2, :w - w % 2])  # H.264 at crf 18: close, not equal
 
-    def peri(arr):
-        times = arr.time.values[[2, len(arr.time) // 2]]
-        return np.asarray(ibl_xvideo.peri_event(arr, times, window=(-0.1, 0.1)).values)
+    def events(arr):
+        return np.asarray(arr.time.values)[[2, len(arr.time) // 2]]
 
-    def peri_ref(arr):
+    def peri(arr):
+        return np.asarray(ibl_xvideo.peri_event(arr, events(arr), window=(-0.1, 0.1)).values)
+
+    def stack_ref(arr):
+        """The stack from the values: (frames (event, lag, y, x), valid (event, lag))."""
         values, times = _frames(arr)[0], np.asarray(arr.time.values)
-        events = times[[2, len(times) // 2]]
         fps = float(arr.attrs["fps"])
         lags = np.arange(int(np.ceil(-0.1 * fps - 1e-9)), int(np.floor(0.1 * fps + 1e-9)) + 1)
         out = np.zeros((2, lags.size) + values.shape[1:], values.dtype)
-        for e, t in enumerate(events):
+        valid = np.zeros((2, lags.size), bool)
+        for e, t in enumerate(events(arr)):
             for k, lag in enumerate(lags):
                 i = _nearest(arr, t) + lag
                 if 0 <= i < len(times) and abs(times[i] - (t + lag / fps)) <= 1 / fps:
-                    out[e, k] = values[i]
-        return out
+                    out[e, k], valid[e, k] = values[i], True
+        return out, valid
+
+    def peri_plot(arr):
+        import matplotlib.pyplot as plt
+
+        from ibl_xvideo.events import plot_peri_event
+
+        fig = plot_peri_event(ibl_xvideo.peri_event(arr, events(arr), window=(-0.1, 0.1)))
+        try:
+            return np.asarray(fig.axes[0].images[0].get_array(), dtype=np.float32)
+        finally:
+            plt.close(fig)
+
+    def peri_plot_ref(arr):
+        out, valid = stack_ref(arr)
+        return out[valid[:, 0], 0].astype(np.float32).mean(axis=0)
+
+    def pose_rows(arr):
+        table = tmp / "_ibl_bodyCamera.dlc.pqt"
+        if not table.exists():
+            import pandas as pd
+
+            rows = np.arange(N, dtype=float)
+            pd.DataFrame({"nose_x": rows, "nose_y": rows + 0.5, "nose_likelihood": np.full(N, 0.99)}).to_parquet(table)
+        pose = load_pose(table, LABEL, camera=arr)
+        return pose.position.sel(keypoints="nose", space="x").values
 
     def listed(arr):
         return np.asarray(arr.isel(time=[2, 0, 1]).transpose("time", "y", "x").values)
@@ -237,7 +271,10 @@ def _cases(tmp):
         "roi_motion_energy": (lambda a: roi_motion_energy(a, ROI).values, _roi_energy_ref),
         ".video.frame_at": (lambda a: np.asarray(a.video.frame_at(t_mid(a)).transpose("y", "x").values),
                             _frame_at_ref),
-        "peri_event": (peri, peri_ref),
+        "peri_event": (peri, lambda a: stack_ref(a)[0]),
+        "plot_peri_event": (peri_plot, peri_plot_ref),
+        "load_pose(camera=)": (pose_rows, lambda a: np.asarray(a.frame.values, dtype=float)),
+        "camera_qc": (lambda a: camera_qc(a, LABEL), _refused),
         ".video.plot": (plot_image, _frame_at_ref),
         ".video.plot(pose=)": (lambda a: plot_image(a, _pose(a)), lambda a: (_whole_in_order(a), _frame_at_ref(a))[1]),
         ".video.montage": (montage_images, lambda a: _frames(a)[0][[0, len(a.time) - 1]]),
@@ -267,7 +304,8 @@ def _equal(got, want) -> bool:
 
 FUNCTIONS = [".video.qc", "to_zarr", ".video.to_zarr", ".video.brightness", "frame_measures", "motion_energy",
              ".video.roi_motion_energy", "roi_motion_energy", ".video.frame_at", "peri_event", ".video.plot",
-             ".video.plot(pose=)", ".video.montage", ".video.to_mp4", "list selection", ".video.meta"]
+             ".video.plot(pose=)", ".video.montage", ".video.to_mp4", "list selection", ".video.meta",
+             "plot_peri_event", "load_pose(camera=)", "camera_qc"]
 
 
 @needs_zarr

@@ -58,3 +58,23 @@ def test_a_hostile_server_gives_exact_frames_or_a_typed_error(server, videos, ki
     ok = observed.startswith(expect)
     record("HTTP server", kind, f"{expect} frames" if expect == "exact" else "a typed error", observed, ok)
     assert ok, observed
+
+
+def test_a_failed_response_is_drained_before_its_connection_is_reused(server, videos, monkeypatch):
+    """Every second request answered 503 with a body, on keep-alive connections: each retry is a new request
+    that reads its own answer, so the whole video comes back exact with one retry per 503."""
+    srv, _ = server
+    monkeypatch.setattr(remote, "BACKOFF", 0.0)
+    monkeypatch.setattr(remote, "RETRIES", 1)  # one retry a block is enough when retries work
+    remote.BLOCKS.clear()
+    clear_caches()
+    ref = ibl_xvideo.open_camera(videos["bframes"], chunks=None).values
+    before = remote.STATS.retries
+    try:
+        got = ibl_xvideo.open_camera(srv.url("v.mp4", area="fault/alt503"), chunks=None).values
+        observed = "exact frames" if np.array_equal(got, ref) else "wrong frames"
+    except Exception as exc:  # noqa: BLE001
+        observed = failure(exc)
+    record("HTTP server", "503 on every second request", "exact frames", observed, observed == "exact frames")
+    assert observed == "exact frames"
+    assert remote.STATS.retries - before >= 1

@@ -119,3 +119,43 @@ def test_dlcs_own_header_is_read_as_ibls_columns(videos, tmp_path):
     assert pose.position.sel(keypoints="paw").values[0].tolist() == [3.0, 4.0]
     assert pose.likelihood.sel(keypoints="nose").values[0] == 0.5
     record("pose table", "DLC's three-level header", "read", "read", True)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_only_regular_files_are_opened(kind, tmp_path):
+    import faulthandler
+
+    path = tmp_path / "_iblrig_bodyCamera.raw.mp4"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = "/dev/zero"
+    faulthandler.dump_traceback_later(60, exit=True)  # a hang ends the run, loudly
+    try:
+        _expect("new edges", f"a {kind} named like a video", ibl_xvideo.errors.CorruptVideoError,
+                lambda: ibl_xvideo.open_camera(path, "body", timestamps=False))
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.mark.parametrize("window, times", [((-np.inf, 1), [1.0]), ((1, 2, 3), [1.0]), ((2, 1), [1.0]),
+                                           ((-1e9, 1e9), [1.0]), ((-3600, 3600), [1.0]), ("ab", [1.0]),
+                                           ((-1, 1), ["abc", "105"])])
+def test_peri_event_windows_and_times_are_checked(window, times, videos):
+    cam = ibl_xvideo.open_camera(videos["bframes"], timestamps=False)
+    _expect("peri-event", f"window {window!r:.20}, times {times!r:.20}", InvalidOptionError,
+            lambda: ibl_xvideo.peri_event(cam, times, window))
+
+
+def test_a_long_window_is_chunked_along_its_lags(videos, monkeypatch):
+    """A chunk of one event's window would be its every frame: long windows are cut along the lags too."""
+    import ibl_xvideo.events as events
+
+    cam = ibl_xvideo.open_camera(videos["bframes"], timestamps=False)
+    whole = ibl_xvideo.peri_event(ibl_xvideo.open_camera(videos["bframes"], timestamps=False, chunks=None),
+                                  [3.0, 6.0], (-2, 2))
+    monkeypatch.setattr(events, "CHUNK_BYTES", 256 * 320 * 10)  # ten frames a chunk
+    stack = ibl_xvideo.peri_event(cam, [3.0, 6.0], (-2, 2))
+    assert max(stack.data.chunks[1]) <= 10 and stack.data.chunksize[0] == 1
+    assert np.array_equal(stack.isel(lag=[5, 100]).values, whole.isel(lag=[5, 100]).values)
+    assert np.array_equal(stack.values, whole.values)
