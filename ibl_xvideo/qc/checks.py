@@ -431,7 +431,8 @@ def check_wheel_alignment(camera_times=None, wheel_timestamps=None, period=None,
         The frame offset found by :func:`ibl_xvideo.qc.motion.align_motion`
         (None: NOT_SET).
     tolerance : (int, int)
-        Offsets within the smaller pass, within the larger warn, else fail.
+        Offsets within the smaller pass; any other is a warning (ibllib has not failed
+        this check since August 2022: ``0: FAIL -> WARNING``).
 
     Returns
     -------
@@ -452,8 +453,8 @@ def check_wheel_alignment(camera_times=None, wheel_timestamps=None, period=None,
         return QC.FAIL
     if offset is None:
         return QC.NOT_SET
-    passed = np.abs(offset) <= np.sort(np.array(tolerance))
-    return {0: QC.FAIL, 1: QC.WARNING, 2: QC.PASS}[int(passed.sum())], int(offset)
+    passed = np.abs(offset) <= np.sort(np.atleast_1d(np.array(tolerance)))
+    return (QC.PASS if passed.all() else QC.WARNING), int(offset)
 
 
 def find_face(frames, label: str, refs, roi=None, metric: str = "TM_CCOEFF_NORMED"):
