@@ -123,7 +123,7 @@ def _cmd_qc(args) -> int:
         return 0
     for res in results.values():
         d = res.to_dict()
-        print(f"{res.label} camera of {res.eid or args.source}: {d['outcome']}")
+        print(res.summary())
         for k, v in d["metrics"].items():
             print(f"  {k:<32} {v}")
             if k in d["reasons"]:

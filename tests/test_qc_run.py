@@ -379,3 +379,17 @@ def test_keyframe_samples_decode_one_frame_each_and_agree_with_exact_samples(one
 def test_nearest_keyframes():
     assert list(qc.nearest_keyframes(np.array([0, 30, 60]), np.array([0, 14, 15, 16, 59, 89]))) == [0, 0, 0, 30, 60, 60]
     assert list(qc.nearest_keyframes(np.array([0]), np.array([5, 50]))) == [0, 0]
+
+
+def test_the_summary_never_lets_a_pass_hide_checks_that_did_not_run(one, videos, capsys):
+    res = qc.camera_qc(SESSION_EID, "body", one=one, n_samples=8, kind="ephys", progress=False, refs=False)
+    not_set = [k.split("_", 2)[-1] for k, v in res.metrics.items()
+               if (v[0] if isinstance(v, tuple) else v) == QC.NOT_SET]
+    assert res.not_run == not_set and not_set  # no reference frames: position and focus at least
+    assert res.outcome.name in str(res) and all(name in str(res) for name in not_set)
+    assert res.to_dict()["not_run"] == not_set and res.to_dict()["summary"] == str(res)
+    bare = qc.camera_qc(videos["bframes"], "body", progress=False)  # no session, no timestamps
+    assert bare.outcome == QC.NOT_SET and "no check ran" in str(bare) and "timestamps" in str(bare)
+    assert main(["qc", str(videos["bframes"]), "body", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["outcome"] == "NOT_SET" and printed["reasons"] and printed["summary"] == str(bare)

@@ -72,6 +72,25 @@ class QCResult:
     reasons: dict = field(default_factory=dict)
     location: str = ""
 
+    @property
+    def not_run(self) -> list[str]:
+        """The checks that gave no verdict (NOT_SET): what a PASS says nothing about."""
+        return [k.split("_", 2)[-1] for k, v in self.metrics.items()
+                if (v[0] if isinstance(v, tuple) else v) == QC.NOT_SET]
+
+    def summary(self) -> str:
+        """One line: the outcome by name, and which checks did not run (a PASS never hides them)."""
+        what = f"{self.label} camera of {self.eid or self.location}: {self.outcome.name}"
+        if not self.metrics:
+            return f"{what} (no check ran: {next(iter(self.reasons.values()), 'no inputs')})"
+        if self.not_run:
+            what += (f" ({len(self.metrics) - len(self.not_run)} of {len(self.metrics)} checks ran; not run: "
+                     f"{', '.join(self.not_run)})")
+        return what
+
+    def __str__(self) -> str:
+        return self.summary()
+
     def plot(self, out=None, refs=None):
         """The QC report figure (see :func:`ibl_xvideo.qc.report.plot_qc`)."""
         return plot_qc(self, self.samples, refs, out)
@@ -89,6 +108,7 @@ class QCResult:
 
         return {"outcome": self.outcome.name, "label": self.label, "eid": self.eid,
                 "metrics": {k: conv(v) for k, v in self.metrics.items()}, "reasons": dict(self.reasons),
+                "not_run": self.not_run, "summary": self.summary(),
                 "samples": self.measures.attrs.get("samples", "exact")}
 
 
@@ -487,12 +507,16 @@ def _judge(inputs: _Inputs, samples: _Samples, refs_skipped: bool) -> QCResult:
     res, label, index, ref = inputs.res, inputs.label, inputs.index, inputs.ref
     frames, measures, every, faces = samples.frames, samples.measures, samples.every, samples.faces
     timestamps, length, eid = res.times, index.length, res.eid or ""
+    whole = f"_video{label.capitalize()}"
     if timestamps is None:
-        warnings.warn(f"No timestamps for the {label} camera of {inputs.name}: as ibllib, "
-                      "the QC is NOT_SET.", stacklevel=3)
-        return QCResult(QC.NOT_SET, {}, label, eid, measures, frames, location=str(res.location))
+        why = (f"No timestamps for the {label} camera of {inputs.name}: as ibllib, the QC is NOT_SET. Put the "
+               f"session's alf/_ibl_{label}Camera.times.npy beside the video (or load it with ONE), or pass "
+               "timestamps=.")
+        warnings.warn(why, stacklevel=3)
+        return QCResult(QC.NOT_SET, {}, label, eid, measures, frames, {whole: why}, str(res.location))
     if timestamps.size == 0:
-        return QCResult(QC.CRITICAL, {}, label, eid, measures, frames, location=str(res.location))
+        why = f"The {label} camera of {inputs.name} has an empty timestamps file: CRITICAL, as ibllib."
+        return QCResult(QC.CRITICAL, {}, label, eid, measures, frames, {whole: why}, str(res.location))
     if ref is None and not refs_skipped:
         warnings.warn(
             f"No reference frames for the {label} camera: the position and focus checks are NOT_SET. "
