@@ -244,4 +244,6 @@ class VideoAccessor:
             kwargs.setdefault("timestamps", origin)
         if cam.attrs.get("cache") and cam.encoding.get("source"):  # opened from a Zarr cache: QC reads it
             kwargs.setdefault("cache", cam.encoding["source"])
-        return camera_qc(source, self._label(), **kwargs)
+        result = camera_qc(source, self._label(), **kwargs)
+        result.eid = result.eid or cam.attrs.get("eid") or ""  # opened by eid: its session's, without ONE here
+        return result

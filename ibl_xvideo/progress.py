@@ -1,8 +1,14 @@
-"""One progress bar for long Dask computations on cameras, in the style of every other bar here (tqdm)."""
+"""One progress bar for long Dask computations on cameras, in the style of every other bar here (tqdm).
+
+On the local schedulers the bar is fed by Dask's callbacks; under a ``dask.distributed``
+client (where no callback runs in this process) by the scheduler's own count of the
+tasks done, read every half second.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 
 __all__ = ["progress"]
 
@@ -12,7 +18,7 @@ def progress(desc: str = "computing", *, disable: bool = False):
     """Show a tqdm progress bar for the Dask computations run inside the block.
 
     The bar counts Dask tasks (for a camera: chunks of frames), on the local
-    schedulers; a ``dask.distributed`` client has its own dashboard.
+    schedulers and on a ``dask.distributed`` cluster alike.
 
     Parameters
     ----------
@@ -26,7 +32,84 @@ def progress(desc: str = "computing", *, disable: bool = False):
     >>> with ibl_xvideo.progress("brightness"):  # doctest: +SKIP
     ...     brightness = cam.mean(("y", "x")).compute()
     """
-    from tqdm.dask import TqdmCallback
+    client = _distributed_client()
+    if client is None:
+        from tqdm.dask import TqdmCallback
 
-    with TqdmCallback(desc=desc, unit="task", disable=disable):
+        with TqdmCallback(desc=desc, unit="task", disable=disable):
+            yield
+        return
+    with _SchedulerBar(client, desc, disable):
         yield
+
+
+def _distributed_client():
+    """The ``dask.distributed`` client Dask computes on now, or None (a local scheduler)."""
+    try:
+        from distributed import default_client
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        return None
+    try:
+        return default_client()
+    except ValueError:  # no client: the local schedulers
+        return None
+
+
+def _task_counts(dask_scheduler) -> tuple[int, int]:
+    """(tasks, tasks done) the scheduler has seen, over its task groups (run on the scheduler)."""
+    total = done = 0
+    for group in list(dask_scheduler.task_groups.values()):
+        states = group.states
+        total += sum(states.values())
+        done += sum(states.get(s, 0) for s in ("memory", "released", "erred", "forgotten"))
+    return total, done
+
+
+class _SchedulerBar:
+    """A tqdm bar of the tasks a distributed scheduler runs while the block runs (polled in a thread)."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, client, desc: str, disable: bool):
+        self.client, self.desc, self.disable = client, desc, disable
+        self.stop = threading.Event()
+
+    def _counts(self) -> tuple[int, int]:
+        return tuple(self.client.run_on_scheduler(_task_counts))
+
+    def __enter__(self):
+        from tqdm.auto import tqdm
+
+        self.base = self._counts()
+        self.bar = tqdm(total=0, desc=self.desc, unit="task", disable=self.disable)
+        self.thread = threading.Thread(target=self._poll, name="ibl_xvideo-progress", daemon=True)
+        self.thread.start()
+        return self
+
+    def _update(self) -> None:
+        total, done = self._counts()
+        total, done = max(0, total - self.base[0]), max(0, done - self.base[1])
+        # tasks done are forgotten (and their groups dropped) once their results are gathered: keep the highs
+        self.bar.total = max(total, self.bar.total or 0)
+        self.bar.n = min(max(done, self.bar.n), self.bar.total)
+        self.bar.refresh()
+
+    def _poll(self) -> None:
+        while not self.stop.wait(self.INTERVAL):
+            try:
+                self._update()
+            except Exception:  # noqa: BLE001 - a closing client: the block's own result says what happened
+                return
+
+    def __exit__(self, kind, value, tb):
+        self.stop.set()
+        self.thread.join()
+        try:
+            self._update()
+        except Exception:  # noqa: BLE001
+            pass
+        if kind is None:  # the block's computations returned: every task they made has run
+            self.bar.n = self.bar.total
+            self.bar.refresh()
+        self.bar.close()
+        return False

@@ -125,7 +125,7 @@ def session_path_of(one, eid) -> Path:
     if session_path is None:
         raise SessionNotFoundError(
             f"Session {eid} is not in the ONE cache at {getattr(one, 'cache_dir', '?')}: check the eid "
-            "(one.search(...)), refresh the cache, or pass one=ONE() to ask Alyx.")
+            "(one.search(...)), refresh the cache, or pass one=ONE() to ask Alyx." + _demo_hint(eid))
     return Path(session_path)
 
 
@@ -467,11 +467,23 @@ def default_one(eid=None):
             _DEFAULT_ONES[(kind, where)] = one
         if eid is None or kind == keys[-1][0] or _knows(one, eid):
             return one
-    raise XVideoError(
+    raise SessionNotFoundError(
         f"Opening eid {eid} needs ONE, and none is configured on this computer: pass one=ONE() (after "
         "ONE.setup()) or one=One(cache_dir=<folder with ONE's cache tables>) (command line: --one-cache), "
-        "or give the session folder or the mp4 file instead."
+        "or give the session folder or the mp4 file instead." + _demo_hint(eid)
     )
+
+
+def _demo_hint(eid) -> str:
+    """What to say of the built-in demo to a user whose eid is unknown: the demo's eid, if it looks meant."""
+    import difflib
+
+    if str(eid).lower() == DEMO_EID:
+        return " It is the built-in demo's session, not built on this computer yet: `ibl-xvideo demo` builds it."
+    near = difflib.SequenceMatcher(None, str(eid).lower(), DEMO_EID).ratio() >= 0.8
+    if near:
+        return f" Did you mean the built-in demo's session {DEMO_EID}? (`ibl-xvideo demo` builds it.)"
+    return f" (The built-in demo's session is {DEMO_EID}: `ibl-xvideo demo` builds it.)"
 
 
 def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, data_server=None,

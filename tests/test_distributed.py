@@ -61,3 +61,17 @@ def test_full_qc_on_the_cluster_equals_local(client, one):
         assert on_cluster.metrics == local.metrics
         np.testing.assert_array_equal(on_cluster.measures.brightness.values, local.measures.brightness.values)
         np.testing.assert_array_equal(on_cluster.samples, local.samples)
+
+
+def test_the_progress_bar_counts_the_tasks_of_a_distributed_cluster(client, videos, capsys):
+    """Under a distributed client Dask's local callbacks never run: the bar reads the scheduler's counts."""
+    import re
+
+    cam = ibl_xvideo.open_camera(videos["longgop"], chunks=50)
+    with ibl_xvideo.progress("mean grey"):
+        got = cam.mean(("y", "x")).compute()
+    assert got.sizes["time"] == cam.sizes["time"]
+    shown = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    final = [line for line in shown if line.startswith("mean grey")][-1]
+    done, total = map(int, re.search(r"(\d+)/(\d+)", final).groups())
+    assert total >= len(cam.chunks[0]) and done == total, final

@@ -316,3 +316,19 @@ def test_bad_options_are_refused_on_entry(option, videos, tmp_path):
     with pytest.raises(errors.InvalidOptionError, match=allowed):
         call(str(videos["bframes"]), tmp_path / "store.zarr")
     assert not (tmp_path / "store.zarr").exists()  # nothing written
+
+
+def test_a_mistyped_eid_is_told_of_the_demo(tmp_path, monkeypatch):
+    from ibl_xvideo import sources
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ONE settings on this "computer"
+    monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(tmp_path / "no_demo"))
+    monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
+    typo = sources.DEMO_EID[:-1] + ("b" if sources.DEMO_EID[-1] != "b" else "c")
+    with pytest.raises(errors.SessionNotFoundError, match=rf"Did you mean the built-in demo's session "
+                                                          rf"{sources.DEMO_EID}"):
+        ibl_xvideo.open_camera(typo, "body")
+    with pytest.raises(errors.SessionNotFoundError, match=r"built-in demo's session is"):
+        ibl_xvideo.open_camera("0c3d1e3a-1111-4b1e-9a44-5d4b2f3a9c01", "body")
+    with pytest.raises(errors.SessionNotFoundError, match=r"It is the built-in demo's session, not built"):
+        ibl_xvideo.open_camera(sources.DEMO_EID, "body")
