@@ -25,7 +25,6 @@ from .errors import (
     SourceTypeError,
     TimestampsNotFoundError,
     VideoNotFoundError,
-    XVideoError,
 )
 from .fileio import cache_dir
 from .remote import download, is_s3, s3_location, split_auth
