@@ -8,6 +8,7 @@ another folder.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import warnings
@@ -48,9 +49,32 @@ def _sample(n: int, keys: np.ndarray, seed: int = 0) -> list[int]:
     return sorted(picked | set(random.Random(seed).sample(rest, min(40, len(rest)))))
 
 
-def _same(got: np.ndarray, ref: np.ndarray, frames, what: str) -> None:
-    bad = [int(i) for k, i in enumerate(frames) if not np.array_equal(got[k], ref[i])]
+@functools.lru_cache(maxsize=None)
+def _grey_tolerance(name: str) -> int:
+    """Grey levels OpenCV may differ by: 0, but for BT.709-tagged colour files read by an OpenCV before 5.
+
+    OpenCV 4.10 converts those with BT.601 coefficients (up to 4 levels from OpenCV 5.1,
+    whose conversion follows the tag as ours does; docs/containers.md). Frame identity is
+    checked exactly whatever the tolerance (verify, below, and the frame-by-frame match).
+    """
+    import av
+    import cv2
+
+    with av.open(str(FOLDER / name)) as container:
+        frame = next(container.decode(video=0))
+    colour = frame.format.name.startswith("yuv") and int(frame.colorspace or 2) == 1  # AVCOL_SPC_BT709
+    return 4 if colour and int(cv2.__version__.split(".")[0]) < 5 else 0
+
+
+def _same(got: np.ndarray, ref: np.ndarray, frames, what: str, name: str = "") -> None:
+    tol = _grey_tolerance(name) if name else 0
+    bad = [int(i) for k, i in enumerate(frames)
+           if got[k].shape != ref[i].shape or np.abs(got[k].astype(int) - ref[i]).max() > tol]
     assert not bad, f"{what}: frames {bad[:10]} differ from OpenCV's sequential read"
+    if tol:  # a tolerance must not let a neighbouring frame pass for this one
+        for k, i in enumerate(frames):
+            errs = [np.abs(got[k].astype(int) - ref[j]).mean() for j in range(max(0, i - 2), min(len(ref), i + 3))]
+            assert int(np.argmin(errs)) == i - max(0, i - 2), f"{what}: frame {i} is nearer another frame"
 
 
 @pytest.mark.parametrize("name", FILES or ["none"])
@@ -64,29 +88,29 @@ def test_every_access_pattern_equals_opencvs_sequential_read(name, opencv):
         assert n == len(ref), f"{n} frames here, {len(ref)} for OpenCV"
         sample = _sample(n, get_index(path).key_frames)
         shuffled = random.Random(1).sample(sample, len(sample))
-        _same(cam.values, ref, range(n), "the whole video (Dask)")
+        _same(cam.values, ref, range(n), "the whole video (Dask)", name)
         for i in sample:  # a fresh decoder seeking to each keyframe is in a sequential decode's state
             clear_caches()
-            _same(cam.isel(time=[i]).values, ref, [i], f"frame {i} alone")
+            _same(cam.isel(time=[i]).values, ref, [i], f"frame {i} alone", name)
         clear_caches()
-        _same(cam.isel(time=shuffled).values, ref, shuffled, "a random list")
+        _same(cam.isel(time=shuffled).values, ref, shuffled, "a random list", name)
         clear_caches()
-        _same(cam.isel(time=sample[::-1]).values, ref, sample[::-1], "a descending list")
+        _same(cam.isel(time=sample[::-1]).values, ref, sample[::-1], "a descending list", name)
         clear_caches()
         _same(open_camera(path, timestamps=False, chunks=None).isel(time=shuffled).values, ref, shuffled,
-              "chunks=None")
+              "chunks=None", name)
         clear_caches()
         h, w = ref.shape[1:]
         y, x = slice(h // 4, 3 * h // 4), slice(w // 3, w - 1)
         crop = open_camera(path, timestamps=False, threads=2).isel(time=shuffled, y=y, x=x).values
-        _same(crop, ref[:, y, x], shuffled, "a crop with decoder threads")
+        _same(crop, ref[:, y, x], shuffled, "a crop with decoder threads", name)
         clear_caches()
         times = cam.time.values[shuffled] + 0.2 / (cam.attrs["fps"] or 1)
-        _same(cam.sel(time=times, method="nearest").values, ref, shuffled, "sel(method='nearest')")
+        _same(cam.sel(time=times, method="nearest").values, ref, shuffled, "sel(method='nearest')", name)
         one = compat.get_video_frame(str(path), sample[-2])
-        assert np.array_equal(one[:, :, 0], ref[sample[-2]])
+        _same(one[None, :, :, 0], ref, [sample[-2]], "get_video_frame", name)
         listed = compat.get_video_frames_preload(str(path), shuffled, mask=np.s_[:, :, 0], quiet=True)
-        _same(listed, ref, shuffled, "get_video_frames_preload")
+        _same(listed, ref, shuffled, "get_video_frames_preload", name)
     meta = video_meta(path)
     assert (meta["length"], meta["width"], meta["height"]) == (len(ref), ref.shape[2], ref.shape[1])
 
@@ -98,7 +122,7 @@ def test_a_zarr_round_trip_is_exact(name, opencv, tmp_path):
 
     ref = opencv(name)
     to_zarr(open_camera(FOLDER / name, timestamps=False), tmp_path / "s.zarr", progress=False)
-    assert np.array_equal(open_store(tmp_path / "s.zarr").values, ref)
+    _same(open_store(tmp_path / "s.zarr").values, ref, range(len(ref)), "a Zarr round trip", name)
 
 
 @pytest.mark.parametrize("name", FILES or ["none"])
