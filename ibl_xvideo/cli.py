@@ -63,10 +63,13 @@ def _cmd_meta(args) -> int:
 
 
 def _cmd_frame(args) -> int:
+    from pathlib import Path
+
     import imageio.v3 as iio
 
     from . import open_camera
     from .errors import TimeOutOfRangeError, TimestampsError
+    from .fileio import written
 
     try:  # the session clock whenever the session's camera times are usable, --index or not
         cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None)
@@ -84,7 +87,8 @@ def _cmd_frame(args) -> int:
             raise SystemExit(f"ibl-xvideo frame: frame {args.index} is out of range: this video has "
                              f"{cam.shape[0]} frames.")
         sel = cam.isel(time=args.index)
-    iio.imwrite(args.out, sel.values)
+    with written(args.out) as tmp:  # a PNG appears whole or not at all; a write failure is one typed line
+        iio.imwrite(tmp, sel.values, extension=Path(args.out).suffix or ".png")
     clock = "video clock: frame / fps" if cam.attrs["timestamps_policy"] == "frame/fps" else "session clock"
     print(f"frame {int(sel.frame)} (t={float(sel.time):.4f} s, {clock}) -> {args.out}")
     return 0

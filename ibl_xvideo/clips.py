@@ -17,7 +17,8 @@ import numpy as np
 import xarray as xr
 
 from .camera import as_frames, check_uncropped
-from .errors import InvalidOptionError
+from .errors import InvalidOptionError, XVideoError
+from .fileio import written
 from .store import parse_roi
 
 __all__ = ["to_mp4"]
@@ -61,7 +62,6 @@ def to_mp4(camera: xr.DataArray, path: str | os.PathLike, *, time=None, roi=None
     >>> cam.video.to_mp4('stim.mp4', time=slice(100, 103), burn_time=True, pose=cam.video.pose())  # doctest: +SKIP
     """
     import av
-    from tqdm.auto import tqdm
 
     camera = as_frames(camera, "to_mp4")
     if camera.dtype != np.uint8:
@@ -80,21 +80,38 @@ def to_mp4(camera: xr.DataArray, path: str | os.PathLike, *, time=None, roi=None
     path = Path(path)
     fps = Fraction(float(camera.attrs.get("fps") or 30)).limit_denominator(1001)
     colour = burn_time or pose is not None
-    tmp = path.with_name(path.name + ".part.mp4")
-    try:
-        with av.open(str(tmp), mode="w") as out:
-            stream = out.add_stream("libx264", rate=fps)
-            stream.width, stream.height = w - w % 2, h - h % 2  # yuv420p: even sizes
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(int(crf))}
-            bar = tqdm(total=n, desc=f"{camera.name} -> {path.name}", unit="frame", disable=not progress)
+    times = path.with_suffix(".times.npy")
+    with written(path, times) as (tmp, tmp_times):  # the clip and its times appear together, whole
+        try:
+            _encode(tmp, clip, fps, colour, pose, threshold, burn_time, (y0, x0), crf, progress, camera.name, path)
+        except av.FFmpegError as exc:
+            if isinstance(exc, OSError):  # the file system's word: written() makes it an OutputWriteError
+                raise
+            raise XVideoError(f"Cannot encode the clip {path}: {exc}") from exc
+        np.save(tmp_times, np.asarray(clip.time.values, dtype=np.float64))
+    return path
+
+
+def _encode(tmp, clip, fps, colour: bool, pose, threshold: float, burn_time: bool, origin, crf: int,
+            progress: bool, name: str, path: Path) -> None:
+    """Encode ``clip``'s frames (a second at a time) to H.264 in ``tmp``."""
+    import av
+    from tqdm.auto import tqdm
+
+    n, h, w = clip.shape
+    with av.open(str(tmp), mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = w - w % 2, h - h % 2  # yuv420p: even sizes
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(int(crf))}
+        with tqdm(total=n, desc=f"{name} -> {path.name}", unit="frame", disable=not progress) as bar:
             step = max(1, int(round(float(fps))))  # a second of frames per read
             for a in range(0, n, step):
                 part = clip.isel(time=slice(a, a + step))
                 for k, frame in enumerate(np.asarray(part.values)):
                     picture = frame[:stream.height, :stream.width]
                     if colour:
-                        picture = _annotate(picture, part.isel(time=k), pose, threshold, burn_time, (y0, x0))
+                        picture = _annotate(picture, part.isel(time=k), pose, threshold, burn_time, origin)
                     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture),
                                                     format="rgb24" if colour else "gray")
                     for packet in stream.encode(vf):
@@ -102,13 +119,6 @@ def to_mp4(camera: xr.DataArray, path: str | os.PathLike, *, time=None, roi=None
                 bar.update(part.sizes["time"])
             for packet in stream.encode():
                 out.mux(packet)
-            bar.close()
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-    np.save(path.with_suffix(".times.npy"), np.asarray(clip.time.values, dtype=np.float64))
-    return path
 
 
 def _annotate(frame: np.ndarray, at: xr.DataArray, pose, threshold: float, burn_time: bool, origin) -> np.ndarray:

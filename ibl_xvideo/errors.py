@@ -26,6 +26,7 @@ __all__ = [
     "StoreLockedError",
     "InvalidOptionError",
     "SourceTypeError",
+    "OutputWriteError",
     "PoseTableError",
     "SourceChangedError",
     "TimeOutOfRangeError",
@@ -101,6 +102,13 @@ class StoreLockedError(XVideoError):
 
 class SourceChangedError(XVideoError, OSError):
     """The video file or URL changed (size, mtime, ETag) since it was opened: reopen it."""
+
+
+class OutputWriteError(XVideoError, OSError):
+    """A file the package writes (a page, a figure, a clip, a table) cannot be written; its errno is kept."""
+
+    def __str__(self) -> str:  # the message alone, not OSError's "[Errno n]" prefix
+        return str(self.strerror if self.strerror is not None else super().__str__())
 
 
 class TimeOutOfRangeError(XVideoError, KeyError):

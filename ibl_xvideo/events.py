@@ -16,7 +16,7 @@ import xarray as xr
 
 from .camera import as_frames, check_uncropped
 from .errors import InvalidOptionError, XVideoError
-from .figures import pyplot
+from .figures import pyplot, save_figure
 from .planning import frames_source, nearest, planned_take
 
 __all__ = ["peri_event", "peri_event_pose", "plot_peri_event"]
@@ -222,7 +222,7 @@ def plot_peri_event(stack: xr.DataArray, out: str | os.PathLike | None = None, n
            title=f"{stack.name}: {n} events, mean over events")
     ax.legend(fontsize=8)
     if out is not None:
-        fig.savefig(out, dpi=100)
+        save_figure(fig, out)
     return fig
 
 

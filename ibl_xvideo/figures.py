@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["pyplot"]
+from .fileio import written
+
+__all__ = ["pyplot", "save_figure"]
 
 
 def pyplot(out=None):
@@ -22,3 +24,11 @@ def pyplot(out=None):
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("Figures need matplotlib: pip install 'ibl-xvideo[plot]'") from exc
     return plt
+
+
+def save_figure(fig, out, dpi: int = 100) -> None:
+    """Write ``fig`` to ``out`` whole or not at all (a typed ``OutputWriteError`` naming the file)."""
+    from pathlib import Path
+
+    with written(out) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=Path(out).suffix.lstrip(".") or "png")

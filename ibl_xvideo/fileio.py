@@ -11,6 +11,7 @@ one that was indexed. :func:`cache_dir` is where the package keeps its files.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import io
 import os
@@ -22,7 +23,7 @@ import numpy as np
 from .errors import SourceChangedError
 
 __all__ = ["cache_dir", "SeekableRaw", "LocalFile", "mp4_boxes", "file_fingerprint", "check_unchanged",
-           "FINGERPRINT_BYTES"]
+           "FINGERPRINT_BYTES", "written", "write_failure"]
 
 _ZEROS = memoryview(bytes(1 << 20))
 
@@ -204,3 +205,48 @@ def check_unchanged(path: str, size: int | None, mtime_ns: int | None, fingerpri
         raise SourceChangedError(
             f"{path} changed after it was opened (size {size} -> {st.st_size} bytes, its modification time or "
             "its container tables): its index is of the old file. Open the camera again to read the new one.")
+
+
+def write_failure(path, exc: OSError) -> str:
+    """What a failed write of ``path`` means to the user, from its errno, and what to do."""
+    import errno
+
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission is denied",
+            errno.EPERM: "permission is denied", errno.ENOENT: "its folder does not exist",
+            errno.ENOTDIR: "its folder does not exist"}.get(exc.errno, f"the system refused the write ({exc})")
+    todo = ("free some space, or write elsewhere" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "create the folder, or pick another path" if exc.errno in (errno.ENOENT, errno.ENOTDIR)
+            else "pick a path you can write to")
+    return f"Cannot write {path}: {what} ({exc.strerror or exc}): {todo}."
+
+
+@contextlib.contextmanager
+def written(*paths):
+    """Temporary names for ``paths``, moved into place together once the block completes; never a partial file.
+
+    Yields the temporary paths (same folders, so the move is a rename). A failure
+    removes them and raises :class:`~ibl_xvideo.errors.OutputWriteError` (errno kept)
+    naming the file; the files already there are left as they were.
+
+    Examples
+    --------
+    >>> with written("clip.mp4", "clip.times.npy") as (mp4, times):  # doctest: +SKIP
+    ...     encode(mp4); np.save(times, t)
+    """
+    from .errors import OutputWriteError
+
+    paths = [Path(p) for p in paths]
+    tmps = [p.with_name(f".{p.name}.{os.getpid()}.part{p.suffix}") for p in paths]
+    try:
+        yield tmps if len(tmps) > 1 else tmps[0]
+        for tmp, path in zip(tmps, paths):
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputWriteError(exc.errno, write_failure(" and ".join(map(str, paths)), exc)) from exc
+    finally:
+        for tmp in tmps:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass

@@ -18,7 +18,7 @@ import xarray as xr
 
 from .camera import as_frames, check_uncropped
 from .errors import InvalidOptionError, PoseTableError, TimestampsMismatchError, VideoNotFoundError, XVideoError
-from .figures import pyplot
+from .figures import pyplot, save_figure
 from .planning import nearest
 from .sources import assert_valid_label, is_eid, session_path_of
 
@@ -228,7 +228,7 @@ def plot_frame(camera: xr.DataArray, time: float, *, pose: xr.Dataset | None = N
     _draw(ax, frame, pose, threshold)
     ax.set_title(f"{camera.name}: " + ax.get_title(), fontsize=9)
     if out is not None:
-        fig.savefig(out, dpi=100)
+        save_figure(fig, out)
     return fig
 
 
@@ -264,5 +264,5 @@ def montage(camera: xr.DataArray, times, *, pose: xr.Dataset | None = None, ncol
         _draw(ax, frames.isel(time=k), pose, threshold)
     fig.suptitle(f"{camera.name}", fontsize=10)
     if out is not None:
-        fig.savefig(out, dpi=100)
+        save_figure(fig, out)
     return fig

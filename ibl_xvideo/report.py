@@ -12,6 +12,7 @@ each point. Pictures are embedded as PNG data, so the page opens anywhere.
 from __future__ import annotations
 
 import base64
+import errno
 import html
 import io
 import os
@@ -20,10 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from .camera import open_camera
-from .errors import TimestampsError, XVideoError
+from .errors import OutputWriteError, TimestampsError, VideoNotFoundError, XVideoError
 from .figures import pyplot
+from .fileio import written
 from .pose import load_pose
-from .qc import session_qc
+from .qc import camera_qc
+from .remote import redact_text
+from .sources import session_labels
 
 __all__ = ["session_report"]
 
@@ -57,6 +61,9 @@ def _png(fig) -> str:
 
 
 def _outcome(value) -> str:
+    if isinstance(value, Exception):
+        return '<span class="CRITICAL">ERROR</span>'
+    value = getattr(value, "outcome", value)
     name = value[0].name if isinstance(value, tuple) else getattr(value, "name", str(value))
     return f'<span class="{name}">{name}</span>'
 
@@ -127,43 +134,68 @@ def session_report(source, out: str | os.PathLike = "report.html", *, one=None, 
     """
     out = Path(out)
     if not out.resolve().parent.is_dir():
-        raise FileNotFoundError(f"The folder of {out} does not exist: create it or pick another path.")
-    results = session_qc(source, one=one, refs=refs, full=full, full_measures=["brightness"] if full else None,
-                         progress=progress)
-    eid = next((r.eid for r in results.values() if r.eid), str(source))
+        raise OutputWriteError(errno.ENOENT, f"Cannot write {out}: its folder does not exist: create the folder, "
+                               "or pick another path.")
+    labels = session_labels(source, one=one)
+    if not labels:
+        raise VideoNotFoundError(f"{source} has no camera video (raw_video_data/_iblrig_<label>Camera.raw.mp4).")
+    results = {}
+    for label in labels:  # a camera that cannot be judged has its error in its section, not the page's end
+        try:
+            results[label] = camera_qc(source, label, one=one, refs=refs, full=full, progress=progress,
+                                       full_measures=["brightness"] if full else None)
+        except XVideoError as exc:
+            results[label] = exc
+    eid = next((r.eid for r in results.values() if not isinstance(r, Exception) and r.eid), str(source))
     parts = [f"<h1>ibl-xvideo report: session {html.escape(eid)}</h1>",
              "<table><tr><th>camera</th><th>QC outcome</th></tr>"
-             + "".join(f"<tr><td>{lb}</td><td>{_outcome(r.outcome)}</td></tr>" for lb, r in results.items())
+             + "".join(f"<tr><td>{lb}</td><td>{_outcome(r)}</td></tr>" for lb, r in results.items())
              + "</table>"]
     for label, res in results.items():
-        d = res.to_dict()
-        parts.append(f"<h2>{label} camera: {_outcome(res.outcome)}</h2>")
-        rows = []
-        for key, value in res.metrics.items():
-            extra = " " + ", ".join(str(v) for v in value[1:]) if isinstance(value, tuple) else ""
-            rows.append(f"<tr><td>{html.escape(key.split('_', 2)[-1])}</td><td>{_outcome(value)}"
-                        f"{html.escape(extra)}</td><td>{html.escape(d['reasons'].get(key, ''))}</td></tr>")
-        rows = "".join(rows)
-        parts.append(f"<table><tr><th>check</th><th>outcome</th><th>why it is not PASS</th></tr>{rows}</table>")
-        parts.append(_png(res.plot()))
-        if res.samples is not None and len(res.samples):
-            parts.append("<p>The QC's sample frames:</p>" + _png(_samples_montage(res)))
+        if isinstance(res, Exception):
+            parts.append(f"<h2>{label} camera: {_outcome(res)}</h2><p>The QC could not run: "
+                         f"{html.escape(type(res).__name__)}: {html.escape(redact_text(str(res)))}</p>")
+            continue
+        parts.append(f"<h2>{label} camera: {_outcome(res)}</h2><p>{html.escape(redact_text(str(res)))}</p>")
         try:
-            cam = open_camera(source, label, one=one, chunks=None, on_mismatch="truncate", validate_times=False)
-        except TimestampsError:  # no usable times: the QC above says why
-            cam = open_camera(source, label, one=one, chunks=None, timestamps=False)
-        else:
-            parts.append("<p>Time between frames (red: where the camera's counter says it dropped frames):</p>"
-                         + _png(_intervals(np.asarray(cam.time.values), res.measures, label)))
-        try:
-            pose = load_pose(cam)
-        except XVideoError as exc:  # no DLC output for this camera (or not this video's)
-            parts.append(f"<p>No pose: {html.escape(str(exc))}</p>")
-        else:
-            parts.append("<p>How sure DLC is of each point (its likelihood, brainbox's 0.9 threshold):</p>"
-                         + _png(_pose_figure(pose, label)))
+            parts += _camera_section(source, label, res, one)
+        except XVideoError as exc:
+            parts.append(f"<p>This camera's pictures could not be made: {html.escape(type(exc).__name__)}: "
+                         f"{html.escape(redact_text(str(exc)))}</p>")
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>ibl-xvideo report {html.escape(eid)}</title><style>{_CSS}</style></head><body>"
             + "\n".join(parts) + _CHECK_IMAGES + "</body></html>")
-    out.write_text(page, encoding="utf-8")
+    with written(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
     return out
+
+
+def _camera_section(source, label: str, res, one) -> list[str]:
+    """The HTML parts of one camera after its heading: checks and reasons, QC figure, samples, intervals, pose."""
+    parts = []
+    d = res.to_dict()
+    rows = []
+    for key, value in res.metrics.items():
+        extra = " " + ", ".join(str(v) for v in value[1:]) if isinstance(value, tuple) else ""
+        rows.append(f"<tr><td>{html.escape(key.split('_', 2)[-1])}</td><td>{_outcome(value)}"
+                    f"{html.escape(extra)}</td><td>{html.escape(d['reasons'].get(key, ''))}</td></tr>")
+    rows = "".join(rows)
+    parts.append(f"<table><tr><th>check</th><th>outcome</th><th>why it is not PASS</th></tr>{rows}</table>")
+    parts.append(_png(res.plot()))
+    if res.samples is not None and len(res.samples):
+        parts.append("<p>The QC's sample frames:</p>" + _png(_samples_montage(res)))
+    try:
+        cam = open_camera(source, label, one=one, chunks=None, on_mismatch="truncate", validate_times=False)
+    except TimestampsError:  # no usable times: the QC above says why
+        cam = open_camera(source, label, one=one, chunks=None, timestamps=False)
+    else:
+        parts.append("<p>Time between frames (red: where the camera's counter says it dropped frames):</p>"
+                     + _png(_intervals(np.asarray(cam.time.values), res.measures, label)))
+    try:
+        pose = load_pose(cam)
+    except XVideoError as exc:  # no DLC output for this camera (or not this video's)
+        parts.append(f"<p>No pose: {html.escape(str(exc))}</p>")
+    else:
+        parts.append("<p>How sure DLC is of each point (its likelihood, brainbox's 0.9 threshold):</p>"
+                     + _png(_pose_figure(pose, label)))
+    return parts

@@ -30,7 +30,7 @@ LAYERS = [
     ("I/O", {"container", "remote", "fileio", "_lru", "progress", "figures"}),
     ("errors", {"errors"}),
 ]
-ORDER = {"I/O": ["container", "remote", "fileio", "_lru", "progress", "figures"]}
+ORDER = {"I/O": ["container", "remote", "figures", "fileio", "_lru", "progress"]}
 
 
 def _modules() -> dict[str, Path]:

@@ -42,6 +42,26 @@ def test_the_page_holds_every_camera_s_qc(report):
     # per camera the QC figure, its samples, the frame intervals, and the DLC points where there are some
     assert len(re.findall(r'<img alt="" src="data:image/png;base64,', page)) == 4 + 3
     assert "http://" not in page and "https://" not in page  # self-contained
+    for label in CAMERAS:  # each section opens with its summary: the outcome and the checks that did not run
+        assert re.search(rf"<h2>{label} camera: .*</h2><p>{label} camera of {DEMO_EID}: ", page)
+
+
+def test_a_camera_that_cannot_be_judged_has_its_error_in_its_section(tmp_path):
+    """The report is written whatever one camera holds: a camera with no timestamps, another with a video
+    that is not one; only a page that cannot be written stops it (one typed line)."""
+    root = build_demo(tmp_path / "cache", cameras={"left": (160, 128, 60, 4.0), "body": (160, 128, 30, 4.0)},
+                      progress=False)
+    (root / DEMO_SESSION / "alf" / "_ibl_leftCamera.times.npy").unlink()
+    (root / DEMO_SESSION / "alf" / "_ibl_leftCamera.dlc.pqt").write_bytes(b"PAR1 truncated")  # a damaged table
+    (root / DEMO_SESSION / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4").write_bytes(b"not a video" * 100)
+    out = tmp_path / "r.html"
+    assert main(["report", DEMO_EID, "--one-cache", str(root), "-o", str(out), "--no-refs"]) == 0
+    page = out.read_text()
+    assert "<h2>body camera: <span class=\"CRITICAL\">ERROR</span></h2>" in page and "CorruptVideoError" in page
+    assert "left camera of" in page and "no check ran" in page and "timestamps" in page
+    assert "No pose: " in page and "cannot be read as a Parquet table" in page
+    with pytest.raises(SystemExit, match="does not exist"):  # one line, no traceback
+        main(["report", DEMO_EID, "--one-cache", str(root), "-o", str(tmp_path / "no" / "r.html")])
 
 
 def _chromium(*args, tmp):

@@ -7,7 +7,7 @@ import textwrap
 
 import numpy as np
 
-from ..figures import pyplot
+from ..figures import pyplot, save_figure
 from .checks import FACE_ROI, brightness_roi
 
 __all__ = ["plot_qc"]
@@ -93,7 +93,7 @@ def plot_qc(result, frames=None, refs=None, out: str | os.PathLike | None = None
             a.set_title(f"{name}: frame {x[i]}, {b[i]:.1f}", fontsize=9)
             a.set_axis_off()
     if out is not None:
-        fig.savefig(out, dpi=100)
+        save_figure(fig, out)
     return fig
 
 
