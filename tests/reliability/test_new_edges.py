@@ -195,3 +195,43 @@ def test_a_clip_and_its_times_appear_together(videos, tmp_path):
     out = cam.isel(time=slice(0, 12)).video.to_mp4(tmp_path / "clip.mp4", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip.times.npy"]
     assert np.load(tmp_path / "clip.times.npy").size == 12 and out.stat().st_size > 0
+
+
+def test_no_secret_reaches_any_output(videos, tmp_path, capsys):
+    """A camera streamed with a password in its URL: every file written from it (a Zarr export, a clip and its
+    times, a figure, the QC's JSON and report figure, the CLI's output) holds no byte of the password."""
+    import importlib.util
+    import json
+
+    from ibl_xvideo.cli import main
+
+    from ..httpserver import PASSWORD, FileServer
+
+    root = tmp_path / "served"
+    root.mkdir()
+    shutil.copy(videos["bframes"], root / "_iblrig_bodyCamera.raw.mp4")
+    srv = FileServer(root)
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        url = srv.url("_iblrig_bodyCamera.raw.mp4", area="private", auth=True)
+        assert PASSWORD in url
+        cam = ibl_xvideo.open_camera(url, timestamps=False)
+        cam.isel(time=slice(0, 10)).video.to_mp4(out / "clip.mp4", progress=False)
+        cam.video.plot(1.0, out=out / "frame.png")
+        res = ibl_xvideo.qc.camera_qc(url, "body", n_samples=5, progress=False)
+        (out / "qc.json").write_text(json.dumps(res.to_dict()))
+        res.plot(out / "qc.png")
+        assert main(["qc", url, "body", "--json", "--n-samples", "5"]) == 0
+        assert main(["meta", url, "body"]) == 0
+        if importlib.util.find_spec("zarr") is not None:  # zarr-python 3: Python >= 3.11
+            cam.isel(time=slice(0, 30)).video.to_zarr(out / "s.zarr", progress=False)
+    finally:
+        srv.close()
+    printed = capsys.readouterr()
+    leaks = [str(p) for p in out.rglob("*") if p.is_file() and PASSWORD.encode() in p.read_bytes()]
+    leaks += ["stdout"] * (PASSWORD in printed.out) + ["stderr"] * (PASSWORD in printed.err)
+    leaks += [f"attrs[{k!r}]" for k, v in cam.attrs.items() if PASSWORD in str(v)]
+    record("secrets", "a password in a camera's URL, in every output", "none", ", ".join(leaks) or "none",
+           not leaks)
+    assert not leaks, leaks
