@@ -110,8 +110,10 @@ def test_example_qc_and_cache_runs(small_demo, tmp_path):
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "examples" / "qc_and_cache.py"
-    out = runpy.run_path(str(path))["main"](["--root", str(small_demo), "--out", str(tmp_path)])
-    assert out["figure"].stat().st_size > 10_000
+    folder = tmp_path / "new" / "folder"  # created by the example
+    out = runpy.run_path(str(path))["main"](["--root", str(small_demo), "--out", str(folder)])
+    assert out["figure"] == folder / "qc_body.png" and out["figure"].stat().st_size > 10_000
+    assert sorted(p.name for p in folder.iterdir()) == ["body_10s.zarr", "qc_body.png"]  # the big cache removed
     assert out["clip"] == (300, 256, 320)  # 10 s of the small demo's body camera
     assert out["cache"] == ("filled", "hit")
     # the demo's cameras see the audio pulses its DAQ recorded

@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import InvalidLabelError, InvalidOptionError, XVideoError
+from ..fileio import written
 from ..remote import STATS as HTTP_STATS
 from ..remote import is_url, redact, redact_text
 from ..sources import VIDEO_LABELS, is_eid, label_from_path, session_labels
@@ -157,9 +158,8 @@ def _write_table(rows: list[dict], out: Path):
     for col in set(COLUMNS) - {"frames", "n_samples", "bytes_read", "seconds", "finished"}:
         table[col] = table[col].astype("string")
     if out is not None:
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
+        with written(out) as tmp:  # whole or not at all; a failure is an OutputWriteError naming the table
+            table.to_parquet(tmp, index=False)
     return table
 
 
