@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -139,19 +140,17 @@ def to_zarr(
                 meta = {**ident, "source": source, "name": name, "shard_frames": S, "complete": False}
                 group = _create(location, camera, frames, (ys, xs), (index.height, index.width), S, codecs, meta,
                                 roi, storage_options)
-            n_shards = -(-n // S)
             done = group["_ibl_xvideo/done"][:]
-            todo = [k for k in range(n_shards) if not done[k]]
-            fast = ({"auto": "blosc", None: "raw"}.get(compressors) if isinstance(compressors, (str, type(None)))
-                    else None) if is_local(location) else None
+            direct_codec = ({"auto": "blosc", None: "raw"}.get(compressors) if isinstance(compressors, (str, type(
+                None))) else None) if is_local(location) else None
+            export = Export(location, name, first, ys, xs, pixels, storage_options, S, direct_codec)
+            todo = [Shard(export, k, k * S, min(n, (k + 1) * S)) for k in range(-(-n // S)) if not done[k]]
             estimate = None
             if is_local(location) and len(todo) > 2:  # the first shard measures what the rest will take
-                _run_shards(location, index, name, todo[:1], S, n, first, ys, xs, pixels, storage_options, False,
-                            fast, False)
-                estimate = _check_space(location, name, todo[0], todo[1:], S, n, check_space)
+                _run_shards(index, todo[:1], False, False)
+                estimate = _check_space(location, name, todo[0].k, [j.k for j in todo[1:]], S, n, check_space)
                 todo = todo[1:]
-            _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
-                        client, estimate)
+            _run_shards(index, todo, progress, client, estimate)
             meta = dict(group.attrs["ibl_xvideo"])
             meta["complete"] = bool(group["_ibl_xvideo/done"][:].all())
             group.attrs["ibl_xvideo"] = meta
@@ -265,60 +264,87 @@ def _check_space(location: str, name: str, k: int, rest: list, S: int, n: int, c
     return need
 
 
-def _write_shard(location: str, index: VideoIndex, name: str, k: int, a: int, b: int, first: int,
-                 ys: slice, xs: slice, pixels: str, storage_options: dict | None, slots: int = 0,
-                 fast: str | None = None) -> int:
-    """Decode store frames [a, b) (video frames first+a..), write them, then flag the shard.
+@dataclasses.dataclass(frozen=True)
+class Export:
+    """What every shard of one export shares: where it goes and which pixels of which frames it holds.
 
-    ``fast`` ('blosc' or 'raw'): a local store with the default codec (or none) gets the
-    shard file written directly (see :func:`_build_shard`); else zarr writes it.
+    ``direct_codec`` ('blosc' or 'raw'): a local store with the default codec (or none)
+    gets its shard files written directly (:mod:`ibl_xvideo.store.direct`); None: zarr
+    writes them.
     """
-    if fast:
-        return _store_shard(location, name, k, b - a, _build_shard(index, a, b, first, ys, xs, pixels, slots,
-                                                                    fast), storage_options)
+
+    location: str
+    name: str
+    first: int  # the video frame of store frame 0
+    ys: slice
+    xs: slice
+    pixels: str
+    storage_options: dict | None
+    shard_frames: int
+    direct_codec: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """One unit of an export's work: shard ``k``, store frames ``[start, stop)``."""
+
+    export: Export
+    k: int
+    start: int
+    stop: int
+
+    @property
+    def frames(self) -> int:
+        """How many frames the shard holds."""
+        return self.stop - self.start
+
+
+def _write_shard(index: VideoIndex, shard: Shard) -> int:
+    """Decode a shard's frames, write them, then flag the shard done; returns its frame count."""
+    e = shard.export
+    if e.direct_codec:
+        return _store_shard(e.location, e.name, shard.k, shard.frames, _build_shard(index, shard), e.storage_options)
     import zarr
 
-    group = zarr.open_group(location, mode="r+", storage_options=storage_options)
-    frames = read_frames(index, np.arange(first + a, first + b), y=ys, x=xs, pixels=pixels)
-    group[name][a:b] = frames
+    group = zarr.open_group(e.location, mode="r+", storage_options=e.storage_options)
+    frames = read_frames(index, np.arange(e.first + shard.start, e.first + shard.stop), y=e.ys, x=e.xs,
+                         pixels=e.pixels)
+    group[e.name][shard.start:shard.stop] = frames
     # zarr-python writes no file for a shard of the fill value alone: recorded, so that a missing file is damage
-    group["_ibl_xvideo/filled"][k] = not frames.any()
-    group["_ibl_xvideo/done"][k] = True
-    return b - a
+    group["_ibl_xvideo/filled"][shard.k] = not frames.any()
+    group["_ibl_xvideo/done"][shard.k] = True
+    return shard.frames
 
 
-def _write_run(index: VideoIndex, shards: list) -> int:
+def _write_run(index: VideoIndex, shards: list[Shard]) -> int:
     """Write consecutive shards in order, in one task; shards already flagged (a retried task) are skipped.
 
-    ``shards``: :func:`_write_shard` arguments without the index. Returns the frames
-    the run covers.
+    Returns the frames the run covers.
     """
     import zarr
 
-    location, storage_options = shards[0][0], shards[0][9]
-    done = zarr.open_group(location, mode="r+", storage_options=storage_options)["_ibl_xvideo/done"][:]
-    total = 0
+    e = shards[0].export
+    done = zarr.open_group(e.location, mode="r+", storage_options=e.storage_options)["_ibl_xvideo/done"][:]
     try:
-        for args in shards:
-            k, a, b = args[2:5]
-            if not done[k]:
-                _write_shard(args[0], index, *args[1:])
-            total += b - a
+        for shard in shards:
+            if not done[shard.k]:
+                _write_shard(index, shard)
     finally:  # a long-lived worker thread does not keep a shard's worth of memory between tasks
         direct.clear_scratch()
-    return total
+    return sum(shard.frames for shard in shards)
 
 
-def _build_shard(index: VideoIndex, a: int, b: int, first: int, ys: slice, xs: slice, pixels: str, slots: int,
-                 fast: str, buffer: int = 0) -> np.ndarray:
-    """The bytes of the shard holding store frames [a, b), in this thread's scratch buffer ``buffer``.
+def _build_shard(index: VideoIndex, shard: Shard, buffer: int = 0) -> np.ndarray:
+    """The bytes of a shard's file, in this thread's scratch buffer ``buffer``.
 
     Frames are encoded as they come out of the decoder (still in the CPU cache).
     """
-    h, w = len(range(index.height)[ys]), len(range(index.width)[xs])
-    builder = direct.ShardBuilder(slots, h * w, compress=fast == "blosc", buffer=buffer)
-    each_frame(index, first + a, first + b, lambda i, frame: builder.add(i - first - a, frame),
-               y=ys, x=xs, pixels=pixels)
+    e = shard.export
+    h, w = len(range(index.height)[e.ys]), len(range(index.width)[e.xs])
+    builder = direct.ShardBuilder(e.shard_frames, h * w, compress=e.direct_codec == "blosc", buffer=buffer)
+    base = e.first + shard.start
+    each_frame(index, base, e.first + shard.stop, lambda i, frame: builder.add(i - base, frame),
+               y=e.ys, x=e.xs, pixels=e.pixels)
     return builder.finish()
 
 
@@ -338,15 +364,14 @@ def _store_shard(location: str, name: str, k: int, n: int, data: np.ndarray, sto
     return n
 
 
-def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storage_options, progress, fast,
-                client=None, estimate: int | None = None):
+def _run_shards(index: VideoIndex, shards: list[Shard], progress: bool, client=None, estimate: int | None = None):
     """Write the shards, on the active dask.distributed client if there is one, else threads."""
     from tqdm.auto import tqdm
 
-    location = os.fspath(location)
-    args = [(location, index, name, k, k * S, min(n, (k + 1) * S), first, ys, xs, pixels, storage_options, S,
-             fast) for k in todo]
-    bar = tqdm(total=sum(a[5] - a[4] for a in args), desc=f"export {name}", unit="frame",
+    if not shards:
+        return
+    location = shards[0].export.location
+    bar = tqdm(total=sum(shard.frames for shard in shards), desc=f"export {shards[0].export.name}", unit="frame",
                disable=not progress)
     if estimate is not None:
         bar.set_postfix_str(f"~{_gb(estimate)} to write")
@@ -367,18 +392,18 @@ def _run_shards(location, index, name, todo, S, n, first, ys, xs, pixels, storag
             # runs of consecutive shards (a decoder goes on across their boundaries), about
             # four runs per worker thread so that the cluster stays balanced
             threads = max(1, sum(client.nthreads().values()))
-            size = max(1, len(args) // (4 * threads))
-            runs = [[a[:1] + a[2:] for a in args[i:i + size]] for i in range(0, len(args), size)]
+            size = max(1, len(shards) // (4 * threads))
+            runs = [shards[i:i + size] for i in range(0, len(shards), size)]
             futures = [client.submit(_write_run, index_f, run, pure=False, retries=2) for run in runs]
             for fut in as_completed(futures):
                 bar.update(fut.result())
         else:
-            _run_local(args, bar)
+            _run_local(index, shards, bar)
     finally:
         bar.close()
 
 
-def _run_local(args: list, bar) -> None:
+def _run_local(index: VideoIndex, shards: list[Shard], bar) -> None:
     """Write shards on threads, each thread taking a run of consecutive shards in order.
 
     Shards are a regular grid but keyframes need not be: a thread that goes on from
@@ -389,9 +414,9 @@ def _run_local(args: list, bar) -> None:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    workers = min(os.cpu_count() or 1, len(args)) or 1
-    bounds = np.linspace(0, len(args), workers + 1).round().astype(int)
-    runs = [args[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    workers = min(os.cpu_count() or 1, len(shards)) or 1
+    bounds = np.linspace(0, len(shards), workers + 1).round().astype(int)
+    runs = [shards[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     lock, stop = threading.Lock(), threading.Event()
 
     def report(fut):
@@ -399,24 +424,25 @@ def _run_local(args: list, bar) -> None:
             with lock:
                 bar.update(fut.result())
 
-    def run(shards, writer):
+    def run(run_shards: list[Shard], writer):
         import zarr
 
-        (location, index, name, _, _, _, first, ys, xs, pixels, storage_options, slots, fast) = shards[0]
-        group = zarr.open_group(location, mode="r+", storage_options=storage_options)
+        e = run_shards[0].export
+        group = zarr.open_group(e.location, mode="r+", storage_options=e.storage_options)
         pending = None
         try:
-            for i, (_, _, _, k, a, b, *_) in enumerate(shards):
+            for i, shard in enumerate(run_shards):
                 if stop.is_set():
                     return
-                if not fast:
+                if not e.direct_codec:
                     with lock:
-                        bar.update(_write_shard(*shards[i]))
+                        bar.update(_write_shard(index, shard))
                     continue
-                data = _build_shard(index, a, b, first, ys, xs, pixels, slots, fast, buffer=i % 2)
+                data = _build_shard(index, shard, buffer=i % 2)
                 if pending is not None:
                     pending.result()  # its buffer is the one the next shard is built in
-                pending = writer.submit(_store_shard, location, name, k, b - a, data, storage_options, group)
+                pending = writer.submit(_store_shard, e.location, e.name, shard.k, shard.frames, data,
+                                        e.storage_options, group)
                 pending.add_done_callback(report)
         finally:
             if pending is not None:
