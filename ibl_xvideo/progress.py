@@ -1,8 +1,8 @@
 """One progress bar for long Dask computations on cameras, in the style of every other bar here (tqdm).
 
 On the local schedulers the bar is fed by Dask's callbacks; under a ``dask.distributed``
-client (where no callback runs in this process) by the scheduler's own count of the
-tasks done, read every half second.
+client (where no callback runs in this process) by a scheduler plugin counting the
+tasks the block's computations make and those done, read every half second.
 """
 
 from __future__ import annotations
@@ -55,14 +55,31 @@ def _distributed_client():
         return None
 
 
+_PLUGIN = "ibl_xvideo-progress"
+
+
+def _task_counter():
+    """A scheduler plugin counting the tasks it sees and those done, from its registration on (made on first use)."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class TaskCounter(SchedulerPlugin):
+        name = _PLUGIN
+
+        def __init__(self):
+            self.seen, self.done = set(), set()
+
+        def transition(self, key, start, finish, *args, **kwargs):
+            self.seen.add(key)
+            if finish in ("memory", "erred"):
+                self.done.add(key)
+
+    return TaskCounter()
+
+
 def _task_counts(dask_scheduler) -> tuple[int, int]:
-    """(tasks, tasks done) the scheduler has seen, over its task groups (run on the scheduler)."""
-    total = done = 0
-    for group in list(dask_scheduler.task_groups.values()):
-        states = group.states
-        total += sum(states.values())
-        done += sum(states.get(s, 0) for s in ("memory", "released", "erred", "forgotten"))
-    return total, done
+    """(tasks, tasks done) since the counter was registered (run on the scheduler)."""
+    plugin = dask_scheduler.plugins.get(_PLUGIN)
+    return (len(plugin.seen), len(plugin.done)) if plugin is not None else (0, 0)
 
 
 class _SchedulerBar:
@@ -80,7 +97,7 @@ class _SchedulerBar:
     def __enter__(self):
         from tqdm.auto import tqdm
 
-        self.base = self._counts()
+        self.client.register_plugin(_task_counter(), name=_PLUGIN)
         self.bar = tqdm(total=0, desc=self.desc, unit="task", disable=self.disable)
         self.thread = threading.Thread(target=self._poll, name="ibl_xvideo-progress", daemon=True)
         self.thread.start()
@@ -88,8 +105,6 @@ class _SchedulerBar:
 
     def _update(self) -> None:
         total, done = self._counts()
-        total, done = max(0, total - self.base[0]), max(0, done - self.base[1])
-        # tasks done are forgotten (and their groups dropped) once their results are gathered: keep the highs
         self.bar.total = max(total, self.bar.total or 0)
         self.bar.n = min(max(done, self.bar.n), self.bar.total)
         self.bar.refresh()
@@ -108,8 +123,9 @@ class _SchedulerBar:
             self._update()
         except Exception:  # noqa: BLE001
             pass
-        if kind is None:  # the block's computations returned: every task they made has run
-            self.bar.n = self.bar.total
-            self.bar.refresh()
+        try:
+            self.client.unregister_scheduler_plugin(_PLUGIN)
+        except Exception:  # noqa: BLE001 - a closed client
+            pass
         self.bar.close()
         return False
