@@ -30,7 +30,22 @@ def _roi(text: str) -> str:
     return text
 
 
-def _one(cache: str | None):
+def _one(args):
+    """The ONE the command reaches.
+
+    ``--alyx URL`` (online, or ``--offline``), ``--one-cache FOLDER`` (its tables,
+    offline), else None: this computer's configured ONE, offline
+    (:func:`ibl_xvideo.sources.default_one`).
+    """
+    alyx, cache = getattr(args, "alyx", None), getattr(args, "one_cache", None)
+    offline = getattr(args, "offline", False)
+    if alyx:
+        from one.api import ONE
+
+        from .sources import one_errors
+
+        with one_errors(f"connecting to Alyx at {alyx}"):
+            return ONE(base_url=alyx, cache_dir=cache, mode="local" if offline else "remote", silent=True)
     if cache is None:
         return None
     from one.api import One
@@ -38,12 +53,22 @@ def _one(cache: str | None):
     return One(cache_dir=cache, mode="local")
 
 
-def _add_source(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="eid, session folder, mp4 file or http(s) URL")
-    p.add_argument("label", nargs="?", default=None, help="camera: left, right, body or belly")
+def _add_one(p: argparse.ArgumentParser) -> None:
+    """The flags that say which ONE an eid is looked up in."""
     p.add_argument("--one-cache", default=None,
                    help="ONE cache folder for eids (default: this computer's configured ONE, offline; the demo's "
                         "cache for the demo eid)")
+    p.add_argument("--alyx", default=None, metavar="URL",
+                   help="an Alyx server (e.g. https://openalyx.internationalbrainlab.org): ONE online, with the login "
+                        "and data server ONE.setup() saved for it; what the command needs is fetched (the videos "
+                        "streamed)")
+    p.add_argument("--offline", action="store_true", help="with --alyx: ONE's local mode (its cache tables only)")
+
+
+def _add_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="eid, session folder, mp4 file or http(s) URL")
+    p.add_argument("label", nargs="?", default=None, help="camera: left, right, body or belly")
+    _add_one(p)
 
 
 def _cmd_demo(args) -> int:
@@ -56,7 +81,7 @@ def _cmd_demo(args) -> int:
 def _cmd_meta(args) -> int:
     from . import video_meta
 
-    meta = video_meta(args.source, args.label, one=_one(args.one_cache))
+    meta = video_meta(args.source, args.label, one=_one(args))
     meta = {k: (str(v) if not isinstance(v, (int, float, str, type(None))) else v) for k, v in meta.items()}
     print(json.dumps(meta, indent=2))
     return 0
@@ -72,11 +97,11 @@ def _cmd_frame(args) -> int:
     from .fileio import written
 
     try:  # the session clock whenever the session's camera times are usable, --index or not
-        cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None)
+        cam = open_camera(args.source, args.label, one=_one(args), chunks=None)
     except TimestampsError:
         if args.index is None:
             raise
-        cam = open_camera(args.source, args.label, one=_one(args.one_cache), chunks=None, timestamps=False)
+        cam = open_camera(args.source, args.label, one=_one(args), chunks=None, timestamps=False)
     if args.index is None:
         try:
             sel = cam.video.frame_at(args.time)
@@ -100,7 +125,7 @@ def _cmd_qc(args) -> int:
 
     from .qc import camera_qc, session_qc
 
-    kw = dict(one=_one(args.one_cache), n_samples=args.n_samples, full=args.full, samples=args.samples,
+    kw = dict(one=_one(args), n_samples=args.n_samples, full=args.full, samples=args.samples,
               refs=False if args.no_refs else args.refs, kind=args.kind,
               progress=not args.json, full_measures=args.measures.split(",") if args.measures else None)
     whole_session = args.label is None and "://" not in args.source and Path(args.source).suffix != ".mp4"
@@ -171,7 +196,7 @@ def _cmd_qc_batch(args) -> int:
                 from None
     try:
         table = batch_qc(_batch_sources(args.sources), args.labels.split(",") if args.labels else None,
-                         out=args.out, client=client, one=_one(args.one_cache), samples=args.samples,
+                         out=args.out, client=client, one=_one(args), samples=args.samples,
                          n_samples=args.n_samples, kind=args.kind, refs=False if args.no_refs else args.refs,
                          retry_errors=args.retry_errors)
     finally:
@@ -190,7 +215,7 @@ def _cmd_qc_batch(args) -> int:
 def _cmd_export(args) -> int:
     from . import open_camera, to_zarr
 
-    cam = open_camera(args.source, args.label, one=_one(args.one_cache),
+    cam = open_camera(args.source, args.label, one=_one(args),
                       timestamps=False if args.no_times else None)
     time = slice(args.start, args.stop) if (args.start is not None or args.stop is not None) else None
     to_zarr(cam, args.store, time=time, roi=args.roi, overwrite=args.overwrite, repair=args.repair,
@@ -202,7 +227,7 @@ def _cmd_export(args) -> int:
 def _cmd_download(args) -> int:
     from .sources import resolve
 
-    res = resolve(args.source, args.label, one=_one(args.one_cache), timestamps=False, download=True,
+    res = resolve(args.source, args.label, one=_one(args), timestamps=False, download=True,
                   data_server=args.data_server)
     print(res.location)
     return 0
@@ -216,7 +241,7 @@ def _cmd_report(args) -> int:
     if not Path(args.out).resolve().parent.is_dir():  # before the QC runs, not after
         raise SystemExit(f"ibl-xvideo report: -o {args.out}: the folder {Path(args.out).resolve().parent} does not "
                          "exist; create it or pick another path.")
-    out = session_report(args.source, args.out, one=_one(args.one_cache), refs=False if args.no_refs else None,
+    out = session_report(args.source, args.out, one=_one(args), refs=False if args.no_refs else None,
                          full=not args.samples_only)
     print(f"report of {args.source} -> {out}", file=sys.stderr)
     return 0
@@ -296,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scheduler", default=None,
                    help="address of a running Dask scheduler (default: a local cluster, a worker per core)")
     p.add_argument("--labels", default=None, help="comma-separated cameras (default: every camera of a session)")
-    p.add_argument("--one-cache", default=None, help="ONE cache folder for eids")
+    _add_one(p)
     p.add_argument("--n-samples", type=int, default=100, help="sample frames (default 100, as ibllib)")
     p.add_argument("--samples", choices=("exact", "keyframes"), default="exact",
                    help="exact: ibllib's sample frames; keyframes: the keyframe nearest each")
@@ -329,9 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="a session's QC as one self-contained HTML page, every camera")
     p.add_argument("source", help="eid or session folder")
     p.add_argument("-o", "--out", default="report.html", help="the HTML file to write (default report.html)")
-    p.add_argument("--one-cache", default=None,
-                   help="ONE cache folder for eids (default: this computer's configured ONE, offline; the demo's "
-                        "cache for the demo eid)")
+    _add_one(p)
     p.add_argument("--no-refs", action="store_true", help="skip the position and focus checks (NOT_SET)")
     p.add_argument("--samples-only", action="store_true",
                    help="brightness of the QC's sample frames only, not of every frame (no full decoding pass)")

@@ -6,6 +6,7 @@ session path, a path to an ``.mp4`` file, or an http(s) URL.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -21,13 +22,15 @@ from .errors import (
     InvalidLabelError,
     InvalidOptionError,
     InvalidTimestampsError,
+    RemoteError,
     SessionNotFoundError,
     SourceTypeError,
     TimestampsNotFoundError,
     VideoNotFoundError,
+    XVideoError,
 )
 from .fileio import cache_dir
-from .remote import download, is_s3, s3_location, split_auth
+from .remote import download, is_s3, redact, redact_text, s3_location, split_auth
 
 __all__ = [
     "VIDEO_LABELS",
@@ -44,6 +47,7 @@ __all__ = [
     "not_a_source",
     "camera_location",
     "one_auth",
+    "one_errors",
 ]
 
 VIDEO_LABELS = ("left", "right", "body", "belly")
@@ -118,7 +122,8 @@ def session_path_of(one, eid) -> Path:
         When ONE does not know the session, or refuses the eid (ONE takes version-4 UUIDs).
     """
     try:
-        session_path = one.eid2path(str(eid))
+        with one_errors(f"looking up session {eid}", eid):
+            session_path = one.eid2path(str(eid))
     except ValueError as exc:  # ONE's own validation of the string
         raise SessionNotFoundError(f"{eid} is not an eid ONE accepts ({exc}): check the eid.") from exc
     if session_path is None:
@@ -156,10 +161,12 @@ def _quiet_load(one, eid, name, collection):
         level = logger.level
         logger.setLevel(logging.ERROR)
         try:
-            return one.load_dataset(eid, name, collection=collection,
-                                    check_hash=not getattr(one, "offline", False))
-        except ALFObjectNotFound:
-            return None
+            with one_errors(f"loading {collection}/{name} of session {eid}", eid):
+                try:
+                    return one.load_dataset(eid, name, collection=collection,
+                                            check_hash=not getattr(one, "offline", False))
+                except ALFObjectNotFound:
+                    return None
         finally:
             logger.setLevel(level)
 
@@ -407,10 +414,24 @@ def session_labels(eid, *, one=None) -> list[str]:
         For an eid ONE does not know.
     """
     if is_eid(eid):
-        session_path = session_path_of(default_one(eid) if one is None else one, eid)
+        one = default_one(eid) if one is None else one
+        session_path = session_path_of(one, eid)
+        # the cameras ONE lists (downloaded or not: those not here are streamed), and any found in the folder
+        found = set(_cameras_in(session_path)) | set(_listed_cameras(one, str(eid)))
     else:
-        session_path = Path(eid)
-    return [lb for lb in VIDEO_LABELS if lb in _cameras_in(session_path)]
+        found = set(_cameras_in(Path(eid)))
+    return [lb for lb in VIDEO_LABELS if lb in found]
+
+
+def _listed_cameras(one, eid: str) -> list[str]:
+    """The labels of the raw camera videos ONE lists for a session (its cache tables, or Alyx when online)."""
+    with warnings.catch_warnings(), one_errors(f"listing the videos of session {eid}", eid):
+        warnings.simplefilter("ignore")
+        df = one.list_datasets(eid, collection="raw_video_data", details=True)
+    if df is None or len(df) == 0:
+        return []
+    return sorted({label_from_path(Path(str(rel)).name) for rel in df["rel_path"]
+                   if re.search(r"_iblrig_\w+Camera\.raw.*\.mp4$", str(rel))} - {None})
 
 
 #: IBL's public data on AWS, in ONE's layout (ONE's ``one.remote.aws``: bucket and ``data`` root).
@@ -473,6 +494,58 @@ def default_one(eid=None):
     )
 
 
+@contextlib.contextmanager
+def one_errors(doing: str, eid=None):
+    """ONE's, Alyx's and the data server's errors while ``doing``, as this package's typed errors.
+
+    Authentication (Alyx or data server): :class:`~ibl_xvideo.remote.RemoteAuthError`; a
+    404: :class:`SessionNotFoundError` for Alyx, :class:`VideoNotFoundError` for a file;
+    an unreachable server: :class:`~ibl_xvideo.errors.RemoteError`. Messages name the eid
+    and what to do, never a password.
+    """
+    import urllib.error
+
+    from one.alf.exceptions import ALFError
+
+    try:
+        yield
+    except XVideoError:
+        raise
+    except ALFError as exc:
+        raise VideoNotFoundError(f"{doing}: ONE says {redact_text(str(exc))} Check the eid and the dataset "
+                                 "names (one.list_datasets(eid)).") from exc
+    except urllib.error.HTTPError as exc:  # ONE's downloads from the data server
+        raise _http_error(doing, exc.code, "the data server", redact(exc.url or "")) from exc
+    except (urllib.error.URLError, ConnectionError) as exc:
+        raise RemoteError(f"{doing}: the server cannot be reached ({redact_text(str(exc))}): check the network, "
+                          "or use ONE(mode='local') on the files already downloaded.") from exc
+    except Exception as exc:  # requests' errors from Alyx, without importing requests here
+        response = getattr(exc, "response", None)
+        code = getattr(response, "status_code", None)
+        if code is not None:
+            raise _http_error(doing, code, "Alyx", redact(getattr(response, "url", "") or "")) from exc
+        if type(exc).__module__.startswith(("requests", "urllib3")):
+            raise RemoteError(f"{doing}: Alyx cannot be reached ({redact_text(str(exc))}): check ONE's base "
+                              "URL and the network, or use ONE(mode='local').") from exc
+        raise
+
+
+def _http_error(doing: str, code: int, who: str, url: str) -> XVideoError:
+    from .remote import RemoteAuthError
+
+    if code in (401, 403):
+        how = ("log in again (ONE(..., password=...) or one.alyx.authenticate(force=True))" if who == "Alyx" else
+               "check the data server's login and password in ONE's settings (ONE.setup(), HTTP_DATA_SERVER_LOGIN "
+               "/ HTTP_DATA_SERVER_PWD)")
+        return RemoteAuthError(f"{doing}: {who} refused the credentials (HTTP {code}{', ' + url if url else ''}): "
+                               f"{how}.")
+    if code == 404:
+        cls = SessionNotFoundError if who == "Alyx" else VideoNotFoundError
+        return cls(f"{doing}: {who} has no such {'record' if who == 'Alyx' else 'file'} (HTTP 404"
+                   f"{', ' + url if url else ''}): check the eid, or whether the dataset was released.")
+    return RemoteError(f"{doing}: {who} answered HTTP {code}{' for ' + url if url else ''}: try again later.")
+
+
 def _demo_hint(eid) -> str:
     """What to say of the built-in demo to a user whose eid is unknown: the demo's eid, if it looks meant."""
     import difflib
@@ -514,7 +587,8 @@ def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, 
             if download:
                 location = str(_download(one, eid, session_path, rel_path, dataset_id, data_server, auth))
             else:
-                url = dataset_url(one, session_path, rel_path, dataset_id, data_server)
+                with one_errors(f"finding the URL of {rel_path} of session {eid}", eid):
+                    url = dataset_url(one, session_path, rel_path, dataset_id, data_server)
                 if is_s3(url):
                     location, url_auth = s3_location(url, storage_options)
                 else:
@@ -526,7 +600,7 @@ def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, 
 
 def _listed_video(one, eid: str, label: str):
     """``(rel_path, dataset id)`` of the camera's raw video in ONE's datasets table, or None."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_errors(f"listing the videos of session {eid}", eid):
         warnings.simplefilter("ignore")
         df = one.list_datasets(eid, collection="raw_video_data", details=True)
     if df is None or len(df) == 0:
@@ -606,7 +680,7 @@ def _download(one, eid, session_path: Path, rel_path: str, dataset_id: str, data
     """Fetch a dataset to its place in the session folder (through ONE when it can), with a progress bar."""
     dest = session_path / rel_path
     if not getattr(one, "offline", True) and data_server is None:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), one_errors(f"downloading {rel_path} of session {eid}", eid):
             warnings.simplefilter("ignore")
             return Path(one.load_dataset(eid, Path(rel_path).name, collection=str(Path(rel_path).parent),
                                          download_only=True))

@@ -21,6 +21,7 @@ from ..progress import progress as progress_bar
 from ..remote import download
 from ..sources import resolve, session_labels
 from . import checks
+from .inputs import fetch_qc_inputs
 from .raw import load_audio_ttls, load_camera_ssv_times, load_embedded_frame_data, read_description
 from .report import plot_qc
 from .wheel import active_wheel_period, align_motion
@@ -405,6 +406,8 @@ def _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, s
         res = resolve(source, label, one=one, timestamps=False, storage_options=storage_options)
     if res.label is None:
         raise XVideoError(f"Give the camera label for {source}.")
+    if one is not None and res.eid:  # an online ONE: what the checks read, fetched once into its cache
+        fetch_qc_inputs(one, res.eid, res.label)
     index = get_index(res.location, auth=res.auth)
     sp = res.session_path
     kind = kind or session_type(sp)

@@ -1,0 +1,158 @@
+"""The IBL stack as users reach it: a real ``one.api.OneAlyx`` in remote mode, over HTTP, none of its files local.
+
+A loopback Alyx (:mod:`tests.alyxserver`) serves the demo session's records and a data
+server with basic auth (:class:`tests.httpserver.FileServer`) its files. The camera QC,
+the session QC, the report and the command line, given only the eid and that ONE, give
+the same outcome for every check as on the session on disk: what the checks read is
+fetched through ONE, the videos are streamed (never downloaded). ONE's errors are typed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import ibl_xvideo
+from ibl_xvideo import errors
+from ibl_xvideo.cli import main
+from ibl_xvideo.demo import DEMO_EID, DEMO_SESSION, build_demo
+from ibl_xvideo.qc import camera_qc, session_qc
+
+from .alyxserver import PASSWORD, USER, AlyxServer, Sessions
+from .httpserver import PASSWORD as DATA_PASSWORD
+from .httpserver import USER as DATA_USER
+from .httpserver import FileServer
+
+pytestmark = pytest.mark.http
+
+#: the demo's rig, small: each camera's QC has every input (rig files, DAQ sync, wheel, reference frames)
+CAMERAS = {"left": (320, 256, 60, 6.0), "body": (320, 256, 30, 6.0)}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """(Alyx URL, data server, the session on disk); ONE's settings in a HOME of their own."""
+    tmp = tmp_path_factory.mktemp("alyx")
+    home = tmp / "home"
+    home.mkdir()
+    old_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)  # ONE's settings and token go here, not into the user's
+    root = build_demo(tmp / "on_disk", cameras=CAMERAS, progress=False)
+    served = tmp / "served"
+    served.mkdir()
+    data = FileServer(served)
+    data_root = data.url("", area="private").rstrip("/")
+    alyx = AlyxServer(Sessions(root, {DEMO_EID: DEMO_SESSION}, served, data_root))
+    import one.params
+
+    par = (one.params.default().set("ALYX_URL", alyx.url).set("ALYX_LOGIN", USER)
+           .set("HTTP_DATA_SERVER", data_root).set("HTTP_DATA_SERVER_LOGIN", DATA_USER)
+           .set("HTTP_DATA_SERVER_PWD", DATA_PASSWORD).set("CACHE_DIR", str(tmp / "one_cache")))
+    one.params.save(par, alyx.url)
+    yield alyx, data, root, tmp
+    alyx.close()
+    data.close()
+    if old_home is None:
+        os.environ.pop("HOME", None)
+    else:
+        os.environ["HOME"] = old_home
+
+
+@pytest.fixture()
+def remote(servers):
+    """A fresh remote ONE with an empty cache folder: nothing of the session is on this computer."""
+    from one.api import OneAlyx
+
+    alyx, _, _, tmp = servers
+    cache = tmp / f"cache{len(list(tmp.glob('cache*')))}"
+    return OneAlyx(base_url=alyx.url, username=USER, password=PASSWORD, cache_dir=cache, mode="remote",
+                   silent=True)
+
+
+def _on_disk(servers):
+    from one.api import One
+
+    return One(cache_dir=servers[2], mode="local")
+
+
+def _checks(result) -> dict:
+    return {k: (v[0] if isinstance(v, tuple) else v) for k, v in result.metrics.items()}
+
+
+@pytest.mark.parametrize("label", list(CAMERAS))
+def test_remote_camera_qc_equals_the_qc_of_the_session_on_disk(servers, remote, label):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        far = camera_qc(DEMO_EID, label, one=remote, n_samples=10, progress=False)
+        near = camera_qc(DEMO_EID, label, one=_on_disk(servers), n_samples=10, progress=False)
+    assert far.metrics == near.metrics and far.outcome == near.outcome
+    assert far.not_run == near.not_run
+    assert _checks(far)[f"_video{label.capitalize()}_pin_state"].name != "NOT_SET"  # the DAQ sync was fetched
+    assert _checks(far)[f"_video{label.capitalize()}_dropped_frames"].name != "NOT_SET"  # the rig files too
+    assert far.location.startswith("http://127.0.0.1")  # the video streamed...
+    assert not list(remote.cache_dir.rglob("*.mp4"))  # ...and never downloaded
+
+
+def test_remote_session_qc_lists_the_cameras_from_one(servers, remote):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = session_qc(DEMO_EID, one=remote, n_samples=8, progress=False)
+        near = session_qc(DEMO_EID, one=_on_disk(servers), n_samples=8, progress=False)
+    assert list(results) == list(near) == ["left", "body"]
+    assert {lb: r.metrics for lb, r in results.items()} == {lb: r.metrics for lb, r in near.items()}
+
+
+def test_the_command_line_reaches_a_remote_one(servers, remote, capsys, tmp_path):
+    alyx = servers[0]
+    assert main(["qc", DEMO_EID, "left", "--alyx", alyx.url, "--json", "--n-samples", "8"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        near = camera_qc(DEMO_EID, "left", one=_on_disk(servers), n_samples=8, progress=False)
+    assert printed["outcome"] == near.outcome.name and printed["metrics"] == near.to_dict()["metrics"]
+    assert main(["report", DEMO_EID, "--alyx", alyx.url, "-o", str(tmp_path / "r.html"), "--samples-only"]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "<h2>left camera:" in page and "<h2>body camera:" in page
+    assert main(["download", DEMO_EID, "body", "--alyx", alyx.url]) == 0
+    video = capsys.readouterr().out.strip().splitlines()[-1]
+    ref = ibl_xvideo.open_camera(servers[2] / DEMO_SESSION / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4",
+                                 timestamps=False, chunks=None)
+    assert np.array_equal(ibl_xvideo.open_camera(video, timestamps=False, chunks=None).values, ref.values)
+
+
+def test_a_streamed_camera_from_a_remote_one_is_exact(servers, remote):
+    cam = ibl_xvideo.open_camera(DEMO_EID, "left", one=remote)
+    ref = ibl_xvideo.open_camera(DEMO_EID, "left", one=_on_disk(servers))
+    picks = [0, 17, 200, 5, 359]
+    assert np.array_equal(cam.isel(time=picks).values, ref.isel(time=picks).values)
+    np.testing.assert_array_equal(cam.time.values, ref.time.values)
+
+
+def test_one_s_errors_are_typed_and_keep_passwords_out(servers, tmp_path):
+    """A wrong data-server password, a wrong Alyx password, an unknown eid: typed errors, no secret shown."""
+    import one.params
+    from one.api import OneAlyx
+
+    alyx = servers[0]
+    with pytest.raises(Exception) as caught:
+        OneAlyx(base_url=alyx.url, username=USER, password="wrong", cache_dir=tmp_path / "c0", mode="remote",
+                silent=True)
+    assert "wrong" not in str(caught.value)
+    par = one.params.get(alyx.url, silent=True)
+    one.params.save(par.set("HTTP_DATA_SERVER_PWD", "not-the-password"), alyx.url)
+    try:
+        bad = OneAlyx(base_url=alyx.url, username=USER, password=PASSWORD, cache_dir=tmp_path / "c1",
+                      mode="remote", silent=True)
+        with pytest.raises(errors.RemoteError) as exc:
+            ibl_xvideo.open_camera(DEMO_EID, "left", one=bad)
+        assert "not-the-password" not in str(exc.value) and DATA_PASSWORD not in str(exc.value)
+    finally:
+        one.params.save(par, alyx.url)
+    good = OneAlyx(base_url=alyx.url, username=USER, password=PASSWORD, cache_dir=tmp_path / "c2", mode="remote",
+                   silent=True)
+    with pytest.raises(errors.SessionNotFoundError):
+        ibl_xvideo.open_camera("0c3d1e3a-1111-4b1e-9a44-5d4b2f3a9c01", "left", one=good)
