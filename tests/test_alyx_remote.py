@@ -156,3 +156,17 @@ def test_one_s_errors_are_typed_and_keep_passwords_out(servers, tmp_path):
                    silent=True)
     with pytest.raises(errors.SessionNotFoundError):
         ibl_xvideo.open_camera("0c3d1e3a-1111-4b1e-9a44-5d4b2f3a9c01", "left", one=good)
+
+
+def test_a_batch_over_a_remote_one_equals_the_qc_on_disk(servers, remote, client, tmp_path):
+    """qc-batch: the remote ONE travels to the cluster's workers, each fetches what its camera's checks read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = ibl_xvideo.qc.batch_qc([DEMO_EID], one=remote, client=client, n_samples=8, progress=False,
+                                       out=tmp_path / "t.parquet")
+        near = session_qc(DEMO_EID, one=_on_disk(servers), n_samples=8, progress=False)
+    assert sorted(table.label) == sorted(near) and not table.error_type.notna().any(), table.error.tolist()
+    for row in table.itertuples():
+        assert row.outcome == near[row.label].outcome.name
+        assert json.loads(row.metrics) == {k.split("_", 2)[-1]: v
+                                           for k, v in near[row.label].to_dict()["metrics"].items()}

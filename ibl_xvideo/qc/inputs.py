@@ -11,6 +11,7 @@ streams its sample frames.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import warnings
 from pathlib import Path
@@ -50,6 +51,23 @@ def _wanted(rel: str, patterns) -> bool:
     return any(fnmatch.fnmatch(rel, p) for p in patterns) and not rel.endswith((".cbin", ".bin.gz", ".mp4"))
 
 
+@contextlib.contextmanager
+def _cache_lock(cache_dir: Path):
+    """An exclusive lock on a ONE cache folder, across processes (where the platform has ``fcntl``)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: ONE's own downloads are all there is
+        yield
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / ".ibl_xvideo_fetch.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def fetch_qc_inputs(one, eid: str, label: str) -> list[Path]:
     """Download into ONE's cache the files the QC of ``label`` reads, for a session ``eid``; return them.
 
@@ -71,7 +89,10 @@ def fetch_qc_inputs(one, eid: str, label: str) -> list[Path]:
         return []
     names = [Path(r).name for r in rels]
     collections = [str(Path(r).parent).replace(".", "") or None for r in rels]
-    with one_errors(f"downloading the QC inputs of the {label} camera of session {eid}", eid), \
+    # one fetch at a time into a cache: ONE renames a file as it lands, and a QC of the session's other camera
+    # (another worker of a batch) must not read the folder while it does
+    with _cache_lock(Path(one.cache_dir)), \
+            one_errors(f"downloading the QC inputs of the {label} camera of session {eid}", eid), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
         files, _ = one.load_datasets(eid, names, collections=collections, download_only=True,
