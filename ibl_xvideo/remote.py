@@ -411,6 +411,39 @@ def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
 
 #: Fetched blocks, shared by every reader of the same file version in this process.
 BLOCKS = ByteLRU(128 * 2**20)
+
+
+class _InFlight:
+    """The blocks being fetched now: a reader wanting one waits for the fetch in flight instead of a second."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._events: dict = {}
+
+    def claim(self, keys) -> tuple[list, list]:
+        """``(keys now claimed by the caller, the events of the keys others are fetching)``, in ``keys``' order."""
+        mine, theirs = [], []
+        with self._lock:
+            for key in keys:
+                event = self._events.get(key)
+                if event is None:
+                    self._events[key] = threading.Event()
+                    mine.append(key)
+                else:
+                    theirs.append(event)
+        return mine, theirs
+
+    def release(self, keys) -> None:
+        """The caller's fetch of ``keys`` is over (done or failed): wake whoever waits for them."""
+        with self._lock:
+            events = [self._events.pop(key, None) for key in keys]
+        for event in events:
+            if event is not None:
+                event.set()
+
+
+#: Blocks in flight in this process (bounded by the requests running at once).
+INFLIGHT = _InFlight()
 #: Bytes of a cached block, and at most of one read-ahead request (see :class:`HTTPRangeFile`).
 BLOCK_SIZE, READAHEAD = 1 << 16, 1 << 20
 
@@ -487,40 +520,64 @@ class HTTPRangeFile(SeekableRaw):
     def __repr__(self) -> str:
         return f"HTTPRangeFile({self.url!r}, size={self.size})"
 
+    def _key(self, k: int) -> tuple:
+        return (self.url, self.version, self.block_size, k)
+
+    def _fetch_run(self, a: int, b: int) -> bytes:
+        """Fetch blocks [a, b) (claimed by this reader) and cache them; the bytes of the run."""
+        bs = self.block_size
+        run = _fetch(self.url, self._auth, a * bs, min(self.size, b * bs), size=self.size, version=self.version)
+        for j in range(a, b):
+            BLOCKS.put(self._key(j), run[(j - a) * bs:(j - a + 1) * bs])
+        return run
+
     def _block(self, k: int) -> bytes:
         bs = self.block_size
-        data = BLOCKS.get((self.url, self.version, bs, k))
-        if data is None:
+        while True:
+            data = BLOCKS.get(self._key(k))
+            if data is not None:
+                return data
             # read-ahead: double the fetch while the misses follow each other, back to one block on a jump
             self._window = min(2 * self._window, max(1, READAHEAD // bs)) if k == self._next_miss else 1
             last = min(k + self._window, -(-self.size // bs))
             end = k + 1
-            while end < last and BLOCKS.get((self.url, self.version, bs, end)) is None:
+            while end < last and BLOCKS.get(self._key(end)) is None:
                 end += 1
-            run = _fetch(self.url, self._auth, k * bs, min(self.size, end * bs), size=self.size,
-                         version=self.version)
-            for j in range(k, end):
-                BLOCKS.put((self.url, self.version, bs, j), run[(j - k) * bs:(j - k + 1) * bs])
-            self._next_miss = end
-            data = run[:bs]
-        return data
+            mine, theirs = INFLIGHT.claim([self._key(j) for j in range(k, end)])
+            if not mine or mine[0] != self._key(k):  # another reader is fetching block k: wait for its bytes
+                INFLIGHT.release(mine)
+                theirs[0].wait(TIMEOUT[1] * (RETRIES + 1))
+                continue
+            n = next((i for i, key in enumerate(mine) if key != self._key(k + i)), len(mine))
+            INFLIGHT.release(mine[n:])  # blocks after a gap another reader fetches: not this run's
+            try:
+                run = self._fetch_run(k, k + n)
+            finally:
+                INFLIGHT.release(mine[:n])
+            self._next_miss = k + n
+            return run[:bs]
 
     def _fill(self, lo: int, hi: int) -> None:
-        """Fetch the uncached blocks of [lo, hi) with one request per run of missing blocks."""
+        """Fetch the uncached blocks of [lo, hi) with one request per run of missing blocks.
+
+        Blocks another reader is fetching now are not fetched again: :meth:`_block` waits for them.
+        """
         bs = self.block_size
         first, last = lo // bs, (hi - 1) // bs
-        missing = [k for k in range(first, last + 1)
-                   if BLOCKS.get((self.url, self.version, bs, k)) is None]
-        runs = []
-        for k in missing:
-            if runs and runs[-1][1] == k:
-                runs[-1][1] = k + 1
-            else:
-                runs.append([k, k + 1])
-        for a, b in runs:
-            data = _fetch(self.url, self._auth, a * bs, min(self.size, b * bs), size=self.size, version=self.version)
-            for k in range(a, b):
-                BLOCKS.put((self.url, self.version, bs, k), data[(k - a) * bs:(k - a + 1) * bs])
+        missing = [self._key(k) for k in range(first, last + 1) if BLOCKS.get(self._key(k)) is None]
+        mine, _ = INFLIGHT.claim(missing)
+        try:
+            runs = []
+            for key in mine:
+                k = key[-1]
+                if runs and runs[-1][1] == k:
+                    runs[-1][1] = k + 1
+                else:
+                    runs.append([k, k + 1])
+            for a, b in runs:
+                self._fetch_run(a, b)
+        finally:
+            INFLIGHT.release(mine)
 
     def _read(self, out: memoryview, start: int) -> int:
         """Fill ``out`` from byte ``start`` (exactly, or raise); return its length."""

@@ -270,3 +270,35 @@ def test_a_same_size_swap_with_the_mtime_restored_is_caught(videos, tmp_path):
     clear_caches()
     with pytest.raises(errors.SourceChangedError, match="container tables"):
         cam.isel(time=[5]).values
+
+
+def test_concurrent_reads_of_a_block_fetch_it_once(server, videos):
+    """Eight threads reading the same frames at once: each byte crosses the network once, and all get it."""
+    import threading
+
+    url = server.url("longgop.mp4")
+    ibl_xvideo.get_index(url)  # the tables, fetched once, not counted below
+    ref = ibl_xvideo.open_camera(videos["longgop"], chunks=None).isel(time=[300, 301]).values
+    remote.BLOCKS.clear()
+    clear_caches()
+    before = server.bytes_sent
+    got, start = [], threading.Barrier(8)
+
+    def read():
+        cam = ibl_xvideo.open_camera(url, chunks=None)
+        start.wait()
+        got.append(cam.isel(time=[300, 301]).values)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    together = server.bytes_sent - before
+    assert len(got) == 8 and all(np.array_equal(g, ref) for g in got)
+    remote.BLOCKS.clear()
+    clear_caches()
+    before = server.bytes_sent
+    ibl_xvideo.open_camera(url, chunks=None).isel(time=[300, 301]).values
+    alone = server.bytes_sent - before
+    assert together <= alone * 1.1, (together, alone)  # one fetch per block, whoever asks
