@@ -18,6 +18,7 @@ from ..errors import InvalidTimestampsError, TimestampsError, XVideoError, check
 from ..index import cache_dir, get_index
 from ..planning import nearest
 from ..progress import progress as progress_bar
+from ..remote import STATS as HTTP_STATS
 from ..remote import download
 from ..sources import resolve, session_labels
 from . import checks
@@ -54,7 +55,8 @@ class QCResult:
         dim; see ``full``); from the camera's frame counter, where it dropped frames
         (``dropped_after``: the first frame after each gap, ``dropped_count``: frames
         lost; ``gap`` dim). Attributes: ``samples`` (how the sample frames were
-        picked), ``frames`` (the video's frame count).
+        picked), ``frames`` (the video's frame count), and for a streamed video
+        ``bytes_read`` (what reading its frames fetched over the network).
     samples : numpy.ndarray or None
         The sample frames the checks used, ``(n_samples, h, w)`` uint8.
     reasons : dict
@@ -356,7 +358,11 @@ def camera_qc(
     """
     check_qc_options(n_samples=n_samples, samples=samples, kind=kind, full_measures=full_measures)
     inputs = _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, samples, storage_options)
-    return _judge(inputs, _read_samples(inputs, full, progress, full_measures, cache), refs_skipped=refs is False)
+    before = HTTP_STATS.bytes_by_source().get(str(inputs.res.location), 0)
+    result = _judge(inputs, _read_samples(inputs, full, progress, full_measures, cache), refs_skipped=refs is False)
+    if "://" in str(inputs.res.location):  # what streaming the video cost (its index may have come from the cache)
+        result.measures.attrs["bytes_read"] = HTTP_STATS.bytes_by_source().get(str(inputs.res.location), 0) - before
+    return result
 
 
 def check_qc_options(*, n_samples: int = 100, samples: str = "exact", kind: str | None = None,
