@@ -96,7 +96,9 @@ def test_remote_camera_qc_equals_the_qc_of_the_session_on_disk(servers, remote, 
     assert far.location.startswith("http://127.0.0.1")  # the video streamed...
     assert not list(remote.cache_dir.rglob("*.mp4"))  # ...and never downloaded
     size = (servers[2] / DEMO_SESSION / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4").stat().st_size
-    assert 0 < far.measures.attrs["bytes_read"] <= size  # what it cost, reported; no byte twice
+    # what it cost, reported: this small video whole (under a read-ahead's size), each byte once, and the
+    # few bytes of the probe that pinned its size and version
+    assert size <= far.measures.attrs["bytes_read"] <= size + 16
 
 
 def test_remote_session_qc_lists_the_cameras_from_one(servers, remote):

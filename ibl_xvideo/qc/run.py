@@ -357,10 +357,11 @@ def camera_qc(
     QCResult
     """
     check_qc_options(n_samples=n_samples, samples=samples, kind=kind, full_measures=full_measures)
+    before = HTTP_STATS.bytes_by_source()
     inputs = _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, samples, storage_options)
-    before = HTTP_STATS.bytes_by_source().get(str(inputs.res.location), 0)
+    before = before.get(str(inputs.res.location), 0)
     result = _judge(inputs, _read_samples(inputs, full, progress, full_measures, cache), refs_skipped=refs is False)
-    if "://" in str(inputs.res.location):  # what streaming the video cost (its index may have come from the cache)
+    if "://" in str(inputs.res.location):  # what streaming the video cost, its index included (unless cached)
         result.measures.attrs["bytes_read"] = HTTP_STATS.bytes_by_source().get(str(inputs.res.location), 0) - before
     return result
 
