@@ -199,6 +199,17 @@ class VideoAccessor:
 
         return to_mp4(self._cam, path, **kwargs)
 
+    def to_nwb(self, path, **kwargs):
+        """The camera as an NWB file: an external-mode ``ImageSeries`` with its times (:mod:`ibl_xvideo.nwbexport`).
+
+        Examples
+        --------
+        >>> cam.video.to_nwb('session_body.nwb')  # doctest: +SKIP
+        """
+        from .nwbexport import to_nwb
+
+        return to_nwb(self._cam, path, **kwargs)
+
     def qc(self, **kwargs):
         """Ibllib's camera QC on this video (:func:`ibl_xvideo.qc.camera_qc`).
 
@@ -238,7 +249,7 @@ class VideoAccessor:
                 ".video.brightness(), .video.motion_energy().")
         source = cam.attrs.get("session_path") or cam.attrs.get("source")
         origin = cam.attrs.get("timestamps", "none")
-        if origin == "user":  # an array given to open_camera (as aligned by its policy)
+        if origin in ("user", "nwb"):  # an array given to open_camera, or an NWB series' (as aligned then)
             kwargs.setdefault("timestamps", cam.time.values)
         elif origin not in ("alf", "none"):  # a file given to open_camera
             kwargs.setdefault("timestamps", origin)

@@ -337,6 +337,8 @@ def resolve(
         path = Path(source).expanduser()
         if path.is_dir():
             res = _resolve_session(path, label, one, timestamps)
+        elif path.suffix.lower() == ".nwb" and path.is_file():
+            res = _resolve_nwb(path, label, timestamps)
         elif path.exists():
             res = _resolve_file(path, label, one, timestamps)
         else:
@@ -687,6 +689,19 @@ def _download(one, eid, session_path: Path, rel_path: str, dataset_id: str, data
     url, url_auth = split_auth(dataset_url(one, session_path, rel_path, dataset_id, data_server),
                                auth or one_auth(one))
     return download(url, dest, url_auth)
+
+
+def _resolve_nwb(path: Path, label, timestamps) -> Resolved:
+    """A camera's external-mode ``ImageSeries`` in an NWB file: its video, with the series' timestamps."""
+    from .nwb import find_camera
+
+    video, times, label, facts = find_camera(path, label, VIDEO_LABELS)
+    if timestamps is None:
+        times, origin = _as_times(times, f"the timestamps of {facts['series']} in {path}"), "nwb"
+    else:
+        times, origin = _load_times(timestamps, None, str(path), label)
+    eid = facts["session_id"] if is_eid(facts["session_id"]) else None
+    return Resolved(str(video), label, eid, None, times, origin)
 
 
 def _eid_of(session_path: Path, one) -> str | None:

@@ -20,17 +20,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ibl_xvideo"
 #: only as ORDER allows (an ordered layer lists its modules top to bottom).
 LAYERS = [
     ("entry points", {"cli", "demo", "report", "accessor", "xarray_plugin", "rigscene", "synth"}),
-    ("consumers", {"qc", "compat", "events", "pose", "clips", "verify"}),
+    ("consumers", {"qc", "compat", "events", "pose", "clips", "verify", "nwbexport"}),
     ("xarray layer", {"camera"}),
     ("store", {"store"}),
     ("planning", {"planning"}),
     ("decode", {"decode"}),
     ("index", {"index"}),
     ("sources", {"sources"}),
-    ("I/O", {"container", "remote", "fileio", "_lru", "progress", "figures"}),
+    ("I/O", {"nwb", "container", "remote", "fileio", "_lru", "progress", "figures"}),
     ("errors", {"errors"}),
 ]
-ORDER = {"I/O": ["container", "remote", "figures", "fileio", "_lru", "progress"]}
+ORDER = {"I/O": ["nwb", "container", "remote", "figures", "fileio", "_lru", "progress"]}
 
 
 def _modules() -> dict[str, Path]:
