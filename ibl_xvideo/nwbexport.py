@@ -39,7 +39,8 @@ def to_nwb(camera, path, *, copy: bool = True, session_description: str | None =
         For the NWB file (defaults: the camera's session, and now).
     subject : pynwb.file.Subject, optional
         The animal (DANDI requires one); default the session folder's subject name, a
-        mouse of unknown sex and age.
+        mouse of unknown sex and age (``age="P0D/"``: at least 0 days, the open interval
+        NWB allows for an unknown age). Pass the real one (its age or date of birth) for DANDI.
 
     Returns
     -------
@@ -72,8 +73,9 @@ def to_nwb(camera, path, *, copy: bool = True, session_description: str | None =
     if subject is None:
         session = Path(camera.attrs.get("session_path") or "")
         name = session.parts[-3] if len(session.parts) >= 3 else "unknown"
+        # the age is unknown here: the ISO 8601 open interval "P0D/" (at least 0 days) says so, as NWB allows
         subject = pynwb.file.Subject(subject_id=name, species="Mus musculus", sex="U", age="P0D/",
-                                     description="from the ALF session path")
+                                     description="from the ALF session path; age unknown (pass subject=)")
     nwbfile = pynwb.NWBFile(subject=subject,
         session_description=session_description or f"{label} camera of {camera.attrs.get('eid') or video.name}",
         identifier=str(uuid.uuid4()), session_start_time=start, session_id=camera.attrs.get("eid") or None)
