@@ -22,7 +22,7 @@ from .figures import pyplot, save_figure
 from .planning import nearest
 from .sources import assert_valid_label, is_eid, session_path_of
 
-__all__ = ["load_pose", "plot_frame", "montage", "LIKELIHOOD_THRESHOLD"]
+__all__ = ["load_pose", "to_movement", "plot_frame", "montage", "LIKELIHOOD_THRESHOLD"]
 
 #: Points below this likelihood are hidden (brainbox's DLC helpers use 0.9).
 LIKELIHOOD_THRESHOLD = 0.9
@@ -106,7 +106,8 @@ def _numbers(table, column: str, where: str) -> np.ndarray:
         raise PoseTableError(f"{where}: column {column!r} holds values that are not numbers ({exc}).") from exc
 
 
-def load_pose(source, label: str | None = None, *, one=None, camera: xr.DataArray | None = None) -> xr.Dataset:
+def load_pose(source, label: str | None = None, *, one=None, camera: xr.DataArray | None = None,
+              movement: bool = False) -> xr.Dataset:
     """A camera's pose estimates on the camera's clock.
 
     Parameters
@@ -121,6 +122,9 @@ def load_pose(source, label: str | None = None, *, one=None, camera: xr.DataArra
     camera : xarray.DataArray, optional
         The camera whose ``time`` and ``frame`` the rows are aligned to (default: the
         session's camera times, else the row number).
+    movement : bool
+        Return the pose as a ``movement`` poses dataset (:func:`to_movement`), ready for
+        its filtering and kinematics.
 
     Returns
     -------
@@ -175,14 +179,59 @@ def load_pose(source, label: str | None = None, *, one=None, camera: xr.DataArra
         if times.size != n:
             raise TimestampsMismatchError(f"{where} has {n} rows and the {label} camera's times "
                                           f"{times.size}: pass camera= to align them.")
-    return xr.Dataset(
+    pose = xr.Dataset(
         {"position": (("time", "keypoints", "space"), xy,
                       {"units": "pixels", "space": "the video's pixels: a camera's x and y coordinates"}),
          "likelihood": (("time", "keypoints"), like)},
         coords={"time": ("time", np.asarray(times, dtype=np.float64), {"units": "s"}), "frame": ("time", frames),
                 "keypoints": points, "space": ["x", "y"]},
-        attrs={"label": label or "", "source": "DLC"},
+        attrs={"label": label or "", "source": "DLC", "source_file": where,
+               "fps": float(camera.attrs["fps"]) if camera is not None and camera.attrs.get("fps") else None},
     )
+    return to_movement(pose) if movement else pose
+
+
+def _movement_dims() -> tuple[str, ...]:
+    """The dims of a movement poses dataset: the installed movement's (0.17 names them in the singular)."""
+    try:
+        from movement.validators.datasets import ValidPosesInputs
+
+        return tuple(ValidPosesInputs.DIM_NAMES)
+    except (ImportError, AttributeError):
+        return ("time", "space", "keypoint", "individual")
+
+
+def to_movement(pose: xr.Dataset, individual: str = "mouse") -> xr.Dataset:
+    """A pose from :func:`load_pose` as a ``movement`` poses dataset, on the camera's session clock.
+
+    ``movement`` (neuroinformatics-unit) holds ``position`` ``(time, space, keypoint,
+    individual)`` and ``confidence`` ``(time, keypoint, individual)`` (the plural names of
+    its releases before 0.17 when one of those is installed) with its own
+    attributes (``ds_type``, ``source_software``, ``fps``, ``time_unit``); its filtering
+    (e.g. ``movement.filtering.filter_by_confidence``) and kinematics
+    (``movement.kinematics.compute_velocity``) apply to it as they are. ``time`` is in
+    seconds on the session clock (dropped frames keep their gaps); ``frame`` rides along.
+
+    Examples
+    --------
+    >>> from movement.kinematics import compute_speed  # doctest: +SKIP
+    >>> ds = load_pose(eid, 'left', one=one, movement=True)  # doctest: +SKIP
+    >>> speed = compute_speed(ds.position.sel(keypoints='nose_tip'))  # doctest: +SKIP
+    """
+    if not {"position", "likelihood"} <= set(pose.data_vars):
+        raise XVideoError("to_movement takes a pose from ibl_xvideo.pose.load_pose (position, likelihood).")
+    _, _, kp, ind = _movement_dims()
+    position = (pose.position.transpose("time", "space", "keypoints").rename(keypoints=kp)
+                .expand_dims({ind: [individual]}, axis=-1))
+    confidence = pose.likelihood.transpose("time", "keypoints").rename(keypoints=kp).expand_dims(
+        {ind: [individual]}, axis=-1)
+    fps = pose.attrs.get("fps")
+    if not fps and pose.sizes["time"] > 1:
+        fps = float(1 / np.median(np.diff(pose.time.values)))
+    attrs = {"ds_type": "poses", "source_software": "DeepLabCut", "time_unit": "seconds",
+             "fps": float(fps) if fps else None, "source_file": pose.attrs.get("source_file"),
+             "camera": pose.attrs.get("label", "")}
+    return xr.Dataset({"position": position, "confidence": confidence}, attrs=attrs)
 
 
 def _draw(ax, frame: xr.DataArray, pose: xr.Dataset | None, threshold: float) -> int:

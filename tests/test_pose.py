@@ -121,3 +121,37 @@ def test_the_pose_of_a_peri_event_stack(demo, tmp_path):
     assert sum(len(ax.collections) for ax in fig.axes[:4]) >= 4 * 8  # dots and a median for each sure point
     with pytest.raises(InvalidOptionError, match="uncropped"):
         plot_peri_event(cam.isel(x=slice(0, 100)).video.peri_event(events, (-0.2, 0.3)), pose=pose)
+
+
+def test_the_demo_pose_goes_through_movement_as_it_is(demo):
+    """movement's own validator accepts the dataset, its confidence filter and kinematics run on it.
+
+    Skipped without movement, but where CI installs it (IBL_XVIDEO_REQUIRE_MOVEMENT=1)."""
+    import importlib
+    import os
+
+    if os.environ.get("IBL_XVIDEO_REQUIRE_MOVEMENT") == "1":
+        movement = importlib.import_module("movement")
+    else:
+        movement = pytest.importorskip("movement")
+    from movement.filtering import filter_by_confidence
+    from movement.kinematics import compute_speed, compute_velocity
+    from movement.validators.datasets import ValidPosesInputs
+
+    root, one = demo
+    cam = open_camera(DEMO_EID, "left", one=one)
+    ds = load_pose(DEMO_EID, "left", one=one, camera=cam, movement=True)
+    ValidPosesInputs.validate(ds)  # movement's check of a poses dataset: variables and dims
+    assert ds.attrs["ds_type"] == "poses" and ds.attrs["fps"] == cam.attrs["fps"]
+    _, _, kp, ind = ValidPosesInputs.DIM_NAMES
+    assert dict(ds.position.sizes) == {"time": 1800, "space": 2, kp: 9, ind: 1}
+    np.testing.assert_array_equal(ds.time.values, cam.time.values)  # the session clock
+    sure = filter_by_confidence(ds.position, ds.confidence, threshold=0.9)
+    assert np.isnan(sure.values).any() and not np.isnan(sure.sel({kp: "nose_tip"}).values).all()
+    velocity = compute_velocity(sure)
+    speed = compute_speed(sure.sel({kp: "paw_r"}))
+    assert velocity.dims == sure.dims and np.nanmax(speed.values) > 0
+    plain = load_pose(DEMO_EID, "left", one=one, camera=cam)
+    np.testing.assert_array_equal(ds.position.sel({ind: "mouse"}).transpose("time", kp, "space").values,
+                                  plain.position.values)
+    assert movement.__name__ == "movement"
