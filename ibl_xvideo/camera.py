@@ -313,7 +313,8 @@ def open_camera(
     storage_options : dict, optional
         For an ``s3://`` URL, as fsspec's s3fs: ``{'anon': True}`` for a public bucket,
         or ``key``, ``secret`` (default from ``AWS_ACCESS_KEY_ID`` /
-        ``AWS_SECRET_ACCESS_KEY``), ``token``, ``endpoint_url``, ``region_name``. Keys
+        ``AWS_SECRET_ACCESS_KEY``, else an AWS profile: ``profile``, ``AWS_PROFILE`` or
+        ``default`` in ``~/.aws``), ``token``, ``endpoint_url``, ``region_name``. Keys
         sign each request; like ``auth`` they travel with the Dask tasks and are never
         shown.
 

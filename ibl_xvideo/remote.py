@@ -180,10 +180,10 @@ def s3_location(url: str, storage_options: dict | None = None) -> tuple[str, S3C
 
     opts = dict(storage_options or {})
     client = dict(opts.pop("client_kwargs", None) or {})
-    unknown = set(opts) - {"anon", "key", "secret", "token", "endpoint_url", "region_name"}
+    unknown = set(opts) - {"anon", "key", "secret", "token", "profile", "endpoint_url", "region_name"}
     if unknown:
-        raise InvalidOptionError(f"storage_options for s3:// take anon, key, secret, token, endpoint_url, region_name "
-                                 f"and client_kwargs; not {sorted(unknown)}.")
+        raise InvalidOptionError(f"storage_options for s3:// take anon, key, secret, token, profile, endpoint_url, "
+                                 f"region_name and client_kwargs; not {sorted(unknown)}.")
     bucket, _, key = url[len("s3://"):].partition("/")
     check_literal(url, key)
     endpoint = opts.get("endpoint_url") or client.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
@@ -199,8 +199,46 @@ def s3_location(url: str, storage_options: dict | None = None) -> tuple[str, S3C
     key_id = opts.get("key") or os.environ.get("AWS_ACCESS_KEY_ID")
     secret = opts.get("secret") or os.environ.get("AWS_SECRET_ACCESS_KEY")
     if not key_id or not secret:
-        return https, None
+        found = _profile_credentials(opts.get("profile"))
+        if found is None:
+            return https, None
+        key_id, secret, token = found
+        return https, S3Credentials(key_id, secret, token, region)
     return https, S3Credentials(key_id, secret, opts.get("token") or os.environ.get("AWS_SESSION_TOKEN"), region)
+
+
+def _profile_credentials(profile: str | None):
+    """``(key, secret, token)`` of an AWS profile, as the AWS tools find it; None when there is none.
+
+    The profile is ``profile=``, else ``AWS_PROFILE``, else ``default``, read by botocore
+    from the shared credentials file, then the config file (``AWS_SHARED_CREDENTIALS_FILE``,
+    ``AWS_CONFIG_FILE``, ``~/.aws``). An instance role is not looked for: it would need
+    a network query (the instance metadata service) on every machine without one.
+    """
+    import os
+    from pathlib import Path
+
+    home = Path(os.environ.get("HOME") or "~").expanduser()
+    files = [Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials"),
+             Path(os.environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config")]
+    named = profile or os.environ.get("AWS_PROFILE")
+    if named is None and not any(f.is_file() for f in files):
+        return None
+    try:
+        from botocore.credentials import ConfigProvider, SharedCredentialProvider
+    except ImportError as exc:
+        raise RemoteAuthError("Reading s3:// with an AWS profile needs botocore: pip install botocore.") from exc
+    name = named or "default"
+    for provider in (SharedCredentialProvider(creds_filename=str(files[0]), profile_name=name),
+                     ConfigProvider(config_filename=str(files[1]), profile_name=name)):
+        creds = provider.load()
+        if creds is not None:
+            frozen = creds.get_frozen_credentials()
+            return frozen.access_key, frozen.secret_key, frozen.token
+    if named is not None:
+        raise InvalidOptionError(f"The AWS profile {name!r} has no keys in {files[0]} or {files[1]}: check "
+                                 "storage_options' profile= or AWS_PROFILE.")
+    return None
 
 
 class _Stats:

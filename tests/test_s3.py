@@ -126,7 +126,7 @@ def test_missing_object_and_bad_options(s3):
         ibl_xvideo.open_camera("s3://ibl-private/nothing/_iblrig_bodyCamera.raw.mp4", storage_options=s3["lab"],
                                timestamps=False)
     with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="storage_options for s3:// take"):
-        ibl_xvideo.open_camera(PRIVATE, storage_options={"profile": "x"})
+        ibl_xvideo.open_camera(PRIVATE, storage_options={"profil": "x"})  # a misspelt option
     with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="storage_options are for s3://"):
         ibl_xvideo.open_camera("/some/file.mp4", storage_options={"anon": True})
     with pytest.raises(ibl_xvideo.errors.VideoNotFoundError, match="gs:// URLs are not read here.*endpoint_url"):
@@ -196,3 +196,32 @@ def test_batch_qc_of_s3_videos_counts_their_bytes(s3, client):
     res = qc.camera_qc(PRIVATE, progress=False, **opts)
     here = remote.STATS.bytes_by_source().get(res.location, 0) - before.get(res.location, 0)
     assert row.bytes_read == here > 0
+
+
+def test_keys_from_an_aws_profile(s3, reference, tmp_path, monkeypatch):
+    """A named profile in the shared credentials file (AWS_PROFILE, or profile=), as the AWS tools read it;
+    anon=True still reads anonymously (and is refused by the private bucket)."""
+    lab = s3["lab"]
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[lab]\naws_access_key_id = {lab['key']}\naws_secret_access_key = {lab['secret']}\n"
+                     "[other]\naws_access_key_id = nobody\naws_secret_access_key = nothing\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    remote.forget_credentials()
+    monkeypatch.setenv("AWS_PROFILE", "lab")
+    cam = ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"endpoint_url": lab["endpoint_url"]},
+                                 timestamps=False)
+    assert checksums(cam.isel(time=[0, 5]).values) == checksums(reference["bframes"][[0, 5]])
+    monkeypatch.delenv("AWS_PROFILE")
+    remote.forget_credentials()
+    with pytest.raises(RemoteAuthError):  # the other profile's keys are refused
+        ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"profile": "other",
+                                                                 "endpoint_url": lab["endpoint_url"]})
+    remote.forget_credentials()
+    with pytest.raises(RemoteAuthError):  # anonymous, whatever the files hold
+        ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"anon": True, "endpoint_url": lab["endpoint_url"]})
+    with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="nobody-here"):
+        ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"profile": "nobody-here",
+                                                                 "endpoint_url": lab["endpoint_url"]})
