@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 from one.api import One
@@ -25,6 +26,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="peri_event.png", help="PNG of the average around the stimulus")
     parser.add_argument("--cluster", action="store_true", help="average on a local dask.distributed cluster")
     args = parser.parse_args(argv)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # a new folder is made, not an error
 
     one = One(cache_dir=build_demo(args.root), mode="local")
     trials = one.load_object(DEMO_EID, "trials")

@@ -24,6 +24,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=".", help="folder for the montage and the clip")
     args = parser.parse_args(argv)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
 
     one = One(cache_dir=build_demo(args.root), mode="local")
     trials = one.load_object(DEMO_EID, "trials")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 from one.api import One
 
@@ -24,6 +25,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--root", default=None, help="demo ONE cache (default: the one `ibl-xvideo demo` built)")
     parser.add_argument("--out", default="report.html", help="the HTML page to write")
     args = parser.parse_args(argv)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # a new folder is made, not an error
 
     one = One(cache_dir=build_demo(args.root), mode="local")
     # for each camera: the QC outcome and each check's value and reason, the brightness of every frame,

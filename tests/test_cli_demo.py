@@ -162,10 +162,11 @@ def test_example_peri_event_runs(small_demo, tmp_path):
 
     pytest.importorskip("matplotlib")
     path = Path(__file__).resolve().parents[1] / "examples" / "peri_event.py"
-    out = runpy.run_path(str(path))["main"](["--root", str(small_demo), "--out", str(tmp_path / "pe.png")])
+    figure = tmp_path / "new" / "pe.png"  # its folder made by the example
+    out = runpy.run_path(str(path))["main"](["--root", str(small_demo), "--out", str(figure)])
     assert out["stack"][0] >= 5 and out["stack"][1] == 61  # the trials, 2 s at 30 Hz
     assert 0.0 < out["peak_lag"] < 1.5  # the paws move after the stimulus, when the mouse turns the wheel
-    assert (tmp_path / "pe.png").stat().st_size > 10_000
+    assert figure.stat().st_size > 10_000
 
 
 def test_example_session_report_runs(small_demo, tmp_path):
@@ -174,7 +175,7 @@ def test_example_session_report_runs(small_demo, tmp_path):
 
     pytest.importorskip("matplotlib")
     main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "session_report.py"))["main"]
-    out = main(["--root", str(small_demo), "--out", str(tmp_path / "report.html")])
+    out = main(["--root", str(small_demo), "--out", str(tmp_path / "new" / "report.html")])
     assert out["page"].stat().st_size > 50_000 and out["images"] >= 2 * 3  # the QC figure and samples, each camera
     assert out["outcomes"]["right"] == "FAIL" and set(out["outcomes"]) == set(SMALL)  # the dropped frames
 
@@ -202,7 +203,7 @@ def test_example_pose_clip_runs(tmp_path):
     pytest.importorskip("matplotlib")
     root = build_demo(tmp_path / "cache", cameras={"left": (1280, 1024, 60, 12.0)}, progress=False)
     path = Path(__file__).resolve().parents[1] / "examples" / "pose_clip.py"
-    out = runpy.run_path(str(path))["main"](["--root", str(root), "--out", str(tmp_path)])
+    out = runpy.run_path(str(path))["main"](["--root", str(root), "--out", str(tmp_path / "new" / "folder")])
     assert out["montage"].stat().st_size > 20_000
     clip = open_camera(out["clip"], chunks=None)
     assert clip.sizes["y"] == clip.sizes["x"] == 640 and clip.sizes["time"] == 72  # 1.2 s at 60 Hz
