@@ -247,6 +247,23 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_nwb(args) -> int:
+    from pathlib import Path
+
+    from . import open_camera
+    from .sources import session_labels
+
+    one = _one(args)
+    labels = [args.label] if args.label else session_labels(args.source, one=one)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for label in labels:
+        cam = open_camera(args.source, label, one=one)
+        path = cam.video.to_nwb(out / f"{label}Camera.nwb")
+        print(f"{label} camera -> {path} (its video beside it)")
+    return 0
+
+
 def _cmd_verify(args) -> int:
     from .verify import verify
 
@@ -359,6 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples-only", action="store_true",
                    help="brightness of the QC's sample frames only, not of every frame (no full decoding pass)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("nwb", help="each camera of a session (or one) as an NWB file: an external-mode ImageSeries "
+                                   "with the camera's times, its video copied beside it (needs pynwb)")
+    _add_source(p)
+    p.add_argument("-o", "--out", default="nwb", help="folder for the .nwb files and videos (default nwb, created)")
+    p.set_defaults(func=_cmd_nwb)
 
     p = sub.add_parser("verify", help="read a video file in every access pattern and compare each frame with one "
                                       "sequential decode: prints 'exact', or the frames that differ (exit 1)")

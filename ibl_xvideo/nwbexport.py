@@ -22,7 +22,7 @@ __all__ = ["to_nwb"]
 
 
 def to_nwb(camera, path, *, copy: bool = True, session_description: str | None = None,
-           session_start_time=None, subject=None) -> Path:
+           session_start_time=None, subject=None, pose=None) -> Path:
     """Write a camera as an NWB file: an external-mode ``ImageSeries`` with the camera's session times.
 
     Parameters
@@ -37,6 +37,10 @@ def to_nwb(camera, path, *, copy: bool = True, session_description: str | None =
         False refers to it where it is (by an absolute path).
     session_description, session_start_time
         For the NWB file (defaults: the camera's session, and now).
+    pose : xarray.Dataset, optional
+        The camera's pose (:func:`ibl_xvideo.pose.load_pose` aligned to it), written as an
+        ``ndx-pose`` ``PoseEstimation`` (one series a keypoint, its likelihood as confidence,
+        on the camera's timestamps) in a ``behavior`` processing module; needs ``ndx-pose``.
     subject : pynwb.file.Subject, optional
         The animal (DANDI requires one); default the session folder's subject name, a
         mouse of unknown sex and age (``age="P0D/"``: at least 0 days, the open interval
@@ -84,7 +88,35 @@ def to_nwb(camera, path, *, copy: bool = True, session_description: str | None =
         external_file=[os.path.relpath(target, path.parent) if copy else str(target)], format="external",
         starting_frame=[0], timestamps=np.asarray(camera.time.values, dtype=np.float64), unit="n.a.")
     nwbfile.add_acquisition(series)
+    if pose is not None:
+        _add_pose(nwbfile, pose, series, subject, label)
     with written(path) as tmp:
         with pynwb.NWBHDF5IO(str(tmp), mode="w") as io:
             io.write(nwbfile)
     return path
+
+
+def _add_pose(nwbfile, pose, series, subject, label: str) -> None:
+    """The pose as ndx-pose's PoseEstimation, its series on the video's own timestamps."""
+    try:
+        from ndx_pose import PoseEstimation, PoseEstimationSeries, Skeleton, Skeletons
+    except ImportError as exc:
+        from .errors import DependencyError
+
+        raise DependencyError("Writing the pose to NWB needs ndx-pose: pip install ndx-pose.") from exc
+    if pose.sizes["time"] != len(series.timestamps) or not np.array_equal(pose.time.values, series.timestamps):
+        raise XVideoError("to_nwb(pose=): the pose is not on this camera's times: load it with "
+                          "load_pose(..., camera=camera).")
+    keypoints = [str(k) for k in pose.keypoints.values]
+    skeleton = Skeleton(name=f"{label}_skeleton", nodes=keypoints, edges=np.zeros((0, 2), "uint8"), subject=subject)
+    estimates = [PoseEstimationSeries(
+        name=k, description=f"{k} as DLC estimates it in the {label} camera's frames (video pixels)",
+        data=np.asarray(pose.position.sel(keypoints=k).transpose("time", "space").values, dtype=np.float64),
+        unit="pixels", reference_frame="(0, 0) is the top left corner of the video's frames",
+        timestamps=series, confidence=np.asarray(pose.likelihood.sel(keypoints=k).values, dtype=np.float64),
+        confidence_definition="DLC's likelihood") for k in keypoints]
+    behavior = nwbfile.create_processing_module(name="behavior", description="pose estimates")
+    behavior.add(Skeletons(skeletons=[skeleton]))
+    behavior.add(PoseEstimation(name=f"PoseEstimation{label.capitalize()}Camera", pose_estimation_series=estimates,
+                                description=f"DLC pose of the {label} camera", source_software="DeepLabCut",
+                                skeleton=skeleton, original_videos=[series.external_file[0]]))

@@ -104,3 +104,46 @@ def test_to_nwb_passes_nwbinspector_and_reopens_as_the_camera(videos, tmp_path):
     np.testing.assert_array_equal(again.time.values, times)
     with pytest.raises(errors.XVideoError, match="whole camera"):
         cam.isel(x=slice(0, 10)).video.to_nwb(tmp_path / "out" / "crop.nwb")
+
+
+def test_the_nwb_command_writes_each_camera_of_a_session(one, tmp_path, capsys):
+    pytest.importorskip("nwbinspector")
+    from ibl_xvideo.cli import main
+
+    from .conftest import SESSION_EID
+
+    assert main(["nwb", SESSION_EID, "--one-cache", str(one.cache_dir), "-o", str(tmp_path / "out")]) == 0
+    for label in ("body", "left"):
+        path = tmp_path / "out" / f"{label}Camera.nwb"
+        again = ibl_xvideo.open_camera(path, label)
+        ref = ibl_xvideo.open_camera(SESSION_EID, label, one=one)
+        assert checksums(again.values) == checksums(ref.values)
+        np.testing.assert_array_equal(again.time.values, ref.time.values)
+    assert "bodyCamera.nwb" in capsys.readouterr().out
+
+
+def test_the_pose_goes_into_the_nwb_file_with_ndx_pose(tmp_path):
+    """The demo's DLC pose beside its camera: one PoseEstimationSeries a keypoint on the video's timestamps."""
+    pytest.importorskip("ndx_pose")
+    nwbinspector = pytest.importorskip("nwbinspector")
+    from one.api import One
+
+    from ibl_xvideo.demo import DEMO_EID, build_demo
+
+    root = build_demo(tmp_path / "demo", cameras={"left": (320, 256, 60, 4.0)}, progress=False)
+    one = One(cache_dir=root, mode="local")
+    cam = ibl_xvideo.open_camera(DEMO_EID, "left", one=one)
+    pose = cam.video.pose()
+    out = cam.video.to_nwb(tmp_path / "left.nwb", pose=pose)
+    problems = [m for m in nwbinspector.inspect_nwbfile(nwbfile_path=str(out))
+                if m.importance.name in ("CRITICAL", "PYNWB_VALIDATION", "ERROR")]
+    assert not problems, problems
+    with pynwb.NWBHDF5IO(str(out), mode="r", load_namespaces=True) as io:
+        f = io.read()
+        est = f.processing["behavior"]["PoseEstimationLeftCamera"]
+        nose = est.pose_estimation_series["nose_tip"]
+        np.testing.assert_array_equal(nose.data[:], pose.position.sel(keypoints="nose_tip").values)
+        np.testing.assert_array_equal(nose.timestamps[:], cam.time.values)
+        assert sorted(est.pose_estimation_series) == sorted(pose.keypoints.values.tolist())
+    with pytest.raises(errors.XVideoError, match="camera's times"):
+        cam.video.to_nwb(tmp_path / "bad.nwb", pose=pose.isel(time=slice(0, 10)))
