@@ -16,7 +16,6 @@ this module fills with each dataset under its uuid name.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,6 +24,8 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from iblutil.io.hashfile import md5  # the hash Alyx records, as ONE checks it
 
 USER, PASSWORD, TOKEN = "alyx_user", "alyx-pw", "t0k3n-1234"
 _NAMESPACE = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")
@@ -37,14 +38,6 @@ _SCHEMA = {"openapi": "3.0.3", "info": {"title": "Alyx (tests)", "version": "3"}
                      "/datasets": {"get": {"parameters": [{"name": n, "in": "query"} for n in (
                          "session", "name", "collection", "django")]}}},
            "components": {"schemas": {}}}
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Sessions:
@@ -72,7 +65,7 @@ class Sessions:
                 "id": did, "name": f.name, "dataset_type": f.name.split(".")[0] + "." + f.name.split(".")[1]
                 if f.name.count(".") >= 2 else f.name,
                 "collection": "" if collection == "." else collection, "revision": None,
-                "file_size": f.stat().st_size, "hash": _md5(f), "qc": "NOT_SET", "default_revision": "True",
+                "file_size": f.stat().st_size, "hash": md5(f), "qc": "NOT_SET", "default_revision": "True",
                 "version": "1", "data_url": f"{self.data_url}/{rel}/{Path(rel_file).parent / served_name}".replace(
                     "/./", "/"),
                 "url": f"http://alyx/datasets/{did}",
