@@ -55,10 +55,12 @@ def export_values(arr: xr.DataArray, store, *, roi=None, progress: bool = True, 
     arr = _cropped(arr, roi)
     if arr.ndim != 3:
         raise InvalidOptionError(f"to_zarr writes 3-D arrays of frames; this one has dims {arr.dims}.")
-    ident = values_identity(arr)
     name = arr.name or "camera"
     per = max(1, int(np.prod(arr.shape[1:])) * arr.dtype.itemsize)
     S = int(shard_frames or max(1, min(250, SHARD_BYTES // per)))
+    if not hasattr(arr.variable._data, "dask"):  # a lazily indexed camera: read shard by shard, never whole
+        arr = arr.chunk({arr.dims[0]: S})
+    ident = values_identity(arr)
     location = os.path.abspath(os.fspath(store)) if is_local(store) else store
     with StoreLock(location):
         status = None if overwrite else store_status(location, storage_options)
