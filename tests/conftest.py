@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +165,24 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     cases.summary(terminalreporter)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """mount(kind, size): a real tmpfs of ``size`` bytes at a fresh folder, read-only for kind 'ro' (root only)."""
+    mounted = []
+
+    def mount(kind, size=1 << 20):
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("mounting a tmpfs needs root")
+        where = tmp_path / f"fs{len(mounted)}"
+        where.mkdir()
+        opts = f"size={size}" + (",ro" if kind == "ro" else "")
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(where)]).returncode:
+            pytest.skip("this machine does not let us mount a tmpfs")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", str(where)])

@@ -490,27 +490,6 @@ def test_shard_reader_matches_zarr_on_stores_zarr_python_wrote(tmp_path):
     assert LocalShards.open(store, "other") is None
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """mount(kind, size): a real tmpfs of ``size`` bytes at a fresh folder, read-only for kind 'ro' (root only)."""
-    mounted = []
-
-    def mount(kind, size=1 << 20):
-        if os.geteuid() != 0 or shutil.which("mount") is None:
-            pytest.skip("mounting a tmpfs needs root")
-        where = tmp_path / f"fs{len(mounted)}"
-        where.mkdir()
-        opts = f"size={size}" + (",ro" if kind == "ro" else "")
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(where)]).returncode:
-            pytest.skip("this machine does not let us mount a tmpfs")
-        mounted.append(where)
-        return where
-
-    yield mount
-    for where in mounted:
-        subprocess.run(["umount", str(where)])
-
-
 @pytest.mark.reliability
 @pytest.mark.parametrize("kind, match", [("full", r"the disk is full .*resumes where it stopped"),
                                          ("ro", r"the file system is read-only .*Choose a store you can write to")])

@@ -161,33 +161,27 @@ def test_a_long_window_is_chunked_along_its_lags(videos, monkeypatch):
     assert np.array_equal(stack.values, whole.values)
 
 
-def _readonly(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    return folder
-
-
-@pytest.mark.parametrize("target", ["missing folder", "read-only folder"])
-def test_every_file_the_package_writes_is_whole_or_a_typed_error(target, videos, tmp_path, capsys):
+@pytest.mark.parametrize("target", ["missing folder", "read-only file system", "full disk"])
+def test_every_file_the_package_writes_is_whole_or_a_typed_error(target, videos, tmp_path, small_tmpfs, capsys):
     """A clip and its times, a figure, the CLI's frame: written under temporary names and moved into place;
     a failure names the file, leaves nothing behind, and the CLI prints one line."""
     from ibl_xvideo.cli import main
     from ibl_xvideo.errors import OutputWriteError
 
-    folder = tmp_path / "nowhere" if target == "missing folder" else _readonly(tmp_path)
-    if target == "read-only folder" and os.access(folder, os.W_OK):
-        pytest.skip("this user writes into read-only folders (root)")
+    folder = (tmp_path / "nowhere" if target == "missing folder"
+              else small_tmpfs("ro" if target.startswith("read-only") else "full", 48 << 10))
     cam = ibl_xvideo.open_camera(videos["bframes"], "body", timestamps=False)
     _expect("writes", f"clip into a {target}", OutputWriteError,
-            lambda: cam.isel(time=slice(0, 10)).video.to_mp4(folder / "clip.mp4", progress=False))
+            lambda: cam.isel(time=slice(0, 60)).video.to_mp4(folder / "clip.mp4", progress=False, crf=0))
     _expect("writes", f"figure into a {target}", OutputWriteError,
             lambda: cam.video.plot(1.0, out=folder / "f.png"))
-    assert main(["frame", str(videos["bframes"]), "body", "--index", "3", "-o", str(folder / "f.png")]) == 2
+    code = main(["frame", str(videos["bframes"]), "body", "--index", "3", "-o", str(folder / "f.png")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "f.png" in err[0] and "Traceback" not in err[0], err
+    if target != "full disk":  # a 48 KiB disk holds one frame's PNG
+        assert code == 2 and len(err) == 1 and "f.png" in err[0] and "Traceback" not in err[0], err
     if folder.exists():
-        assert not list(folder.iterdir())  # no partial file, no temporary one
+        assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file left
+        assert not (folder / "clip.mp4").exists() and not (folder / "clip.times.npy").exists()
 
 
 def test_a_clip_and_its_times_appear_together(videos, tmp_path):
