@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["ibl_xvideo", "ibl_xvideo.camera", "ibl_xvideo.decode", "ibl_xvideo.index", "ibl_xvideo.remote",
            "ibl_xvideo.sources", "ibl_xvideo.store", "ibl_xvideo.compat", "ibl_xvideo.qc", "ibl_xvideo.synth",
            "ibl_xvideo.demo", "ibl_xvideo.accessor", "ibl_xvideo.events", "ibl_xvideo.pose", "ibl_xvideo.clips",
-           "ibl_xvideo.planning", "ibl_xvideo.fileio", "ibl_xvideo.container", "ibl_xvideo.rigscene"]
+           "ibl_xvideo.planning", "ibl_xvideo.fileio", "ibl_xvideo.container", "ibl_xvideo.rigscene",
+           "ibl_xvideo.verify", "ibl_xvideo.nwb", "ibl_xvideo.nwbexport"]
 # (errors and progress come with the package)
 
 
