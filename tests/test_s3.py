@@ -225,3 +225,28 @@ def test_keys_from_an_aws_profile(s3, reference, tmp_path, monkeypatch):
     with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="nobody-here"):
         ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"profile": "nobody-here",
                                                                  "endpoint_url": lab["endpoint_url"]})
+
+
+def test_no_key_reaches_any_output(s3, tmp_path, capsys):
+    """A camera read with S3 keys: every file written from it (a Zarr export, a clip and its times, a figure, the QC
+    as JSON and its figure) and everything printed holds neither the key nor the secret."""
+    import importlib.util
+    import json
+
+    lab = s3["lab"]
+    remote.forget_credentials()
+    cam = ibl_xvideo.open_camera(PRIVATE, "body", storage_options=lab, timestamps=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    cam.isel(time=slice(0, 10)).video.to_mp4(out / "clip.mp4", progress=False)
+    cam.video.plot(1.0, out=out / "frame.png")
+    res = ibl_xvideo.qc.camera_qc(PRIVATE, "body", storage_options=lab, n_samples=5, progress=False)
+    (out / "qc.json").write_text(json.dumps(res.to_dict()))
+    res.plot(out / "qc.png")
+    print(cam, res, cam.attrs)
+    if importlib.util.find_spec("zarr") is not None:  # zarr-python 3: Python >= 3.11
+        cam.isel(time=slice(0, 30)).video.to_zarr(out / "s.zarr", progress=False)
+    printed = capsys.readouterr()
+    for secret in (lab["key"], lab["secret"]):
+        leaks = [str(p) for p in out.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+        assert not leaks and secret not in printed.out + printed.err, leaks
