@@ -59,6 +59,14 @@ def sessions(tmp_path_factory):
     return good, faulty
 
 
+def _read(out: Path) -> pd.DataFrame:
+    """The table as it is now: its bytes read once (pyarrow opens a path twice, and the batch replaces the file
+    as rows arrive, so a second open may see the next version)."""
+    import io
+
+    return pd.read_parquet(io.BytesIO(out.read_bytes()))
+
+
 def _all(sessions):
     good, faulty = sessions
     return [str(s) for s in good + list(faulty.values())]
@@ -118,9 +126,9 @@ def test_a_worker_killed_mid_batch(sessions, client, tmp_path):
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (out.exists() and len(pd.read_parquet(out)) >= 2):
+    while time.monotonic() < deadline and not (out.exists() and len(_read(out)) >= 2):
         time.sleep(0.05)
-    rows_at_kill = len(pd.read_parquet(out))
+    rows_at_kill = len(_read(out))
     victim, pid = sorted(client.run(os.getpid).items())[0]
     os.kill(pid, signal.SIGKILL)
     thread.join(timeout=300)

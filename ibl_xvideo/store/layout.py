@@ -189,7 +189,7 @@ def store_status(store, storage_options: dict | None = None) -> dict | None:
         return None
     try:
         done = group["_ibl_xvideo/done"][:]
-    except (KeyError, FileNotFoundError):  # killed while creating the store: nothing written yet
+    except (KeyError, FileNotFoundError, ValueError):  # killed, or still being created: its metadata not all there
         return None
     meta["shards_done"] = int(done.sum())
     meta["shards"] = int(done.size)
