@@ -234,7 +234,6 @@ class VideoAccessor:
 
         cam = self._cam
         if cam.attrs.get("cache") and cam.encoding.get("source"):  # opened from a Zarr cache of the camera
-            rec = None
             as_opened = cam.dims == ("time", "y", "x") and cam.dtype == np.uint8 and np.array_equal(
                 cam.frame.values, np.arange(cam.sizes["time"]))
         else:

@@ -22,12 +22,12 @@ from xarray.core import indexing
 from .decode import PIXEL_MODES, read_frames
 from .errors import InvalidOptionError, InvalidTimestampsError, TimestampsMismatchError, check_option
 from .index import VideoIndex, get_index
-from .planning import Recorded, frames_dask, outer_key, recorded
+from .planning import frames_dask, outer_key
 from .sources import Resolved, assert_valid_label, resolve, session_labels
 from .store import open_store, store_identity, store_status, to_zarr
 
 __all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "plan_chunks", "check_uncropped",
-           "as_frames", "recorded", "Recorded", "pixel_region", "pixel_coords"]
+           "as_frames", "pixel_region", "pixel_coords"]
 
 FRAME_DIMS = ("time", "y", "x")
 

@@ -23,7 +23,7 @@ import numpy as np
 from .errors import SourceChangedError
 
 __all__ = ["cache_dir", "SeekableRaw", "LocalFile", "mp4_boxes", "file_fingerprint", "check_unchanged",
-           "FINGERPRINT_BYTES", "written", "write_failure"]
+           "FINGERPRINT_BYTES", "written", "write_failure", "write_problem"]
 
 _ZEROS = memoryview(bytes(1 << 20))
 
@@ -207,14 +207,21 @@ def check_unchanged(path: str, size: int | None, mtime_ns: int | None, fingerpri
             "its container tables): its index is of the old file. Open the camera again to read the new one.")
 
 
+def write_problem(exc: OSError) -> str:
+    """What a failed write's errno means, in words (a full disk, a read-only file system...)."""
+    import errno
+
+    return {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission is denied",
+            errno.EPERM: "permission is denied", errno.ENOENT: "its folder does not exist",
+            errno.ENOTDIR: "its folder does not exist"}.get(exc.errno, f"the system refused a write ({exc})")
+
+
 def write_failure(path, exc: OSError) -> str:
     """What a failed write of ``path`` means to the user, from its errno, and what to do."""
     import errno
 
-    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-            errno.EROFS: "the file system is read-only", errno.EACCES: "permission is denied",
-            errno.EPERM: "permission is denied", errno.ENOENT: "its folder does not exist",
-            errno.ENOTDIR: "its folder does not exist"}.get(exc.errno, f"the system refused the write ({exc})")
+    what = write_problem(exc)
     todo = ("free some space, or write elsewhere" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
             else "create the folder, or pick another path" if exc.errno in (errno.ENOENT, errno.ENOTDIR)
             else "pick a path you can write to")

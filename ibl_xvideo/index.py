@@ -126,7 +126,7 @@ class VideoIndex:
     def start_time(self) -> float:
         """Presentation time of frame 0 in seconds (stream clock)."""
         num, den = self.time_base
-        return float(self._pts_order()[0][0] * num / den) if self.length else 0.0
+        return float(self.frame_pts.min() * num / den) if self.length else 0.0
 
     @property
     def token(self) -> str:

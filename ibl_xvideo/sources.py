@@ -427,10 +427,8 @@ def session_labels(eid, *, one=None) -> list[str]:
 
 def _listed_cameras(one, eid: str) -> list[str]:
     """The labels of the raw camera videos ONE lists for a session (its cache tables, or Alyx when online)."""
-    with warnings.catch_warnings(), one_errors(f"listing the videos of session {eid}", eid):
-        warnings.simplefilter("ignore")
-        df = one.list_datasets(eid, collection="raw_video_data", details=True)
-    if df is None or len(df) == 0:
+    df = _raw_videos(one, eid)
+    if df is None:
         return []
     return sorted({label_from_path(Path(str(rel)).name) for rel in df["rel_path"]
                    if re.search(r"_iblrig_\w+Camera\.raw.*\.mp4$", str(rel))} - {None})
@@ -600,12 +598,18 @@ def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, 
     return Resolved(location, label, eid, session_path, times, origin, url_auth)
 
 
-def _listed_video(one, eid: str, label: str):
-    """``(rel_path, dataset id)`` of the camera's raw video in ONE's datasets table, or None."""
+def _raw_videos(one, eid: str):
+    """ONE's datasets of a session's ``raw_video_data`` collection (details), or None when it lists none."""
     with warnings.catch_warnings(), one_errors(f"listing the videos of session {eid}", eid):
         warnings.simplefilter("ignore")
         df = one.list_datasets(eid, collection="raw_video_data", details=True)
-    if df is None or len(df) == 0:
+    return None if df is None or len(df) == 0 else df
+
+
+def _listed_video(one, eid: str, label: str):
+    """``(rel_path, dataset id)`` of the camera's raw video in ONE's datasets table, or None."""
+    df = _raw_videos(one, eid)
+    if df is None:
         return None
     rx = re.compile(rf"(^|/)_iblrig_{label}Camera\.raw.*\.mp4$")
     for did, rel in zip(df.index, df["rel_path"]):

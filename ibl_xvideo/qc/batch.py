@@ -19,8 +19,7 @@ from pathlib import Path
 
 from ..errors import InvalidLabelError, InvalidOptionError, XVideoError
 from ..fileio import written
-from ..remote import STATS as HTTP_STATS
-from ..remote import is_url, redact, redact_text
+from ..remote import redact, redact_text
 from ..sources import VIDEO_LABELS, is_eid, label_from_path, session_labels
 from .run import CHECK_NAMES, camera_qc, check_qc_options
 
@@ -77,7 +76,6 @@ def _qc_task(source: str, label: str | None, one, qc_kwargs: dict) -> dict:
     except (ImportError, ValueError):
         pass
     t0 = time.perf_counter()
-    before = HTTP_STATS.bytes_by_source()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # what the warnings say is in the row's reasons
@@ -85,8 +83,6 @@ def _qc_task(source: str, label: str | None, one, qc_kwargs: dict) -> dict:
     except Exception as exc:  # noqa: BLE001 - a batch records every failure as its row
         return _error_row(source, label, exc, seconds=time.perf_counter() - t0, worker=worker,
                           samples=qc_kwargs["samples"], n_samples=qc_kwargs["n_samples"])
-    after = HTTP_STATS.bytes_by_source()
-    fetched = after.get(res.location, 0) - before.get(res.location, 0) if is_url(res.location) else None
     d = res.to_dict()
     prefix = f"_video{res.label.capitalize()}_"
     metrics, reasons = ({k.removeprefix(prefix): v for k, v in d[key].items()} for key in ("metrics", "reasons"))
@@ -95,7 +91,7 @@ def _qc_task(source: str, label: str | None, one, qc_kwargs: dict) -> dict:
         **{check: _outcome_name(metrics.get(check)) for check in CHECK_NAMES},
         metrics=json.dumps(metrics), reasons=redact_text(json.dumps(reasons)),
         samples=d["samples"], n_samples=qc_kwargs["n_samples"], frames=res.measures.attrs.get("frames"),
-        seconds=time.perf_counter() - t0, bytes_read=fetched,
+        seconds=time.perf_counter() - t0, bytes_read=res.measures.attrs.get("bytes_read"),  # camera_qc counts them
         worker=worker, finished=_now())
 
 

@@ -16,6 +16,7 @@ import xarray as xr
 
 from ..decode import each_frame, read_frames
 from ..errors import InvalidOptionError, StoreWriteError, XVideoError, check_count
+from ..fileio import write_problem
 from ..index import VideoIndex
 from ..planning import compose, recorded
 from . import direct
@@ -237,9 +238,7 @@ def _create(location, camera: xr.DataArray, frames: np.ndarray, crop: tuple, fra
 
 def _write_failure(location, exc: OSError) -> str:
     """What a failed write of a store means to the user, from its errno."""
-    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-            errno.EROFS: "the file system is read-only", errno.EACCES: "permission is denied",
-            errno.EPERM: "permission is denied"}.get(exc.errno, f"the system refused a write ({exc})")
+    what = write_problem(exc)
     todo = ("free some space (or choose another store), then run the same export again: it resumes where it "
             "stopped" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a store you can write to")
     return f"Cannot write the Zarr store {location}: {what} ({exc.strerror or exc}). {todo.capitalize()}."
