@@ -55,5 +55,6 @@ def test_camera_qc_wheel_alignment(sessions):
     _, _, sps = sessions
     res = qc.camera_qc(sps[0], "left", n_samples=10, kind="ephys", progress=False)
     outcome, offset = res.metrics["_videoLeft_wheel_alignment"]
-    assert isinstance(offset, int) and outcome in (QC.PASS, QC.WARNING, QC.FAIL)
-    assert outcome == {0: QC.FAIL, 1: QC.WARNING, 2: QC.PASS}[int(np.sum(abs(offset) <= np.array([1, 2])))]
+    assert isinstance(offset, int)
+    # ibllib 4.1's rule: an offset beyond both tolerances is a WARNING ("0: FAIL -> WARNING Aug 2022")
+    assert outcome == {0: QC.WARNING, 1: QC.WARNING, 2: QC.PASS}[int(np.sum(abs(offset) <= np.array([1, 2])))]
