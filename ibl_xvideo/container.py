@@ -39,13 +39,17 @@ def _open_kwargs() -> dict:
     return {}
 
 
-def open_input(file):
+def open_input(file, buffer_size: int | None = None):
     """``av.open(file)`` for reading, on any supported PyAV release.
 
     Parameters
     ----------
     file : str or file-like
         A path, or a seekable binary file object (PyAV reads it through its own I/O).
+    buffer_size : int, optional
+        Bytes FFmpeg asks a file object for at a time (PyAV's default 32 KiB). FFmpeg reads a
+        packet larger than this in one read of its own size, so a small buffer keeps it from
+        reading past the packets it wants.
 
     Returns
     -------
@@ -54,7 +58,8 @@ def open_input(file):
     """
     import av
 
-    return av.open(file, mode="r", **_open_kwargs())
+    sized = {} if buffer_size is None else {"buffer_size": buffer_size}
+    return av.open(file, mode="r", **sized, **_open_kwargs())
 
 
 def open_container(path: str, auth=None, holes=None, size=None, version=None, fingerprint: str = ""):
@@ -90,7 +95,8 @@ def open_container(path: str, auth=None, holes=None, size=None, version=None, fi
 
     try:
         if is_url(path):
-            container = open_input(HTTPRangeFile(path, auth, size=size, version=version, holes=holes))
+            raw = HTTPRangeFile(path, auth, size=size, version=version, holes=holes)
+            container = open_input(raw, buffer_size=raw.block_size)
         else:
             check_unchanged(path, size, version, fingerprint)
             container = open_input(path)

@@ -456,34 +456,48 @@ class _InFlight:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._events: dict = {}
+        self._events: dict = {}  # key -> the event of the claim that holds it
+        self._held: dict = {}  # event -> how many of its keys are still held
 
     def claim(self, keys) -> tuple[list, list]:
-        """``(keys now claimed by the caller, the events of the keys others are fetching)``, in ``keys``' order."""
+        """``(keys now claimed by the caller, the events of the keys others are fetching)``, in ``keys``' order.
+
+        One event stands for all the keys one call claims: it is set when the last of them is released.
+        """
         mine, theirs = [], []
+        event = threading.Event()
         with self._lock:
             for key in keys:
-                event = self._events.get(key)
-                if event is None:
-                    self._events[key] = threading.Event()
+                other = self._events.get(key)
+                if other is None:
+                    self._events[key] = event
                     mine.append(key)
-                else:
-                    theirs.append(event)
+                elif not theirs or theirs[-1] is not other:
+                    theirs.append(other)
+            if mine:
+                self._held[event] = len(mine)
         return mine, theirs
 
     def release(self, keys) -> None:
         """The caller's fetch of ``keys`` is over (done or failed): wake whoever waits for them."""
+        done = []
         with self._lock:
-            events = [self._events.pop(key, None) for key in keys]
-        for event in events:
-            if event is not None:
-                event.set()
+            for key in keys:
+                event = self._events.pop(key, None)
+                if event is not None:
+                    self._held[event] -= 1
+                    if not self._held[event]:
+                        del self._held[event]
+                        done.append(event)
+        for event in done:
+            event.set()
 
 
 #: Blocks in flight in this process (bounded by the requests running at once).
 INFLIGHT = _InFlight()
-#: Bytes of a cached block, and at most of one read-ahead request (see :class:`HTTPRangeFile`).
-BLOCK_SIZE, READAHEAD = 1 << 16, 1 << 20
+#: Bytes of a cached block, and at most of one read-ahead request (see :class:`HTTPRangeFile`). Small
+#: blocks keep a scattered read (a keyframe packet) near its own bytes.
+BLOCK_SIZE, READAHEAD = 1 << 10, 1 << 20
 
 
 def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8 << 20,
@@ -530,11 +544,12 @@ class HTTPRangeFile(SeekableRaw):
     size, version : int, optional
         From :func:`probe` (probed when not given); ``version`` keys the block cache.
     block_size : int, optional
-        Bytes per cached block (default 64 KiB). A read of a block not cached fetches
-        it and, while the reads go on sequentially, more blocks after it in the same
-        request: 1, 2, 4... up to :data:`READAHEAD` bytes a request. So a scattered
-        read (a keyframe) costs about its own bytes, and a sequential one (a keyframe
-        group, a scan) a few large requests.
+        Bytes per cached block (default :data:`BLOCK_SIZE`, 1 KiB). A read fetches the
+        blocks it covers that are not cached, in one request; a read that continues where
+        the last fetch ended also reads ahead, twice its own size first, then twice as much
+        each time, up to :data:`READAHEAD` a request. So a scattered read (a keyframe
+        packet) costs about its own bytes, and a sequential one (a keyframe group, a scan)
+        a few large requests.
     holes : numpy.ndarray, optional
         ``(n, 2)`` sorted byte ranges served as zeros without fetching (used to read a
         container's tables without its frame data).
@@ -552,7 +567,7 @@ class HTTPRangeFile(SeekableRaw):
         self.version = version or 0
         self.block_size = block_size or BLOCK_SIZE
         self.pos = 0
-        self._window, self._next_miss = 1, -1  # read-ahead: blocks of the next fetch, where it continues
+        self._window, self._next_miss = 0, -1  # read-ahead: blocks of the last one, where the last fetch ended
         self.set_holes(holes)
 
     def __repr__(self) -> str:
@@ -569,67 +584,74 @@ class HTTPRangeFile(SeekableRaw):
             BLOCKS.put(self._key(j), run[(j - a) * bs:(j - a + 1) * bs])
         return run
 
-    def _block(self, k: int) -> bytes:
-        bs = self.block_size
-        while True:
-            data = BLOCKS.get(self._key(k))
-            if data is not None:
-                return data
-            # read-ahead: double the fetch while the misses follow each other, back to one block on a jump
-            self._window = min(2 * self._window, max(1, READAHEAD // bs)) if k == self._next_miss else 1
-            last = min(k + self._window, -(-self.size // bs))
-            end = k + 1
-            while end < last and BLOCKS.get(self._key(end)) is None:
-                end += 1
-            mine, theirs = INFLIGHT.claim([self._key(j) for j in range(k, end)])
-            if not mine or mine[0] != self._key(k):  # another reader is fetching block k: wait for its bytes
-                INFLIGHT.release(mine)
-                theirs[0].wait(TIMEOUT[1] * (RETRIES + 1))
-                continue
-            n = next((i for i, key in enumerate(mine) if key != self._key(k + i)), len(mine))
-            INFLIGHT.release(mine[n:])  # blocks after a gap another reader fetches: not this run's
-            try:
-                run = self._fetch_run(k, k + n)
-            finally:
-                INFLIGHT.release(mine[:n])
-            self._next_miss = k + n
-            return run[:bs]
+    def _blocks(self, a: int, b: int) -> dict:
+        """The bytes of blocks [a, b), fetched where not cached: one request per run of missing blocks.
 
-    def _fill(self, lo: int, hi: int) -> None:
-        """Fetch the uncached blocks of [lo, hi) with one request per run of missing blocks.
-
-        Blocks another reader is fetching now are not fetched again: :meth:`_block` waits for them.
+        Blocks another reader is fetching now are waited for, not fetched again. A read that
+        continues where this reader's last fetch ended reads ahead: twice its own size, then
+        twice as much as the last time while the reads go on, up to :data:`READAHEAD`; any
+        other read fetches only its own blocks.
         """
         bs = self.block_size
-        first, last = lo // bs, (hi - 1) // bs
-        missing = [self._key(k) for k in range(first, last + 1) if BLOCKS.get(self._key(k)) is None]
-        mine, _ = INFLIGHT.claim(missing)
-        try:
-            runs = []
-            for key in mine:
-                k = key[-1]
-                if runs and runs[-1][1] == k:
-                    runs[-1][1] = k + 1
+        got, end = {}, None
+        while True:
+            for k in range(a, b):
+                if k not in got:
+                    data = BLOCKS.get(self._key(k))
+                    if data is not None:
+                        got[k] = data
+            want = [k for k in range(a, b) if k not in got]
+            if not want:
+                return got
+            if end is None:  # a miss: does it go on past the last fetch?
+                if a <= self._next_miss < b:
+                    self._window = min(max(2 * self._window, 2 * (b - a)), max(1, READAHEAD // bs))
                 else:
-                    runs.append([k, k + 1])
-            for a, b in runs:
-                self._fetch_run(a, b)
-        finally:
-            INFLIGHT.release(mine)
+                    self._window = 0
+                end = min(max(b, a + self._window), -(-self.size // bs))
+            mine, theirs = INFLIGHT.claim([self._key(k) for k in want])
+            if mine and mine[-1][-1] == b - 1:  # read ahead after the last block, while not cached
+                ahead = b
+                while ahead < end and BLOCKS.get(self._key(ahead)) is None:
+                    ahead += 1
+                more, _ = INFLIGHT.claim([self._key(k) for k in range(b, ahead)])
+                n = next((i for i, key in enumerate(more) if key[-1] != b + i), len(more))
+                INFLIGHT.release(more[n:])  # after a block another reader fetches: not this run's
+                mine += more[:n]
+            try:
+                for lo, hi in _runs([key[-1] for key in mine]):
+                    run = self._fetch_run(lo, hi)
+                    got.update((k, run[(k - lo) * bs:(k - lo + 1) * bs]) for k in range(lo, min(hi, b)))
+                    self._next_miss = hi
+            finally:
+                INFLIGHT.release(mine)
+            for event in theirs:  # then their blocks are cached (or their fetch failed: claimed next time)
+                event.wait(TIMEOUT[1] * (RETRIES + 1))
 
     def _read(self, out: memoryview, start: int) -> int:
         """Fill ``out`` from byte ``start`` (exactly, or raise); return its length."""
         n = len(out)
         bs = self.block_size
-        if n > bs:
-            self._fill(start, start + n)
+        first = start // bs
+        blocks = self._blocks(first, (start + n - 1) // bs + 1)
         done = 0
         while done < n:
             k, off = divmod(start + done, bs)
-            blk = self._block(k)
+            blk = blocks[k]
             take = min(n - done, len(blk) - off)
             if take <= 0:
                 raise RemoteError(f"{self.url}: the file is shorter than announced.")
             out[done:done + take] = blk[off:off + take]
             done += take
         return n
+
+
+def _runs(ks: list) -> list:
+    """``[lo, hi)`` runs of consecutive block numbers in the sorted list ``ks``."""
+    runs = []
+    for k in ks:
+        if runs and runs[-1][1] == k:
+            runs[-1][1] = k + 1
+        else:
+            runs.append([k, k + 1])
+    return runs

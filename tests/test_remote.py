@@ -302,3 +302,34 @@ def test_concurrent_reads_of_a_block_fetch_it_once(server, videos):
     ibl_xvideo.open_camera(url, chunks=None).isel(time=[300, 301]).values
     alone = server.bytes_sent - before
     assert together <= alone * 1.1, (together, alone)  # one fetch per block, whoever asks
+
+
+def test_keyframe_reads_fetch_little_beyond_their_packets(server, video_dir):
+    """Scattered keyframes over HTTP (the keyframe QC's read): the bytes fetched are the container's tables and
+    the keyframe packets, and not much more (issue #25: at most 1.5x), though each packet is a few KiB here."""
+    import av
+
+    from ibl_xvideo.synth import make_video
+
+    path = make_video(video_dir / "kf.mp4", 2400, width=320, height=256, noise=8, gop=120)
+    url = server.url("kf.mp4")
+    index = ibl_xvideo.get_index(url)  # a reopen, as a batch has it: the index cached
+    with av.open(str(path)) as c:
+        key_bytes = np.array([p.size for p in c.demux(c.streams.video[0]) if p.is_keyframe and p.size])
+    # keyframes far apart (the video has some close ones): a read never decodes from one to the next
+    gaps = np.diff(index.key_frames)
+    groups = np.flatnonzero((gaps > 100) & (np.r_[0, gaps[:-1]] > 100))[::2]
+    wanted = index.key_frames[groups]
+    assert wanted.size >= 5
+    packets = int(key_bytes[groups].sum())
+    remote.BLOCKS.clear()
+    clear_caches()
+    before = server.bytes_sent
+    ibl_xvideo.container.open_container(url, size=index.size, version=index.mtime_ns).close()
+    tables = server.bytes_sent - before  # what opening the container reads: its tables, the first packet
+    remote.BLOCKS.clear()
+    before = server.bytes_sent
+    got = ibl_xvideo.read_frames(index, wanted, workers=2)
+    fetched = server.bytes_sent - before
+    assert frame_numbers(got) == list(wanted)
+    assert fetched <= 1.5 * (tables + packets), (fetched, tables, packets)
