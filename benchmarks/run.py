@@ -28,7 +28,7 @@ import ibl_xvideo
 from ibl_xvideo import compat
 from ibl_xvideo.decode import clear_caches
 from ibl_xvideo.index import cache_dir, get_index
-from ibl_xvideo.qc.run import nearest_keyframes
+from ibl_xvideo.qc.run import nearest_keyframes, sample_indices
 from ibl_xvideo.synth import make_video
 
 #: Sensor noise of the benchmark video: about 1 kB per frame, the bitrate of IBL videos.
@@ -53,17 +53,27 @@ IBL_CAMERAS = {"body": (640, 512, 30), "left": (1280, 1024, 60), "right": (640, 
 IBL_CRF, IBL_NOISE = 17, 3.0
 
 
+def _ibl_path(label: str, seconds: float) -> Path:
+    n = int(round(seconds * IBL_CAMERAS[label][2]))
+    return cache_dir() / "bench" / f"ibl_{label}_{n}f_crf{IBL_CRF}_noise{IBL_NOISE:g}.mp4"
+
+
 def ibl_video(label: str, seconds: float) -> Path:
     """A camera video at IBL's size, rate and bitrate, ``seconds`` long, generated once and cached."""
     width, height, fps = IBL_CAMERAS[label]
     n = int(round(seconds * fps))
-    path = cache_dir() / "bench" / f"ibl_{label}_{n}f_crf{IBL_CRF}_noise{IBL_NOISE:g}.mp4"
+    path = _ibl_path(label, seconds)
     if not path.exists():
         t = time.perf_counter()
         print(f"encoding {n} {width}x{height} frames at IBL's bitrate to {path} ...", file=sys.stderr, flush=True)
         make_video(path, n, width=width, height=height, fps=fps, crf=IBL_CRF, noise=IBL_NOISE)
         print(f"  done in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     return path
+
+
+def ibl_video_exists(label: str, seconds: float) -> bool:
+    """Whether :func:`ibl_video` has this video already (making one takes minutes)."""
+    return _ibl_path(label, seconds).exists()
 
 
 def ibl_hour(label: str = "body", seconds: float = 600.0) -> Path:
@@ -739,6 +749,58 @@ def qc_cost(labels=("body", "left", "right")) -> dict:
     return out
 
 
+def _keyframe_packet_bytes(path) -> tuple[int, np.ndarray]:
+    """``(bytes of the moov box, size of each keyframe packet in keyframe order)`` of a local mp4."""
+    import av
+
+    from ibl_xvideo.fileio import mp4_boxes
+
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        def read(o, n):
+            f.seek(o)
+            return f.read(n)
+
+        moov = next(b - a for t, a, b in mp4_boxes(read, 0, size) if t == b"moov")
+    with av.open(str(path)) as c:
+        keys = np.array([p.size for p in c.demux(c.streams.video[0]) if p.is_keyframe and p.size], np.int64)
+    return moov, keys
+
+
+def remote_qc(videos: dict) -> dict:
+    """``camera_qc`` of each camera's video over loopback HTTP, exact and keyframe samples: seconds and bytes
+    fetched, the index cached (a batch's reopen) and cold (the first open); for keyframes, the bytes against the
+    container's tables plus the keyframe packets it decodes."""
+    from ibl_xvideo import remote
+    from ibl_xvideo.qc import camera_qc
+
+    out = {}
+    for name, (label, path) in videos.items():
+        moov, keys = _keyframe_packet_bytes(path)
+        r = {"frames": get_index(path).length, "MB": path.stat().st_size / 1e6, "moov_MB": moov / 1e6}
+        with _served(path) as (srv, url, size):
+            for cold in (True, False):
+                for mode in ("keyframes", "exact"):
+                    remote.BLOCKS.clear()
+                    clear_caches()
+                    before, t = srv.bytes_sent, time.perf_counter()
+                    with warnings.catch_warnings():  # a bare video: no timestamps, the samples read all the same
+                        warnings.simplefilter("ignore")
+                        if cold:
+                            get_index(url, use_cache=False)
+                        res = camera_qc(url, label, samples=mode, refs=False, kind="ephys", progress=False)
+                    key = f"{mode}_{'cold' if cold else 'cached'}"
+                    r[f"{key}_s"], r[f"{key}_MB"] = time.perf_counter() - t, (srv.bytes_sent - before) / 1e6
+                    r[f"{key}_reported_MB"] = res.measures.attrs.get("bytes_read", 0) / 1e6
+            index = get_index(url)
+            idx = sample_indices(index.length, 100)
+            groups = np.unique(index.group_of(np.unique(nearest_keyframes(index.key_frames, idx))))
+            r["keyframe_packets_MB"] = keys[groups].sum() / 1e6
+            r["keyframes_vs_needed"] = r["keyframes_cached_MB"] / (r["moov_MB"] + r["keyframe_packets_MB"])
+        out[name] = r
+    return out
+
+
 def batch_throughput(video, sessions: int = 8, workers: int = 2) -> dict:
     """batch_qc of ``sessions`` sessions (each with ``video`` as its body camera) on a local cluster.
 
@@ -1090,6 +1152,10 @@ def main(argv=None) -> int:
                              "pipe and two single-threaded decoders side by side")
     parser.add_argument("--qc-cost", action="store_true",
                         help="only the QC cost of an hour of each camera at IBL's bitrate: CPU seconds, HTTP bytes")
+    parser.add_argument("--remote-qc", action="store_true",
+                        help="only camera_qc over loopback HTTP of each camera at IBL's bitrate (10 minutes and an "
+                             "hour of the body camera; the left and right cameras when --qc-cost made theirs): "
+                             "seconds and bytes, exact and keyframe samples")
     parser.add_argument("--forms", action="store_true",
                         help="only 50 scattered frames selected on the camera, cropped and after transforms")
     parser.add_argument("--first-open", action="store_true",
@@ -1099,7 +1165,19 @@ def main(argv=None) -> int:
     def video():
         return ibl_hour("body") if args.video == "ibl" else bench_video(args.minutes)
 
-    if args.qc_cost:
+    if args.remote_qc:
+        videos = {"body, 10 min": ("body", ibl_video("body", 600.0)), "body, 1 h": ("body", ibl_hour("body"))}
+        for label, seconds in (("left", 60.0), ("right", 60.0)):
+            if ibl_video_exists(label, seconds):  # (--qc-cost makes them)
+                videos[f"{label}, 1 h"] = (label, ibl_hour(label, seconds))
+        res = remote_qc(videos)
+        for name, r in res.items():
+            print(f"{name} ({r['frames']} frames, {r['MB']:.0f} MB, tables {r['moov_MB']:.2f} MB) over HTTP: "
+                  + "; ".join(f"{m} index {c}: {r[f'{m}_{c}_s']:.2f} s, {r[f'{m}_{c}_MB']:.2f} MB"
+                              for m in ("keyframes", "exact") for c in ("cached", "cold"))
+                  + f"; keyframes fetch {r['keyframes_vs_needed']:.2f}x the tables plus the "
+                    f"{r['keyframe_packets_MB']:.2f} MB of keyframe packets decoded")
+    elif args.qc_cost:
         res = qc_cost()
         for label, r in res.items():
             print(f"{label}: an hour, {r['frames']} frames, {r['GB']:.2f} GB: QC keyframes {r['keyframes_cpu_s']:.1f} "

@@ -174,3 +174,52 @@ def test_a_batch_over_a_remote_one_equals_the_qc_on_disk(servers, remote, client
         assert row.outcome == near[row.label].outcome.name
         assert json.loads(row.metrics) == {k.split("_", 2)[-1]: v
                                            for k, v in near[row.label].to_dict()["metrics"].items()}
+
+
+def _same(a, b) -> bool:
+    """Equal metrics: outcomes by name, numbers to float precision, tuples item by item."""
+    from one.alf.spec import QC
+
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, (QC, str)) or isinstance(b, (QC, str)):
+        return QC.validate(a) == QC.validate(b)
+    return a == pytest.approx(b, rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parity
+def test_remote_qc_equals_ibllib_camera_qc_on_the_downloaded_session(servers, remote):
+    """Our QC through the remote ONE, check by check, against ibllib's CameraQC on the session on disk.
+
+    Position and focus are left out here: the demo's synthetic scene has reference frames of its own, where
+    ibllib's are of real rigs (they are compared on ibllib's frames in tests/test_qc_parity_ibllib.py)."""
+    import logging
+
+    camera = pytest.importorskip("ibllib.qc.camera")
+    from ibllib.io import raw_data_loaders as raw
+    from ibllib.io.extractors import ephys_fpga
+
+    sp, label = servers[2] / DEMO_SESSION, "body"
+    theirs = camera.CameraQC(sp, label, one=_on_disk(servers), n_samples=10, stream=False)
+    names = ("brightness", "file_headers", "framerate", "pin_state", "dropped_frames", "timestamps", "camera_times",
+             "resolution", "wheel_alignment")
+    logging.disable(logging.CRITICAL)
+    try:  # the inputs CameraQC.load_data reads for an ephys rig (its loader needs ibllib's extractor set-up)
+        theirs.load_video_data()
+        theirs.data["count"], theirs.data["pin_state"] = raw.load_embedded_frame_data(sp, label, raw=True)
+        theirs.data["bonsai_times"], theirs.data["camera_times"] = raw.load_camera_ssv_times(sp, label)
+        theirs.data["timestamps"] = np.load(sp / "alf" / f"_ibl_{label}Camera.times.npy")
+        sync, chmap = ephys_fpga.get_sync_and_chn_map(sp, "raw_ephys_data")
+        theirs.data["audio"] = ephys_fpga.get_sync_fronts(sync, chmap["audio"])["times"]
+        theirs._type = "ephys"
+        ibllib = {name: getattr(theirs, f"check_{name}")() for name in names}
+    finally:
+        logging.disable(logging.NOTSET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        far = camera_qc(DEMO_EID, label, one=remote, n_samples=10, progress=False)
+    assert not list(remote.cache_dir.rglob("*.mp4"))  # streamed, not downloaded
+    for name, value in ibllib.items():
+        ours = far.metrics[f"_video{label.capitalize()}_{name}"]
+        assert _same(ours, value), (name, ours, value)
+    assert ibllib["pin_state"][0].name != "NOT_SET" and ibllib["dropped_frames"][0].name != "NOT_SET"
