@@ -228,7 +228,9 @@ def frames_dask(data, backend, frames: np.ndarray | None = None, crop: tuple | N
     (see :class:`_Elementwise`); ``axes``: their order since (``data`` is the cropped
     frames, transformed, transposed by ``axes``).
     """
-    out = _frames_dask_class()(data.dask, data.name, data.chunks, meta=data._meta)
+    from dask.array.utils import meta_from_array
+
+    out = _frames_dask_class()(data.dask, data.name, data.chunks, meta=meta_from_array(data))
     out._xv_backend = backend
     out._xv_frames = np.arange(backend.length) if frames is None else frames
     out._xv_crop = (slice(None), slice(None)) if crop is None else tuple(crop)

@@ -172,7 +172,7 @@ def _block_measures(block, label, ref_hist, roi, template, center, radius, origi
             if "focus_lpc" in measures:
                 out[i, 2] = imgproc.laplacian_var_in(f, roi, lut)
             if "focus_fft" in measures:
-                out[i, 3] = imgproc.highpass_mean(imgproc.apply_lut(lut, f, imgproc._buffers(f.shape, np.uint8, "eq")))
+                out[i, 3] = imgproc.highpass_mean(imgproc.equalized(f, lut))
         if matcher is not None:
             x, y = match_near(matcher, f, center, radius)
             out[i, 4:6] = origin[0] - x, origin[1] - y

@@ -13,8 +13,8 @@ import numpy as np
 
 from .. import decode
 
-__all__ = ["equalize_hist", "equalize_lut", "hist256", "apply_lut", "laplacian", "calc_hist", "compare_hist_correl",
-           "match_template", "TemplateMatcher", "highpass_mean", "box_blur", "laplacian_var_in"]
+__all__ = ["equalize_hist", "equalize_lut", "hist256", "apply_lut", "equalized", "laplacian", "calc_hist",
+           "compare_hist_correl", "match_template", "TemplateMatcher", "highpass_mean", "box_blur", "laplacian_var_in"]
 
 
 def hist256(img: np.ndarray) -> np.ndarray:
@@ -267,6 +267,14 @@ def _buffers(shape: tuple, dtype, key) -> np.ndarray:
             bufs.clear()
         bufs[k] = np.zeros(shape, dtype)
     return bufs[k]
+
+
+def equalized(frame: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """``frame`` through the equalisation ``lut`` (:func:`equalize_lut`), in a scratch array.
+
+    The array is the calling thread's: valid until that thread's next call.
+    """
+    return apply_lut(lut, frame, _buffers(frame.shape, np.uint8, "eq"))
 
 
 def box_blur(img: np.ndarray, k: int) -> np.ndarray:
