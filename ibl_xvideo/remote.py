@@ -270,10 +270,45 @@ class _Stats:
 #: Process-wide counters of the bytes (in all and by URL), requests and retries of HTTP reads.
 STATS = _Stats()
 
-#: (connect, read) timeouts in seconds, attempts after the first, first backoff (s, doubling).
+#: The defaults of :class:`Retry`: (connect, read) timeouts in seconds, attempts after the first, first
+#: backoff (s, doubling).
 TIMEOUT = (5.0, 20.0)
 RETRIES = 5
 BACKOFF = 0.2
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How every request is made and retried: one policy for the range reads, the probes and the downloads.
+
+    Resets, timeouts, 5xx answers and short or misplaced bodies are retried (by the caller, which
+    knows what a good answer is) after ``backoff``, doubling; redirects are followed by urllib3
+    (which drops the Authorization header when the host changes); anything typed (auth, not found,
+    a changed file, no Range support) is final.
+    """
+
+    timeout: tuple = (5.0, 20.0)
+    retries: int = 5
+    backoff: float = 0.2
+
+    @classmethod
+    def now(cls, retries: int | None = None) -> Retry:
+        """The policy of the module's current defaults (``retries`` overriding theirs)."""
+        return cls(TIMEOUT, RETRIES if retries is None else retries, BACKOFF)
+
+    def attempts(self):
+        """Yield the attempt numbers, sleeping before each retry (counted in :data:`STATS`)."""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                STATS.add(retries=1)
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            yield attempt
+
+    def get(self, url: str, auth, first: int, last: int, preload: bool):
+        """One GET of bytes ``[first, last]`` (inclusive), redirects followed: the urllib3 response."""
+        return _pool().request("GET", url, headers=_headers(url, auth, {"Range": f"bytes={first}-{last}"}),
+                               timeout=urllib3.Timeout(connect=self.timeout[0], read=self.timeout[1]),
+                               preload_content=preload, retries=_REDIRECTS)
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
@@ -344,18 +379,12 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None, si
     ``size`` and ``version`` (from :func:`probe`) pin the file: a response for a file of
     another size or ETag / Last-Modified raises :class:`SourceChangedError`.
     """
-    timeout, backoff = TIMEOUT, BACKOFF
-    retries = RETRIES if retries is None else retries
+    policy = Retry.now(retries)
     want = stop - start
     last = None
-    for attempt in range(retries + 1):
-        if attempt:
-            STATS.add(retries=1)
-            time.sleep(backoff * 2 ** (attempt - 1))
+    for _ in policy.attempts():
         try:
-            r = _pool().request("GET", url, headers=_headers(url, auth, {"Range": f"bytes={start}-{stop - 1}"}),
-                                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-                                preload_content=False, retries=_REDIRECTS)
+            r = policy.get(url, auth, start, stop - 1, preload=False)
             done = False
             try:
                 STATS.add(requests=1)
@@ -386,7 +415,7 @@ def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None, si
             if isinstance(exc, XVideoError):  # ours: typed and final (auth, changed file, no Range)
                 raise
             last = f"{type(exc).__name__}: {exc}"
-    raise RemoteError(f"{url}: could not read bytes {start}-{stop - 1} after {retries + 1} attempts ({last}).")
+    raise RemoteError(f"{url}: could not read bytes {start}-{stop - 1} after {policy.retries + 1} attempts ({last}).")
 
 
 def _let_go(r, read_whole: bool) -> None:
@@ -423,15 +452,11 @@ def _check_pinned(url: str, size: int | None, version: int | None, total: str, h
 
 def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
     """Size and version (ETag or Last-Modified) of a remote file, with one small range request."""
+    policy = Retry.now(retries)
     last = None
-    for attempt in range((RETRIES if retries is None else retries) + 1):
-        if attempt:
-            STATS.add(retries=1)
-            time.sleep(BACKOFF * 2 ** (attempt - 1))
+    for _ in policy.attempts():
         try:
-            r = _pool().request("GET", url, headers=_headers(url, auth, {"Range": "bytes=0-0"}),
-                                timeout=urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1]), preload_content=True,
-                                retries=_REDIRECTS)
+            r = policy.get(url, auth, 0, 0, preload=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             last = f"{type(exc).__name__}: {exc}"
             continue
