@@ -652,6 +652,27 @@ def peri_event_bench(path, n_events: int = 200, peer_events: int = 5, big: int =
             "pe_big_peak_mib": float(out.stdout.strip().splitlines()[-1])}
 
 
+def peri_event_memory(path, counts=(200, 2000, 20000), window=(-0.5, 0.5), dask_up_to: int = 2000) -> dict:
+    """Peak memory (MiB) and seconds of the mean frame over ``n`` events at each lag, in a fresh process each:
+    ``peri_event_mean`` (running sums) and, up to ``dask_up_to`` events, Dask's own
+    ``stack.where(stack.valid).mean('event')``."""
+    n, fps = get_index(path).length, get_index(path).fps
+    out = {}
+    for count in counts:
+        for how, expr in (("ours", "ibl_xvideo.peri_event_mean(s)"), ("dask", "s.where(s.valid).mean('event')")):
+            if how == "dask" and count > dask_up_to:
+                continue
+            code = ("import time, numpy as np, ibl_xvideo; cam = ibl_xvideo.open_camera(%r, timestamps=False); "
+                    "ev = np.sort(np.random.default_rng(1).uniform(2, %f, %d)); "
+                    "s = ibl_xvideo.peri_event(cam, ev, %r); t = time.perf_counter(); m = %s.compute(); "
+                    "print(time.perf_counter() - t); print(%s)" % (str(path), n / fps - 2, count, tuple(window),
+                                                                   expr, _PEAK))
+            lines = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                   text=True).stdout.strip().splitlines()
+            out[(how, count)] = {"s": float(lines[-2]), "peak_mib": float(lines[-1])}
+    return out
+
+
 def selection_forms(path, n: int = 50, seed: int = 0) -> dict:
     """``n`` scattered frames selected in each form (on the camera, cropped, after transforms): seconds, frames decoded.
 
@@ -1152,6 +1173,9 @@ def main(argv=None) -> int:
                              "pipe and two single-threaded decoders side by side")
     parser.add_argument("--qc-cost", action="store_true",
                         help="only the QC cost of an hour of each camera at IBL's bitrate: CPU seconds, HTTP bytes")
+    parser.add_argument("--peri-event-memory", action="store_true",
+                        help="only the peak memory of the mean over 200, 2000 and 20000 events (+-0.5 s) of the "
+                             "10-minute IBL-bitrate body video: peri_event_mean against Dask's own mean")
     parser.add_argument("--remote-qc", action="store_true",
                         help="only camera_qc over loopback HTTP of each camera at IBL's bitrate (10 minutes and an "
                              "hour of the body camera; the left and right cameras when --qc-cost made theirs): "
@@ -1165,7 +1189,12 @@ def main(argv=None) -> int:
     def video():
         return ibl_hour("body") if args.video == "ibl" else bench_video(args.minutes)
 
-    if args.remote_qc:
+    if args.peri_event_memory:
+        res = peri_event_memory(ibl_video("body", 600.0))
+        for (how, count), r in res.items():
+            print(f"mean over {count:>6} events, {'peri_event_mean' if how == 'ours' else 'Dask mean':<16}"
+                  f"peak {r['peak_mib']:7.0f} MiB, {r['s']:7.1f} s")
+    elif args.remote_qc:
         videos = {"body, 10 min": ("body", ibl_video("body", 600.0)), "body, 1 h": ("body", ibl_hour("body"))}
         for label, seconds in (("left", 60.0), ("right", 60.0)):
             if ibl_video_exists(label, seconds):  # (--qc-cost makes them)

@@ -12,7 +12,7 @@ from . import accessor, errors  # noqa: F401  (accessor registers ``DataArray.vi
 from .camera import open_camera, open_session, video_meta
 from .decode import clear_caches, read_frames
 from .errors import XVideoError
-from .events import peri_event
+from .events import peri_event, peri_event_mean
 from .index import get_index
 from .progress import progress
 from .sources import VIDEO_LABELS
@@ -28,6 +28,7 @@ __all__ = [
     "to_zarr",
     "open_store",
     "peri_event",
+    "peri_event_mean",
     "get_index",
     "clear_caches",
     "progress",

@@ -19,7 +19,7 @@ from .errors import InvalidOptionError, XVideoError
 from .figures import pyplot, save_figure
 from .planning import frames_source, nearest, planned_take
 
-__all__ = ["peri_event", "peri_event_pose", "plot_peri_event"]
+__all__ = ["peri_event", "peri_event_mean", "peri_event_pose", "plot_peri_event"]
 
 #: Target bytes of one Dask chunk of a peri-event stack (whole events per chunk).
 CHUNK_BYTES = 64 * 2**20
@@ -71,7 +71,7 @@ def peri_event(camera: xr.DataArray, times, window=(-1.0, 2.0), *, events_per_ch
     --------
     >>> trials = one.load_object(eid, 'trials')  # doctest: +SKIP
     >>> stack = peri_event(cam, trials['stimOn_times'], window=(-0.5, 1.0))  # doctest: +SKIP
-    >>> mean = stack.where(stack.valid).mean('event').compute()  # doctest: +SKIP
+    >>> mean = peri_event_mean(stack).compute()  # the mean over valid events, in bounded memory  # doctest: +SKIP
     """
     camera = as_frames(camera, "peri_event")
     if "frame" not in camera.coords:
@@ -126,6 +126,107 @@ def peri_event(camera: xr.DataArray, times, window=(-1.0, 2.0), *, events_per_ch
         if dim in camera.coords:
             out = out.assign_coords({dim: camera[dim].values})
     return out
+
+
+def peri_event_mean(stack: xr.DataArray, *, valid_only: bool = True, chains: int | None = None) -> xr.DataArray:
+    """The mean frame over events at each lag of a peri-event stack, in memory that does not grow with the events.
+
+    Equal (to float precision) to ``stack.where(stack.valid).mean('event')`` (or, with
+    ``valid_only=False``, ``stack.mean('event')``), but computed as a few running sums:
+    each of ``chains`` chains of tasks adds its blocks of events, one after the other, into
+    one float frame per lag. Peak memory is about ``chains`` x (a block of events + the
+    sums), whatever the number of events; Dask's own mean keeps up to 16 partial sums a
+    level of its tree, each a float frame per lag (gigabytes for a long stack, and a
+    ``where`` first makes every block 8 times larger).
+
+    Parameters
+    ----------
+    stack : xarray.DataArray
+        From :func:`peri_event` (dims ``event``, ``lag``, ``y``, ``x`` by name; any order).
+    valid_only : bool
+        Average only the valid entries (the ``valid`` coordinate: a frame within one
+        frame period of the time asked for); lags without any are NaN.
+    chains : int, optional
+        Running sums computed side by side (default: 2, or the cluster's worker
+        threads when one is used, at most the number of blocks).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(lag, y, x)`` float64, lazy (Dask), with the stack's lag, y and x coordinates
+        and ``n_events`` (per lag: the events averaged).
+
+    Examples
+    --------
+    >>> stack = cam.video.peri_event(trials['stimOn_times'], (-0.5, 0.5))  # doctest: +SKIP
+    >>> mean = peri_event_mean(stack).compute()  # doctest: +SKIP
+    """
+    import dask
+    import dask.array as dsa
+
+    if not {"event", "lag", "y", "x"} <= set(stack.dims) or stack.ndim != 4:
+        raise XVideoError(f"peri_event_mean needs a peri-event stack (dims event, lag, y, x); got dims {stack.dims}.")
+    if valid_only and "valid" not in stack.coords:
+        raise XVideoError("peri_event_mean(valid_only=True) needs the stack's 'valid' coordinate, as peri_event "
+                          "gives; pass valid_only=False to average every entry.")
+    stack = stack.transpose("event", "lag", "y", "x")
+    valid = (stack.valid.transpose("event", "lag").values if valid_only
+             else np.ones((stack.sizes["event"], stack.sizes["lag"]), bool))
+    data = stack.data if isinstance(stack.data, dsa.Array) else dsa.from_array(np.asarray(stack.data))
+    starts = np.r_[0, np.cumsum(data.chunks[0])]
+    lag_starts = np.r_[0, np.cumsum(data.chunks[1])]
+    blocks = data.to_delayed()  # (event blocks, lag blocks, y blocks, x blocks)
+    n = blocks.shape[0]
+    chains = max(1, min(n, chains or _threads()))
+    bounds = np.linspace(0, n, chains + 1).round().astype(int)
+    rows = []
+    for j in range(blocks.shape[1]):
+        l0, l1 = lag_starts[j], lag_starts[j + 1]
+        cols = []
+        for iy in range(blocks.shape[2]):
+            row = []
+            for ix in range(blocks.shape[3]):
+                partial = [None] * chains
+                for c in range(chains):  # each chain adds its contiguous blocks of events in turn
+                    acc = None
+                    for i in range(bounds[c], bounds[c + 1]):
+                        acc = dask.delayed(_add_events, pure=True)(acc, blocks[i, j, iy, ix],
+                                                                  valid[starts[i]:starts[i + 1], l0:l1])
+                    partial[c] = acc
+                shape = (l1 - l0, data.chunks[2][iy], data.chunks[3][ix])
+                mean = dask.delayed(_mean_of, pure=True)(partial, valid[:, l0:l1].sum(axis=0))
+                row.append(dsa.from_delayed(mean, shape, dtype=np.float64))
+            cols.append(row)
+        rows.append(cols)
+    out = dsa.block(rows) if rows else dsa.zeros((0,) + tuple(stack.shape[2:]), np.float64)
+    coords = {k: v for k, v in stack.coords.items() if set(v.dims) <= {"lag", "y", "x"}}
+    return xr.DataArray(out, dims=("lag", "y", "x"), coords=coords, name=stack.name,
+                        attrs=dict(stack.attrs)).assign_coords(n_events=("lag", valid.sum(axis=0)))
+
+
+def _threads() -> int:
+    """Worker threads of the distributed cluster in use, else 2."""
+    try:
+        from distributed import get_client
+
+        return max(1, sum(get_client().nthreads().values()))
+    except (ImportError, ValueError):
+        return 2
+
+
+def _add_events(acc, block: np.ndarray, valid: np.ndarray):
+    """``acc`` (a running sum per lag, or None) plus the sum of ``block``'s valid events."""
+    total = np.sum(block, axis=0, dtype=np.float64, where=valid[:, :, None, None])
+    return total if acc is None else np.add(acc, total, out=acc)
+
+
+def _mean_of(partial: list, counts: np.ndarray) -> np.ndarray:
+    """The running sums of the chains added, divided by the events of each lag (NaN where none)."""
+    total = partial[0]
+    for p in partial[1:]:
+        total = total + p
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / counts[:, None, None]
 
 
 #: The longest peri-event window (seconds): a stack holds every frame of it for each event.
@@ -202,9 +303,8 @@ def plot_peri_event(stack: xr.DataArray, out: str | os.PathLike | None = None, n
 
     at = None if pose is None else peri_event_pose(pose, stack)
     picks = np.unique(np.linspace(0, stack.sizes["lag"] - 1, n_lags).round().astype(int))
-    masked = stack.astype("float32").where(stack.valid)
-    mean = masked.isel(lag=picks).mean("event").compute()
-    motion = abs(masked.diff("lag")).mean(("event", "y", "x")).compute()
+    mean = peri_event_mean(stack.isel(lag=picks)).compute()
+    motion = abs(stack.astype("float32").where(stack.valid).diff("lag")).mean(("event", "y", "x")).compute()
     fig = plt.figure(figsize=(2.2 * len(picks), 5.2), layout="constrained")
     grid = fig.add_gridspec(2, len(picks), height_ratios=(1.2, 1))
     for k, i in enumerate(picks):

@@ -89,6 +89,43 @@ def test_the_stack_is_chunked_by_events(videos):
     assert mean.dims == ("lag", "y", "x")
 
 
+@pytest.mark.parametrize("chains", [None, 1, 3])
+def test_the_streaming_mean_equals_xarray_s(videos, chains):
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    events = np.r_[EVENTS, np.linspace(0.5, 9.5, 14)]
+    stack = ibl_xvideo.peri_event(cam, events, WINDOW, events_per_chunk=3)
+    mean = ibl_xvideo.peri_event_mean(stack, chains=chains)
+    assert mean.dims == ("lag", "y", "x") and mean.dtype == np.float64
+    expected = stack.astype("float64").where(stack.valid).mean("event").values  # (a lag without a frame: NaN)
+    np.testing.assert_allclose(mean.values, expected, rtol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(mean.n_events.values, stack.valid.sum("event").values)
+    every = ibl_xvideo.peri_event_mean(stack, valid_only=False, chains=chains).values
+    np.testing.assert_allclose(every, stack.astype("float64").mean("event").values, rtol=1e-12)
+    # dims by name: a transposed stack gives the same mean
+    np.testing.assert_array_equal(ibl_xvideo.peri_event_mean(stack.transpose("lag", "x", "event", "y"),
+                                                             chains=chains).values, mean.values)
+
+
+def test_the_streaming_mean_of_a_long_window_and_on_a_cluster(videos, client):
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    stack = ibl_xvideo.peri_event(cam, [3.0, 4.0, 5.5], (-1.0, 1.0), events_per_chunk=1)
+    long = ibl_xvideo.peri_event(cam, [3.0, 4.0, 5.5], (-1.0, 1.0))
+    mean = client.compute(ibl_xvideo.peri_event_mean(stack), sync=True)
+    np.testing.assert_allclose(mean.values, stack.astype("float64").where(stack.valid).mean("event").values,
+                               rtol=1e-12)
+    np.testing.assert_allclose(ibl_xvideo.peri_event_mean(long).values, mean.values, rtol=1e-12)
+
+
+def test_the_streaming_mean_refuses_what_is_not_a_stack(videos):
+    cam = ibl_xvideo.open_camera(videos["bframes"])
+    with pytest.raises(XVideoError, match="dims event, lag, y, x"):
+        ibl_xvideo.peri_event_mean(cam)
+    stack = ibl_xvideo.peri_event(cam, [2.0], WINDOW)
+    with pytest.raises(XVideoError, match="valid"):
+        ibl_xvideo.peri_event_mean(stack.drop_vars("valid"))
+    assert ibl_xvideo.peri_event_mean(stack.drop_vars("valid"), valid_only=False).shape == stack.shape[1:]
+
+
 @needs_zarr
 def test_a_zarr_store_gives_the_same_stack(videos, tmp_path):
     cam = ibl_xvideo.open_camera(videos["bframes"])
