@@ -37,10 +37,29 @@ class VideoBackendEntrypoint(BackendEntrypoint):
         timestamps=None,
         on_mismatch="raise",
         validate_times=True,
+        threads=1,
+        auth=None,
+        stream=None,
+        download=False,
+        data_server=None,
+        strict=False,
+        storage_options=None,
     ) -> xr.Dataset:
-        """Open a video file as a Dataset (see :func:`ibl_xvideo.open_camera`)."""
+        """Open a video file, URL or an eid's camera as a Dataset (see :func:`ibl_xvideo.open_camera`).
+
+        Every option of :func:`~ibl_xvideo.open_camera` but ``chunks`` (xarray's own
+        ``chunks=`` rechunks the lazily indexed frames) and ``cache`` (a store is written
+        by ``cam.video.to_zarr``, not by an open): a camera over HTTP or S3 opens here too.
+
+        Examples
+        --------
+        >>> xr.open_dataset("s3://bucket/_iblrig_bodyCamera.raw.mp4", engine="ibl_xvideo",
+        ...                 storage_options={"anon": True})  # doctest: +SKIP
+        """
         da = open_camera(filename_or_obj, label, one=one, chunks=None, pixels=pixels,
-                         timestamps=timestamps, on_mismatch=on_mismatch, validate_times=validate_times)
+                         timestamps=timestamps, on_mismatch=on_mismatch, validate_times=validate_times,
+                         threads=threads, auth=auth, stream=stream, download=download, data_server=data_server,
+                         strict=strict, progress=False, storage_options=storage_options)
         ds = da.to_dataset()
         ds[da.name].encoding["preferred_chunks"] = da.encoding["preferred_chunks"]
         if drop_variables:

@@ -92,6 +92,19 @@ def test_basic_auth_and_credentials_never_shown(server, tmp_path):
 
 
 @needs_zarr
+def test_a_url_through_xarray_s_engine_with_credentials(server, videos):
+    import xarray as xr
+
+    url = server.url("mono.mp4", area="private")
+    ds = xr.open_dataset(url, engine="ibl_xvideo", auth=("alyx", PASSWORD), timestamps=False)
+    local = ibl_xvideo.open_camera(videos["mono"], timestamps=False, chunks=None)
+    assert np.array_equal(ds[local.name].isel(time=[0, 77, 150]).values, local.isel(time=[0, 77, 150]).values)
+    assert PASSWORD not in repr(ds) + repr(ds[local.name].attrs)
+    remote.forget_credentials()  # (credentials that opened a URL are remembered for it in this process)
+    with pytest.raises(remote.RemoteAuthError):
+        xr.open_dataset(url, engine="ibl_xvideo", timestamps=False)  # no credentials: refused, typed
+
+
 def test_credentials_are_not_written_to_a_store(server, tmp_path):
     url = server.url("mono.mp4", area="private", auth=True)
     store = tmp_path / "c.zarr"

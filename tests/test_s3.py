@@ -109,6 +109,15 @@ def test_private_object_with_keys_whole_and_on_workers(s3, reference):
     assert opts["secret"] not in repr(remote.s3_location(PRIVATE, opts)[1])
 
 
+def test_a_private_object_through_xarray_s_engine(s3, reference):
+    import xarray as xr
+
+    ds = xr.open_dataset(PRIVATE, engine="ibl_xvideo", label="body", storage_options=s3["lab"], timestamps=False,
+                         chunks={})
+    assert checksums(ds["bodyCamera"].isel(time=[0, 5, 9]).values) == checksums(reference["bframes"][[0, 5, 9]])
+    assert s3["lab"]["secret"] not in repr(ds) + repr(ds["bodyCamera"].attrs)
+
+
 @pytest.mark.parametrize("opts, what", [({"anon": True}, "anonymous"), ({"key": None, "secret": "wrong"}, "wrong")])
 def test_private_object_refused_typed_and_quiet(s3, opts, what):
     opts = {**s3["lab"], **opts} if what == "wrong" else {**opts, "endpoint_url": s3["endpoint"]}
