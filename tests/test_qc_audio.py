@@ -186,3 +186,22 @@ def test_3a_probe_sync_audio(session):
     (main_probe / "_spikeglx_ephysData_g0_t0.imec.wiring.json").write_text(json.dumps(
         {"SYSTEM": "3A", "SYNC_WIRING_DIGITAL": {"pin12": "audio", "pin03": "left_camera"}}))
     assert load_audio_ttls(sp, "ephys").size == pulses.size
+
+
+def test_the_rig_data_read_once_equals_the_separate_loaders(tmp_path):
+    """load_camera_rig_data (the QC's one read of frameData.bin) gives what the ibllib-shaped loaders give."""
+    from ibl_xvideo.demo import camera_times, write_camera_session_files
+    from ibl_xvideo.qc import raw
+
+    sp = tmp_path / "lab/Subjects/m/2026-01-01/001"
+    (sp / "raw_video_data").mkdir(parents=True)
+    write_camera_session_files(sp, "body", camera_times(500, 30, seed=3), seed=3)
+    count, pin, bonsai, cam = raw.load_camera_rig_data(sp, "body")
+    ref_count, ref_pin = raw.load_embedded_frame_data(sp, "body", raw=True)
+    ref_bonsai, ref_cam = raw.load_camera_ssv_times(sp, "body")
+    np.testing.assert_array_equal(count, ref_count)
+    np.testing.assert_array_equal(pin, ref_pin)
+    np.testing.assert_array_equal(bonsai, ref_bonsai)
+    np.testing.assert_array_equal(cam, ref_cam)
+    assert pin.dtype == bool and pin.shape == (500, 4)
+    assert raw.load_camera_rig_data(tmp_path, "left") == (None, None, None, None)  # nothing of the rig's

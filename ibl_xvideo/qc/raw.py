@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import XVideoError
 
-__all__ = ["load_camera_frame_data", "load_camera_ssv_times", "load_camera_frame_count",
+__all__ = ["load_camera_frame_data", "load_camera_ssv_times", "load_camera_frame_count", "load_camera_rig_data",
            "load_camera_gpio", "load_embedded_frame_data", "convert_pgts", "uncycle_pgts",
            "read_description", "load_audio_ttls", "DEFAULT_SYNC_CHANNELS"]
 
@@ -74,10 +74,7 @@ def load_camera_frame_data(session_path, camera: str, raw: bool = False):
     f = _find(session_path, f"_iblrig_{camera}Camera.frameData*.bin")
     if f is None:
         raise XVideoError(f"No raw_video_data/_iblrig_{camera}Camera.frameData.bin in {session_path}")
-    data = np.fromfile(f, dtype=np.float64)
-    if data.size % 4:
-        raise XVideoError(f"{f}: {data.size} values is not four per frame; the file is damaged.")
-    data = data.reshape(-1, 4).astype(np.int64)
+    data = _frame_data(f)
     cols = ["Timestamp", "embeddedTimeStamp", "embeddedFrameCounter", "embeddedGPIOPinState"]
     if raw:
         return pd.DataFrame(data, columns=cols)
@@ -89,6 +86,47 @@ def load_camera_frame_data(session_path, camera: str, raw: bool = False):
         "embeddedGPIOPinState": list(_gpio_bits(data[:, 3])),
     })
     return out
+
+
+def _frame_data(f: Path) -> np.ndarray:
+    """The ``(n, 4)`` int64 values of a ``frameData.bin`` (checked: four a frame)."""
+    data = np.fromfile(f, dtype=np.float64)
+    if data.size % 4:
+        raise XVideoError(f"{f}: {data.size} values is not four per frame; the file is damaged.")
+    return data.reshape(-1, 4).astype(np.int64)
+
+
+def load_camera_rig_data(session_path, label: str) -> tuple:
+    """``(count, pin_state, bonsai_times, camera_times)`` of a camera, each file read once.
+
+    The same values as ``load_embedded_frame_data(raw=True)`` and
+    :func:`load_camera_ssv_times` (None for what the session lacks), without reading a
+    ``frameData.bin`` three times or making a table of it: the camera QC's inputs.
+    """
+    f = None if session_path is None else _find(session_path, f"_iblrig_{label}Camera.frameData*.bin")
+    if f is None:
+        count, pin_state = load_embedded_frame_data(session_path, label, raw=True)
+        try:
+            bonsai, camera = load_camera_ssv_times(session_path, label) if session_path is not None else (None, None)
+        except FileNotFoundError:
+            bonsai = camera = None
+        return count, pin_state, bonsai, camera
+    data = _frame_data(f)
+    count = data[:, 2] - data[0, 2] if len(data) else data[:, 2]
+    pin_state = None
+    if len(data):
+        _check_gpio_words(data[:, 3], f)
+        pin_state = _gpio_bits(data[:, 3])
+    ts = uncycle_pgts(convert_pgts(data[:, 1])) if len(data) else np.array([])
+    bonsai = (data[:, 0] - data[0, 0]) / 1e7 if len(data) else np.array([])
+    return count, pin_state, bonsai, (ts - ts[0] if len(ts) else ts)
+
+
+def _check_gpio_words(words: np.ndarray, f) -> None:
+    """Log a warning when GPIO words hold values other than one pin state each (as ibllib)."""
+    valid = {k << 28 for k in range(16)}
+    if not set(np.unique(words).tolist()) <= valid:
+        _log.warning("%s: unexpected GPIO values", f)
 
 
 def load_camera_ssv_times(session_path, camera: str):
@@ -163,9 +201,7 @@ def load_camera_gpio(session_path, label: str, as_dicts: bool = False):
         words = np.fromfile(f, dtype=np.float64).astype(np.uint32)
     if words.size == 0:
         return [None] * 4 if as_dicts else None
-    valid = {k << 28 for k in range(16)}
-    if not set(np.unique(words).tolist()) <= valid:
-        _log.warning("%s: unexpected GPIO values", f)
+    _check_gpio_words(words, f)
     gpio = _gpio_bits(words)
     if not as_dicts:
         return gpio

@@ -23,7 +23,7 @@ from ..remote import download
 from ..sources import resolve, session_labels
 from . import checks
 from .inputs import fetch_qc_inputs
-from .raw import load_audio_ttls, load_camera_ssv_times, load_embedded_frame_data, read_description
+from .raw import load_audio_ttls, load_camera_rig_data, read_description
 from .report import plot_qc
 from .wheel import active_wheel_period, align_motion
 
@@ -424,11 +424,7 @@ def _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, s
     inputs = _Inputs(res, res.label, index, kind, expected_properties(res.label, kind, sp), idx, sampling,
                      n_samples, audio=audio)
     if sp is not None:
-        inputs.count, inputs.pin_state = load_embedded_frame_data(sp, res.label, raw=True)
-        try:
-            inputs.bonsai_times, inputs.camera_times = load_camera_ssv_times(sp, res.label)
-        except (FileNotFoundError, XVideoError):
-            pass
+        inputs.count, inputs.pin_state, inputs.bonsai_times, inputs.camera_times = load_camera_rig_data(sp, res.label)
         if audio is None:
             try:
                 inputs.audio = load_audio_ttls(sp, kind)
