@@ -822,6 +822,79 @@ def remote_qc(videos: dict) -> dict:
     return out
 
 
+def _rig_sessions(video, label: str, sessions: int, root: Path) -> list:
+    """``sessions`` session folders, each with ``video`` (a link) as its ``label`` camera and the rig's files."""
+    from ibl_xvideo.demo import camera_times, write_camera_session_files
+
+    index = get_index(video)
+    paths = []
+    for k in range(sessions):
+        sp = root / f"lab/Subjects/mouse{k:02d}/2026-01-01/001"
+        (sp / "raw_video_data").mkdir(parents=True)
+        (sp / "raw_video_data" / f"_iblrig_{label}Camera.raw.mp4").symlink_to(video)
+        write_camera_session_files(sp, label, camera_times(index.length, round(index.fps), seed=k), seed=k)
+        paths.append(sp)
+    return paths
+
+
+#: The phases of a camera's QC task, by the function that does each (cProfile's cumulative seconds).
+TASK_PHASES = {"index (first open: the tables parsed and checked)": "index.py:build_index",
+               "rig files (frameData.bin: counter, GPIO, times)": "raw.py:load_camera_rig_data",
+               "audio TTLs (the DAQ sync)": "raw.py:load_audio_ttls",
+               "samples (decode, pixel conversion, measures)": "run.py:_read_samples"}
+
+
+def qc_task_cost(label: str = "body", sessions: int = 5) -> dict:
+    """CPU seconds of one camera's keyframe QC task (``camera_qc(samples='keyframes', refs=False)``), as a
+    batch worker runs it (one decoding thread): an hour of the camera at IBL's bitrate with the rig's files,
+    median over ``sessions`` sessions each opened for the first time, and the same with the index cached;
+    with the CPU seconds of each phase (cProfile, one more session)."""
+    import cProfile
+    import pstats
+    import shutil
+    import tempfile
+
+    from ibl_xvideo.qc import camera_qc
+    from ibl_xvideo.qc import run as qc_run
+
+    video = ibl_hour(label, 600.0 if label == "body" else 60.0)
+    root = Path(tempfile.mkdtemp(prefix="xvideo-task-"))
+    paths = _rig_sessions(video, label, sessions + 2, root)
+    one_thread = qc_run.os.cpu_count
+    out = {"frames": get_index(video).length}
+    try:
+        qc_run.os.cpu_count = lambda: 1  # as on a worker of batch_qc's cluster
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+
+            def task(sp):
+                clear_caches()
+                c0 = time.process_time()
+                camera_qc(sp, label, samples="keyframes", refs=False, kind="ephys", progress=False)
+                return time.process_time() - c0
+
+            task(paths[-1])  # imports, first decoder
+            out["first_open_cpu_s"] = float(np.median([task(sp) for sp in paths[:sessions]]))
+            out["cached_cpu_s"] = float(np.median([task(sp) for sp in paths[:sessions]]))
+            prof = cProfile.Profile()
+            clear_caches()
+            prof.enable()
+            camera_qc(paths[sessions], label, samples="keyframes", refs=False, kind="ephys", progress=False)
+            prof.disable()
+        stats = pstats.Stats(prof).stats
+        total = max(ct for (_, _, _), (_, _, _, ct, _) in stats.items())
+        out["phases"] = {}
+        for phase, where in TASK_PHASES.items():
+            fname, func = where.split(":")
+            out["phases"][phase] = sum(ct for (f, _, fn), (_, _, _, ct, _) in stats.items()
+                                       if f.endswith(fname) and fn == func)
+        out["phases"]["the rest (resolving, judging, the result)"] = total - sum(out["phases"].values())
+    finally:
+        qc_run.os.cpu_count = one_thread
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def batch_throughput(video, sessions: int = 8, workers: int = 2) -> dict:
     """batch_qc of ``sessions`` sessions (each with ``video`` as its body camera) on a local cluster.
 
@@ -833,18 +906,10 @@ def batch_throughput(video, sessions: int = 8, workers: int = 2) -> dict:
 
     from distributed import Client, LocalCluster
 
-    from ibl_xvideo.demo import camera_times, write_camera_session_files
     from ibl_xvideo.qc import batch_qc
 
-    n = get_index(video).length
     root = Path(tempfile.mkdtemp(prefix="xvideo-batch-"))
-    paths = []
-    for k in range(sessions):
-        sp = root / f"lab/Subjects/mouse{k:02d}/2026-01-01/001"
-        (sp / "raw_video_data").mkdir(parents=True)
-        (sp / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4").symlink_to(video)
-        write_camera_session_files(sp, "body", camera_times(n, 30, seed=k), seed=k)
-        paths.append(str(sp))
+    paths = [str(sp) for sp in _rig_sessions(video, "body", sessions, root)]
     out = {"batch_sessions": sessions, "batch_workers": workers}
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       host="127.0.0.1") as cluster, Client(cluster) as client:
@@ -1173,6 +1238,9 @@ def main(argv=None) -> int:
                              "pipe and two single-threaded decoders side by side")
     parser.add_argument("--qc-cost", action="store_true",
                         help="only the QC cost of an hour of each camera at IBL's bitrate: CPU seconds, HTTP bytes")
+    parser.add_argument("--qc-task", action="store_true",
+                        help="only the CPU seconds of a camera's keyframe QC task on an hour of the body camera at "
+                             "IBL's bitrate, with its phases")
     parser.add_argument("--peri-event-memory", action="store_true",
                         help="only the peak memory of the mean over 200, 2000 and 20000 events (+-0.5 s) of the "
                              "10-minute IBL-bitrate body video: peri_event_mean against Dask's own mean")
@@ -1189,7 +1257,14 @@ def main(argv=None) -> int:
     def video():
         return ibl_hour("body") if args.video == "ibl" else bench_video(args.minutes)
 
-    if args.peri_event_memory:
+    if args.qc_task:
+        r = qc_task_cost()
+        print(f"keyframe QC of an hour of the body camera ({r['frames']} frames), one thread: "
+              f"{r['first_open_cpu_s']:.3f} CPU-s a task opening the video for the first time, "
+              f"{r['cached_cpu_s']:.3f} with its index cached; phases (cProfile, wall):")
+        for phase, sec in r["phases"].items():
+            print(f"  {phase:<55}{sec:6.3f} s")
+    elif args.peri_event_memory:
         res = peri_event_memory(ibl_video("body", 600.0))
         for (how, count), r in res.items():
             print(f"mean over {count:>6} events, {'peri_event_mean' if how == 'ours' else 'Dask mean':<16}"

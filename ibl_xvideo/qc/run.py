@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -445,6 +446,23 @@ def _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, s
     return inputs
 
 
+def _sample_threads() -> int:
+    """Threads reading the samples: every core, but one in a task on a Dask cluster's worker.
+
+    The cluster runs its tasks side by side, a core each: more threads a task would only
+    share the same cores, at the cost of more decoders to open and to keep in step.
+    """
+    if "distributed" in sys.modules:  # not imported: not in a worker
+        from distributed import get_worker
+
+        try:
+            get_worker()
+            return 1
+        except ValueError:
+            pass
+    return os.cpu_count() or 1
+
+
 @dataclass
 class _Samples:
     """The sample frames and what was measured on them (by :func:`_read_samples`)."""
@@ -472,7 +490,7 @@ def _read_samples(inputs: _Inputs, full: bool, progress: bool, full_measures, ca
     else:
         with tqdm(total=np.unique(idx).size, desc=f"QC samples {label}", unit="frame", disable=not progress,
                   leave=False) as bar:
-            frames = read_frames(inputs.index, idx, workers=os.cpu_count() or 1, progress=bar.update)
+            frames = read_frames(inputs.index, idx, workers=_sample_threads(), progress=bar.update)
     measures = xr.Dataset({"sample_brightness": ("sample", checks.frame_brightness(frames, label))},
                           coords={"sample_frame": ("sample", idx)},
                           attrs={"samples": inputs.sampling, "frames": inputs.index.length})
