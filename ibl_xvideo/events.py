@@ -9,6 +9,7 @@ reads its frames with one visit per keyframe group, however many of its events s
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -206,12 +207,14 @@ def peri_event_mean(stack: xr.DataArray, *, valid_only: bool = True, chains: int
 
 def _threads() -> int:
     """Worker threads of the distributed cluster in use, else 2."""
-    try:
+    if "distributed" in sys.modules:  # not imported: no cluster in use
         from distributed import get_client
 
-        return max(1, sum(get_client().nthreads().values()))
-    except (ImportError, ValueError):
-        return 2
+        try:
+            return max(1, sum(get_client().nthreads().values()))
+        except ValueError:
+            pass
+    return 2
 
 
 def _add_events(acc, block: np.ndarray, valid: np.ndarray):
