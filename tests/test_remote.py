@@ -91,7 +91,6 @@ def test_basic_auth_and_credentials_never_shown(server, tmp_path):
     assert frame_numbers(cam.isel(time=[7]).values) == [7]
 
 
-@needs_zarr
 def test_a_url_through_xarray_s_engine_with_credentials(server, videos):
     import xarray as xr
 
@@ -105,6 +104,7 @@ def test_a_url_through_xarray_s_engine_with_credentials(server, videos):
         xr.open_dataset(url, engine="ibl_xvideo", timestamps=False)  # no credentials: refused, typed
 
 
+@needs_zarr
 def test_credentials_are_not_written_to_a_store(server, tmp_path):
     url = server.url("mono.mp4", area="private", auth=True)
     store = tmp_path / "c.zarr"
