@@ -138,7 +138,7 @@ def peri_event_mean(stack: xr.DataArray, *, valid_only: bool = True, chains: int
     one float frame per lag. Peak memory is about ``chains`` x (a block of events + the
     sums), whatever the number of events; Dask's own mean keeps up to 16 partial sums a
     level of its tree, each a float frame per lag (gigabytes for a long stack, and a
-    ``where`` first makes every block 8 times larger).
+    ``where`` first makes every block 4 times larger: float32).
 
     Parameters
     ----------
