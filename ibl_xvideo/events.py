@@ -135,10 +135,11 @@ def peri_event_mean(stack: xr.DataArray, *, valid_only: bool = True, chains: int
     Equal (to float precision) to ``stack.where(stack.valid).mean('event')`` (or, with
     ``valid_only=False``, ``stack.mean('event')``), but computed as a few running sums:
     each of ``chains`` chains of tasks adds its blocks of events, one after the other, into
-    one float frame per lag. Peak memory is about ``chains`` x (a block of events + the
-    sums), whatever the number of events; Dask's own mean keeps up to 16 partial sums a
-    level of its tree, each a float frame per lag (gigabytes for a long stack, and a
-    ``where`` first makes every block 4 times larger: float32).
+    one frame of sums per lag (32-bit integers for 8-bit frames: exact). Peak memory is
+    about ``chains`` x (a block of events + the sums), whatever the number of events;
+    Dask's own mean keeps up to 16 partial sums a level of its tree, each a float frame
+    per lag (gigabytes for a long stack, and a ``where`` first makes every block 4 times
+    larger: float32).
 
     Parameters
     ----------
@@ -218,16 +219,25 @@ def _threads() -> int:
 
 
 def _add_events(acc, block: np.ndarray, valid: np.ndarray):
-    """``acc`` (a running sum per lag, or None) plus the sum of ``block``'s valid events."""
-    total = np.sum(block, axis=0, dtype=np.float64, where=valid[:, :, None, None])
-    return total if acc is None else np.add(acc, total, out=acc)
+    """``acc`` (a running sum per lag, or None) plus the sum of ``block``'s valid events.
+
+    Frames of 8-bit values add up exactly in 32-bit integers (up to 16 million events), in half
+    the memory of float64 sums; anything else adds up in float64.
+    """
+    dtype = np.uint32 if block.dtype in (np.uint8, np.bool_) else np.float64
+    total = np.sum(block, axis=0, dtype=dtype, where=valid[:, :, None, None])
+    if acc is None:
+        return total
+    if acc.dtype != total.dtype:  # (a stack whose blocks differ in dtype)
+        acc = acc.astype(np.float64)
+    return np.add(acc, total, out=acc)
 
 
 def _mean_of(partial: list, counts: np.ndarray) -> np.ndarray:
     """The running sums of the chains added, divided by the events of each lag (NaN where none)."""
-    total = partial[0]
+    total = partial[0].astype(np.float64)
     for p in partial[1:]:
-        total = total + p
+        total += p
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / counts[:, None, None]
 
