@@ -178,6 +178,14 @@ def test_a_batch_over_a_remote_one_equals_the_qc_on_disk(servers, remote, client
         assert row.outcome == near[row.label].outcome.name
         assert json.loads(row.metrics) == {k.split("_", 2)[-1]: v
                                            for k, v in near[row.label].to_dict()["metrics"].items()}
+    # the command line, with the ONE configured for that Alyx (--alyx), on the same cluster
+    import pandas as pd
+
+    out = tmp_path / "cli.parquet"
+    assert main(["qc-batch", DEMO_EID, "--alyx", servers[0].url, "-o", str(out), "--n-samples", "8",
+                 "--scheduler", client.scheduler.address]) == 0
+    cli = pd.read_parquet(out)
+    assert dict(zip(cli.label, cli.outcome)) == {label: r.outcome.name for label, r in near.items()}
 
 
 def _same(a, b) -> bool:
