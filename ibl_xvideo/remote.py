@@ -287,9 +287,9 @@ class Retry:
     a changed file, no Range support) is final.
     """
 
-    timeout: tuple = (5.0, 20.0)
-    retries: int = 5
-    backoff: float = 0.2
+    timeout: tuple  # (connect, read) seconds
+    retries: int  # attempts after the first
+    backoff: float  # seconds before the first retry, doubling
 
     @classmethod
     def now(cls, retries: int | None = None) -> Retry:
@@ -601,13 +601,14 @@ class HTTPRangeFile(SeekableRaw):
     def _key(self, k: int) -> tuple:
         return (self.url, self.version, self.block_size, k)
 
-    def _fetch_run(self, a: int, b: int) -> bytes:
-        """Fetch blocks [a, b) (claimed by this reader) and cache them; the bytes of the run."""
+    def _fetch_run(self, a: int, b: int) -> list:
+        """Fetch blocks [a, b) (claimed by this reader) and cache them; the bytes of each block."""
         bs = self.block_size
         run = _fetch(self.url, self._auth, a * bs, min(self.size, b * bs), size=self.size, version=self.version)
-        for j in range(a, b):
-            BLOCKS.put(self._key(j), run[(j - a) * bs:(j - a + 1) * bs])
-        return run
+        blocks = [run[i:i + bs] for i in range(0, (b - a) * bs, bs)]
+        for j, block in enumerate(blocks, a):
+            BLOCKS.put(self._key(j), block)
+        return blocks
 
     def _blocks(self, a: int, b: int) -> dict:
         """The bytes of blocks [a, b), fetched where not cached: one request per run of missing blocks.
@@ -645,8 +646,7 @@ class HTTPRangeFile(SeekableRaw):
                 mine += more[:n]
             try:
                 for lo, hi in _runs([key[-1] for key in mine]):
-                    run = self._fetch_run(lo, hi)
-                    got.update((k, run[(k - lo) * bs:(k - lo + 1) * bs]) for k in range(lo, min(hi, b)))
+                    got.update(zip(range(lo, min(hi, b)), self._fetch_run(lo, hi)))
                     self._next_miss = hi
             finally:
                 INFLIGHT.release(mine)
