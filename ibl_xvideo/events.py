@@ -181,26 +181,19 @@ def peri_event_mean(stack: xr.DataArray, *, valid_only: bool = True, chains: int
     n = blocks.shape[0]
     chains = max(1, min(n, chains or _threads()))
     bounds = np.linspace(0, n, chains + 1).round().astype(int)
-    rows = []
-    for j in range(blocks.shape[1]):
+    parts = np.empty(blocks.shape[1:], object)  # the mean of each (lag, y, x) block
+    for j, iy, ix in np.ndindex(parts.shape):
         l0, l1 = lag_starts[j], lag_starts[j + 1]
-        cols = []
-        for iy in range(blocks.shape[2]):
-            row = []
-            for ix in range(blocks.shape[3]):
-                partial = [None] * chains
-                for c in range(chains):  # each chain adds its contiguous blocks of events in turn
-                    acc = None
-                    for i in range(bounds[c], bounds[c + 1]):
-                        acc = dask.delayed(_add_events, pure=True)(acc, blocks[i, j, iy, ix],
-                                                                  valid[starts[i]:starts[i + 1], l0:l1])
-                    partial[c] = acc
-                shape = (l1 - l0, data.chunks[2][iy], data.chunks[3][ix])
-                mean = dask.delayed(_mean_of, pure=True)(partial, valid[:, l0:l1].sum(axis=0))
-                row.append(dsa.from_delayed(mean, shape, dtype=np.float64))
-            cols.append(row)
-        rows.append(cols)
-    out = dsa.block(rows) if rows else dsa.zeros((0,) + tuple(stack.shape[2:]), np.float64)
+        partial = []
+        for c in range(chains):  # each chain adds its contiguous blocks of events in turn
+            acc = None
+            for i in range(bounds[c], bounds[c + 1]):
+                block_valid = valid[starts[i]:starts[i + 1], l0:l1]
+                acc = dask.delayed(_add_events, pure=True)(acc, blocks[i, j, iy, ix], block_valid)
+            partial.append(acc)
+        mean = dask.delayed(_mean_of, pure=True)(partial, valid[:, l0:l1].sum(axis=0))
+        parts[j, iy, ix] = dsa.from_delayed(mean, (l1 - l0, data.chunks[2][iy], data.chunks[3][ix]), dtype=np.float64)
+    out = dsa.block(parts.tolist()) if parts.size else dsa.zeros((0,) + tuple(stack.shape[2:]), np.float64)
     coords = {k: v for k, v in stack.coords.items() if set(v.dims) <= {"lag", "y", "x"}}
     return xr.DataArray(out, dims=("lag", "y", "x"), coords=coords, name=stack.name,
                         attrs=dict(stack.attrs)).assign_coords(n_events=("lag", valid.sum(axis=0)))
