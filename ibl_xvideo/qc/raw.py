@@ -78,14 +78,9 @@ def load_camera_frame_data(session_path, camera: str, raw: bool = False):
     cols = ["Timestamp", "embeddedTimeStamp", "embeddedFrameCounter", "embeddedGPIOPinState"]
     if raw:
         return pd.DataFrame(data, columns=cols)
-    ts = uncycle_pgts(convert_pgts(data[:, 1]))
-    out = pd.DataFrame({
-        "Timestamp": (data[:, 0] - data[0, 0]) / 1e7,
-        "embeddedTimeStamp": ts - ts[0],
-        "embeddedFrameCounter": data[:, 2] - data[0, 2],
-        "embeddedGPIOPinState": list(_gpio_bits(data[:, 3])),
-    })
-    return out
+    bonsai, camera_times, count, gpio = _parsed(data)
+    return pd.DataFrame({"Timestamp": bonsai, "embeddedTimeStamp": camera_times, "embeddedFrameCounter": count,
+                         "embeddedGPIOPinState": list(gpio)})
 
 
 def _frame_data(f: Path) -> np.ndarray:
@@ -94,6 +89,16 @@ def _frame_data(f: Path) -> np.ndarray:
     if data.size % 4:
         raise XVideoError(f"{f}: {data.size} values is not four per frame; the file is damaged.")
     return data.reshape(-1, 4).astype(np.int64)
+
+
+def _parsed(data: np.ndarray) -> tuple:
+    """The columns of :func:`_frame_data`'s values (at least one frame), parsed.
+
+    ``(Bonsai times (s from the first frame), camera times (s, unwrapped, from the first),
+    frame counter (from 0), GPIO pin states (bool, n x 4))``.
+    """
+    ts = uncycle_pgts(convert_pgts(data[:, 1]))
+    return (data[:, 0] - data[0, 0]) / 1e7, ts - ts[0], data[:, 2] - data[0, 2], _gpio_bits(data[:, 3])
 
 
 def load_camera_rig_data(session_path, label: str) -> tuple:
@@ -112,14 +117,11 @@ def load_camera_rig_data(session_path, label: str) -> tuple:
             bonsai = camera = None
         return count, pin_state, bonsai, camera
     data = _frame_data(f)
-    count = data[:, 2] - data[0, 2] if len(data) else data[:, 2]
-    pin_state = None
-    if len(data):
-        _check_gpio_words(data[:, 3], f)
-        pin_state = _gpio_bits(data[:, 3])
-    ts = uncycle_pgts(convert_pgts(data[:, 1])) if len(data) else np.array([])
-    bonsai = (data[:, 0] - data[0, 0]) / 1e7 if len(data) else np.array([])
-    return count, pin_state, bonsai, (ts - ts[0] if len(ts) else ts)
+    if not len(data):
+        return data[:, 2], None, np.array([]), np.array([])
+    _check_gpio_words(data[:, 3], f)
+    bonsai, camera_times, count, pin_state = _parsed(data)
+    return count, pin_state, bonsai, camera_times
 
 
 def _check_gpio_words(words: np.ndarray, f) -> None:
