@@ -39,6 +39,13 @@ class VideoAccessor:
             raise XVideoError("This array has no camera label in its attrs: open it with ibl_xvideo.open_camera.")
         return label
 
+    def _transport(self):
+        """How the array's video is read (credentials, retry policy), when the array is a camera's frames."""
+        from .planning import recorded
+
+        rec = recorded(self._cam)
+        return None if rec is None else rec.index.transport
+
     @property
     def meta(self) -> dict:
         """The metadata of the video file the array was opened from (:func:`ibl_xvideo.video_meta`).
@@ -57,7 +64,7 @@ class VideoAccessor:
         source = self._cam.attrs.get("source")
         if not source:
             raise XVideoError("This array has no 'source' attribute: open it with ibl_xvideo.open_camera.")
-        meta = video_meta(source, self._cam.attrs.get("label") or None)
+        meta = video_meta(source, self._cam.attrs.get("label") or None, storage_options=self._transport())
         meta["eid"] = self._cam.attrs.get("eid") or meta["eid"]  # opened by eid: known even without ONE
         return meta
 
@@ -254,6 +261,8 @@ class VideoAccessor:
             kwargs.setdefault("timestamps", origin)
         if cam.attrs.get("cache") and cam.encoding.get("source"):  # opened from a Zarr cache: QC reads it
             kwargs.setdefault("cache", cam.encoding["source"])
+        if source == cam.attrs.get("source"):  # a URL: read as the camera was (credentials, retry policy)
+            kwargs.setdefault("storage_options", self._transport())
         result = camera_qc(source, self._label(), **kwargs)
         result.eid = result.eid or cam.attrs.get("eid") or ""  # opened by eid: its session's, without ONE here
         return result

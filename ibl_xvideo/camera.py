@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import os
 import warnings
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
 import xarray as xr
@@ -22,12 +22,15 @@ from xarray.core import indexing
 from .decode import PIXEL_MODES, read_frames
 from .errors import InvalidOptionError, InvalidTimestampsError, TimestampsMismatchError, check_option
 from .index import VideoIndex, get_index
-from .planning import frames_dask, outer_key
+from .planning import frames_dask, outer_key, recorded
 from .sources import Resolved, assert_valid_label, resolve, session_labels
 from .store import open_store, store_identity, store_status, to_zarr
 
-__all__ = ["open_camera", "open_session", "video_meta", "VideoBackendArray", "plan_chunks", "check_uncropped",
-           "as_frames", "pixel_region", "pixel_coords"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["open_camera", "OpenOptions", "open_session", "video_meta", "VideoBackendArray", "plan_chunks",
+           "check_uncropped", "as_frames", "pixel_region", "pixel_coords"]
 
 FRAME_DIMS = ("time", "y", "x")
 
@@ -236,6 +239,57 @@ def _attrs(res: Resolved, index: VideoIndex, pixels: str) -> dict:
     }
 
 
+class OpenOptions(TypedDict, total=False):
+    """The further options of :func:`open_camera` (and of the xarray engine), by keyword."""
+
+    validate_times: bool
+    threads: int
+    strict: bool
+    progress: bool
+
+
+#: The defaults of :class:`OpenOptions`.
+OPEN_DEFAULTS: dict = {"validate_times": True, "threads": 1, "strict": False, "progress": True}
+
+#: Options of earlier releases, and what they are now: they still work, with a FutureWarning.
+RENAMED = {"stream": "fetch='stream' (stream=True) or fetch='local' (stream=False)",
+           "download": "fetch='download'", "auth": "storage_options={'auth': (user, password)}",
+           "data_server": "storage_options={'data_server': ...}"}
+
+
+def open_options(options: dict) -> tuple[dict, str | None, dict]:
+    """``(the further options with their defaults, fetch, storage options)`` from ``open_camera``'s keywords.
+
+    The options of earlier releases (:data:`RENAMED`) are translated, with a FutureWarning;
+    any other unknown name raises :class:`InvalidOptionError` naming the allowed ones.
+    """
+    opts = dict(options)
+    old = {k: opts.pop(k) for k in list(opts) if k in RENAMED}
+    unknown = set(opts) - set(OPEN_DEFAULTS)
+    if unknown:
+        raise InvalidOptionError(
+            f"open_camera got unknown options {sorted(unknown)}; it takes source, label, one, chunks, cache, pixels, "
+            f"timestamps, on_mismatch, fetch, storage_options and {', '.join(OPEN_DEFAULTS)}.")
+    out = {**OPEN_DEFAULTS, **opts}
+    if isinstance(out["threads"], bool) or not isinstance(out["threads"], (int, np.integer)) or out["threads"] < 1:
+        raise InvalidOptionError(f"threads must be a positive int; got {out['threads']!r}.")
+    for name in ("validate_times", "strict", "progress"):
+        if not isinstance(out[name], (bool, np.bool_)):
+            raise InvalidOptionError(f"{name} is True or False; got {out[name]!r}.")
+    fetch, storage = None, {}
+    for name, value in old.items():
+        if value is None or (name == "download" and value is False):
+            continue  # an old default: nothing asked
+        warnings.warn(f"open_camera's {name}= is now {RENAMED[name]}.", FutureWarning, stacklevel=3)
+        if name == "stream":
+            fetch = fetch or ("stream" if value else "local")
+        elif name == "download":
+            fetch = "download"
+        else:
+            storage[name] = tuple(value) if name == "auth" else value
+    return out, fetch, storage
+
+
 def open_camera(
     source: Any,
     label: str | None = None,
@@ -246,15 +300,9 @@ def open_camera(
     pixels: Literal["ibllib", "luma"] = "ibllib",
     timestamps: Any = None,
     on_mismatch: Literal["raise", "truncate", "pad"] = "raise",
-    validate_times: bool = True,
-    threads: int = 1,
-    auth=None,
-    stream: bool | None = None,
-    download: bool = False,
-    data_server: str | None = None,
-    strict: bool = False,
-    progress: bool = True,
+    fetch: Literal["auto", "stream", "download", "local"] = "auto",
     storage_options: dict | None = None,
+    **options: Unpack[OpenOptions],
 ) -> xr.DataArray:
     """Open one camera's video as a lazy ``(time, y, x)`` uint8 DataArray.
 
@@ -288,35 +336,40 @@ def open_camera(
     on_mismatch : {'raise', 'truncate', 'pad'}
         What to do when the timestamps and frames differ in number; recorded in the
         ``timestamps_policy`` attribute.
-    validate_times : bool
-        Raise :class:`~ibl_xvideo.errors.InvalidTimestampsError` on NaN or
-        non-increasing timestamps (default).
-    threads : int
-        Decoder threads per read (1 suits parallel Dask tasks).
-    auth : (str, str), optional
-        Basic-auth credentials for an http(s) URL (default: those in the URL). They
-        travel with the Dask tasks but never appear in attrs, reprs or messages.
-    stream : bool, optional
-        For an eid: None (default) reads the local copy and streams the video from
-        the data server when there is none; True always streams; False never does.
-    download : bool
-        For an eid without a local copy: download the video (progress bar), then
-        read it locally.
-    data_server : str, optional
-        Data server root for a local ONE cache (as ONE's ``HTTP_DATA_SERVER``).
-    strict : bool
-        Frames the decoder had to conceal (damaged data in the file) raise
-        :class:`~ibl_xvideo.errors.DecodeError`; by default they are read with a
-        ``DamagedFramesWarning`` naming them.
-    progress : bool
-        Show a progress bar while ``cache`` is filled.
+    fetch : {'auto', 'stream', 'download', 'local'}
+        Where the bytes come from. For an eid: ``'auto'`` (default) reads the local copy and
+        streams the video from the data server when there is none; ``'stream'`` always
+        streams; ``'download'`` downloads a missing video (progress bar), then reads it
+        locally; ``'local'`` reads only a local copy. A URL is streamed, a file read.
     storage_options : dict, optional
-        For an ``s3://`` URL, as fsspec's s3fs: ``{'anon': True}`` for a public bucket,
-        or ``key``, ``secret`` (default from ``AWS_ACCESS_KEY_ID`` /
-        ``AWS_SECRET_ACCESS_KEY``, else an AWS profile: ``profile``, ``AWS_PROFILE`` or
-        ``default`` in ``~/.aws``), ``token``, ``endpoint_url``, ``region_name``. Keys
-        sign each request; like ``auth`` they travel with the Dask tasks and are never
-        shown.
+        How remote bytes are read, in fsspec's convention:
+
+        - http(s): ``username`` and ``password`` (or ``auth=(user, password)``; default:
+          those in the URL, for an eid ONE's ``HTTP_DATA_SERVER_LOGIN`` / ``_PWD``);
+        - ``s3://``, as s3fs: ``{'anon': True}`` for a public bucket, or ``key``, ``secret``
+          (default from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, else an AWS
+          profile: ``profile``, ``AWS_PROFILE`` or ``default`` in ``~/.aws``), ``token``,
+          ``endpoint_url``, ``region_name``;
+        - both: ``timeout`` (seconds, or ``(connect, read)``; default (5, 20)), ``retries``
+          (attempts after the first; 5) and ``backoff`` (seconds before the first retry,
+          doubling; 0.2);
+        - an eid: ``data_server``, the root of its data server in ONE's layout (ONE's
+          ``HTTP_DATA_SERVER``, or ``s3://bucket/root``).
+
+        Credentials travel with the Dask tasks but never appear in attrs, reprs or messages.
+    **options
+        Further options, by keyword (:class:`OpenOptions`):
+
+        - ``validate_times`` (True): raise :class:`~ibl_xvideo.errors.InvalidTimestampsError`
+          on NaN or non-increasing timestamps;
+        - ``threads`` (1): decoder threads per read (1 suits parallel Dask tasks);
+        - ``strict`` (False): frames the decoder had to conceal (damaged data in the file)
+          raise :class:`~ibl_xvideo.errors.DecodeError`; by default they are read with a
+          ``DamagedFramesWarning`` naming them;
+        - ``progress`` (True): show a progress bar while ``cache`` is filled.
+
+        ``stream``, ``download``, ``auth`` and ``data_server`` (earlier releases) still
+        work, with a FutureWarning naming the ``fetch`` or ``storage_options`` they now are.
 
     Returns
     -------
@@ -338,16 +391,17 @@ def open_camera(
         raise InvalidOptionError(f"chunks must be 'auto', None, an int or a tuple of sizes; got {chunks!r}.")
     if isinstance(chunks, (int, np.integer, tuple, list)) and np.any(np.asarray(chunks) < 1):
         raise InvalidOptionError(f"chunks must be positive frame counts; got {chunks!r}.")
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise InvalidOptionError(f"threads must be a positive int; got {threads!r}.")
+    opts, old_fetch, old_storage = open_options(options)
+    if old_fetch is not None:
+        fetch = old_fetch
+    if old_storage:
+        storage_options = {**old_storage, **(storage_options or {})}
     if cache is not None:
-        return _open_cached(source, label, cache, chunks, progress, one=one, pixels=pixels, timestamps=timestamps,
-                            on_mismatch=on_mismatch, validate_times=validate_times, threads=threads, auth=auth,
-                            stream=stream, download=download, data_server=data_server, strict=strict,
-                            storage_options=storage_options)
-    res = resolve(source, label, one=one, timestamps=timestamps, auth=auth, stream=stream,
-                  download=download, data_server=data_server, storage_options=storage_options)
-    index = get_index(res.location, auth=res.auth)
+        return _open_cached(source, label, cache, chunks, one=one, pixels=pixels, timestamps=timestamps,
+                            on_mismatch=on_mismatch, fetch=fetch, storage_options=storage_options, **opts)
+    res = resolve(source, label, one=one, timestamps=timestamps, fetch=fetch, storage_options=storage_options)
+    index = get_index(res.location, auth=res.transport)
+    threads, strict = opts["threads"], opts["strict"]
     where = f"{res.label or ''} camera of {res.eid or res.location}"
     n = index.length
     attrs = _attrs(res, index, pixels)
@@ -355,7 +409,7 @@ def open_camera(
         times = res.times
         attrs["n_timestamps"] = int(times.size)
         times, n = _align_times(times, n, on_mismatch, where)
-        if validate_times:
+        if opts["validate_times"]:
             _validate_times(times, where)
         attrs["timestamps_policy"] = on_mismatch
     else:
@@ -395,7 +449,7 @@ def open_camera(
 def _open_cached(source, label, cache, chunks="auto", progress: bool = True, **kwargs) -> xr.DataArray:
     """The camera through its Zarr cache: read when it is a complete export of this video, else filled first."""
     cam = open_camera(source, label, chunks="auto", **kwargs)
-    index = get_index(cam.attrs["source"])
+    index = recorded(cam).index
     n = cam.sizes["time"]
     ident = store_identity(index, cam.attrs["pixels"], (0, n), (slice(None), slice(None)))
     status = store_status(cache)
@@ -445,7 +499,7 @@ def open_session(eid, *, one=None, labels=None, **kwargs) -> xr.DataTree:
     return tree
 
 
-def video_meta(source, label: str | None = None, *, one=None) -> dict:
+def video_meta(source, label: str | None = None, *, one=None, storage_options=None) -> dict:
     """Metadata of a camera video, with ibllib's keys and ours.
 
     Returns
@@ -455,9 +509,11 @@ def video_meta(source, label: str | None = None, *, one=None) -> dict:
         ``width``, ``height``, ``duration`` (``datetime.timedelta``), ``size`` (bytes);
         plus ``fps_exact``, ``duration_s``, ``codec``, ``pix_fmt``, ``color_range``,
         ``n_keyframes``, ``start_time``, ``path``, ``label``, ``eid``.
+
+    ``storage_options``: for a URL, how to read it, as :func:`open_camera` takes them.
     """
-    res = resolve(source, label, one=one, timestamps=False)
-    index = get_index(res.location, auth=res.auth)
+    res = resolve(source, label, one=one, timestamps=False, storage_options=storage_options)
+    index = get_index(res.location, auth=res.transport)
     fps = index.fps
     return {
         "length": index.length,

@@ -227,8 +227,8 @@ def _cmd_export(args) -> int:
 def _cmd_download(args) -> int:
     from .sources import resolve
 
-    res = resolve(args.source, args.label, one=_one(args), timestamps=False, download=True,
-                  data_server=args.data_server)
+    res = resolve(args.source, args.label, one=_one(args), timestamps=False, fetch="download",
+                  storage_options={"data_server": args.data_server} if args.data_server else None)
     print(res.location)
     return 0
 

@@ -62,15 +62,15 @@ def open_input(file, buffer_size: int | None = None):
     return av.open(file, mode="r", **sized, **_open_kwargs())
 
 
-def open_container(path: str, auth=None, holes=None, size=None, version=None, fingerprint: str = ""):
+def open_container(path: str, transport=None, holes=None, size=None, version=None, fingerprint: str = ""):
     """Open a local video or a URL for demuxing and decoding.
 
     Parameters
     ----------
     path : str
         Local path or http(s) URL (without credentials).
-    auth : (str, str), optional
-        Credentials of a URL.
+    transport : Transport, optional
+        How a URL is read (:class:`~ibl_xvideo.remote.Transport`: credentials, retry policy).
     holes : array, optional
         ``(n, 2)`` byte ranges of a URL served as zeros (the tables-only demux).
     size, version : int, optional
@@ -95,7 +95,7 @@ def open_container(path: str, auth=None, holes=None, size=None, version=None, fi
 
     try:
         if is_url(path):
-            raw = HTTPRangeFile(path, auth, size=size, version=version, holes=holes)
+            raw = HTTPRangeFile(path, transport, size=size, version=version, holes=holes)
             container = open_input(raw, buffer_size=raw.block_size)
         else:
             check_unchanged(path, size, version, fingerprint)

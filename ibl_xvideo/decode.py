@@ -178,7 +178,7 @@ class _Decoder:
     def __init__(self, index: VideoIndex, threads: int):
         self.index = index
         self.remote = "://" in index.path  # a URL is pinned by every response it gets (size, version)
-        self.container = open_container(index.path, index.auth, size=index.size, version=index.mtime_ns,
+        self.container = open_container(index.path, index.transport, size=index.size, version=index.mtime_ns,
                                          fingerprint=index.fingerprint)
         self.stream = self.container.streams.video[0]
         self.cc = self.stream.codec_context
@@ -716,7 +716,7 @@ def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
     stop = index.length if stop is None else min(stop, index.length)
     if stop <= start:
         return
-    container = open_container(index.path, index.auth, size=index.size, version=index.mtime_ns,
+    container = open_container(index.path, index.transport, size=index.size, version=index.mtime_ns,
                                 fingerprint=index.fingerprint)
     try:
         stream = container.streams.video[0]

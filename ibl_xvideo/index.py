@@ -27,7 +27,7 @@ import numpy as np
 from .container import open_container, open_file_object
 from .errors import CorruptVideoError, FrameIdentityError, VideoNotFoundError
 from .fileio import LocalFile, cache_dir, file_fingerprint, mp4_boxes
-from .remote import HTTPRangeFile, is_url, probe, remember_credentials, split_auth
+from .remote import HTTPRangeFile, Transport, as_transport, is_url, probe, split_auth
 
 __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 
@@ -93,8 +93,8 @@ class VideoIndex:
     fingerprint: str = ""
     x264_build: int = -1
     reordered: bool = False
-    #: Basic-auth credentials of a remote file: travels with tasks, never shown or saved.
-    auth: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
+    #: How a remote file is read (credentials, retry policy): travels with tasks, never shown or saved.
+    transport: Transport | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def _pts_order(self) -> tuple[np.ndarray, np.ndarray]:
         """``(sorted pts, frame number of each)``: made on first use, never pickled."""
@@ -140,7 +140,7 @@ class VideoIndex:
     def facts(self) -> dict:
         """The scalar facts as a JSON-friendly dict."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name in ("frame_pts", "key_frames", "key_dts", "auth"):
+        for name in ("frame_pts", "key_frames", "key_dts", "transport"):
             out.pop(name)
         out["time_base"] = list(self.time_base)
         return out
@@ -287,7 +287,7 @@ VERIFY_PACKETS = 300
 VERIFY_PROBES = 8
 
 
-def _moov_timestamps(path: str, size: int, stream, auth=None, version: int | None = None):
+def _moov_timestamps(path: str, size: int, stream, transport=None, version: int | None = None):
     """``(pts, dts, keyframe)`` in decode order from the mp4's own tables, as the demuxer gives them; or None.
 
     The tables are parsed without FFmpeg (0.1 s for an hour at 150 Hz, where demuxing
@@ -302,14 +302,14 @@ def _moov_timestamps(path: str, size: int, stream, auth=None, version: int | Non
     import av
 
     if is_url(path):  # the tables by Range requests (the frame data are never fetched)
-        remote = HTTPRangeFile(path, auth, size=size, version=version)
+        remote = HTTPRangeFile(path, transport, size=size, version=version)
 
         def read(o, n):
             remote.seek(o)
             return remote.read(n)
 
         def open_raw(holes):
-            return HTTPRangeFile(path, auth, size=size, version=version, holes=holes)
+            return HTTPRangeFile(path, transport, size=size, version=version, holes=holes)
 
         close = remote.close
     else:
@@ -643,7 +643,7 @@ def _decoded_order(path: str, pts_a: np.ndarray, x264_build: int):
     return out, np.asarray(keys, bool)
 
 
-def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex:
+def build_remote_index(url: str, transport: Transport | None = None, *, parse: bool = True) -> VideoIndex:
     """Index a remote mp4 from its sample tables: only the container's index is fetched.
 
     With ``parse`` the timestamps come from the mp4's own tables, checked against the
@@ -651,13 +651,13 @@ def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex
     demuxed with the frame data served as zeros. Keyframes come from the sync-sample
     table either way.
     """
-    facts = probe(url, auth)
-    container = open_container(url, auth, size=facts.size, version=facts.version)
+    facts = probe(url, transport)
+    container = open_container(url, transport, size=facts.size, version=facts.version)
     try:
         stream = container.streams.video[0]
         stream_facts = _stream_facts(container, url)
         fmt = container.format.name
-        found = _moov_timestamps(url, facts.size, stream, auth, facts.version) if parse else None
+        found = _moov_timestamps(url, facts.size, stream, transport, facts.version) if parse else None
         if found is None:
             entries = list(stream.index_entries)
             if not entries:
@@ -670,7 +670,7 @@ def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex
     if found is not None:
         pts_a, dts_a, key_a = found
     else:
-        container = open_container(url, auth, holes=holes, size=facts.size, version=facts.version)
+        container = open_container(url, transport, holes=holes, size=facts.size, version=facts.version)
         try:
             pts_a, dts_a, _ = _demux_timestamps(container, url)
         finally:
@@ -683,12 +683,12 @@ def build_remote_index(url: str, auth=None, *, parse: bool = True) -> VideoIndex
             f"{url}: its container gives decode-order timestamps to a codec that reorders frames (e.g. an AVI "
             "with B-frames), so its frames can be identified only by decoding it from start to end. Download "
             "the file and open the local copy.")
-    with open_container(url, auth, size=facts.size, version=facts.version) as first:
+    with open_container(url, transport, size=facts.size, version=facts.version) as first:
         build = _x264_build(first)
     frame_pts, key_frames, kd = _frame_tables(pts_a, dts_a, key_a, url)
     return VideoIndex(
         path=url, size=facts.size, mtime_ns=facts.version, **stream_facts, frame_pts=frame_pts,
-        key_frames=key_frames, key_dts=kd, auth=auth, x264_build=build)
+        key_frames=key_frames, key_dts=kd, transport=transport, x264_build=build)
 
 
 def _save(index: VideoIndex, file: Path) -> None:
@@ -723,20 +723,22 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
         A local video file or an http(s) URL (credentials in the URL or ``auth``).
     use_cache : bool
         Read and write the index cache in :func:`cache_dir` (default True).
-    auth : (str, str), optional
-        Basic-auth credentials for a URL.
+    auth : (str, str) or Transport, optional
+        Basic-auth credentials for a URL, or how to read it (:class:`~ibl_xvideo.remote.Transport`:
+        credentials and retry policy, as ``open_camera``'s ``storage_options`` make it).
 
     Returns
     -------
     VideoIndex
     """
     if is_url(path):
-        url, auth = split_auth(path, auth)
-        facts = probe(url, auth)
-        remember_credentials(url, auth)
+        transport = as_transport(auth)
+        url, found = split_auth(path, transport.auth)
+        transport = dataclasses.replace(transport, auth=found)
+        facts = probe(url, transport)
         key = _key(url, facts.size, facts.version)
-        index = _cached(key, lambda: build_remote_index(url, auth), use_cache)
-        return dataclasses.replace(index, auth=auth)
+        index = _cached(key, lambda: build_remote_index(url, transport), use_cache)
+        return dataclasses.replace(index, transport=transport)
     path = os.path.abspath(os.fspath(path))
     try:
         st = os.stat(path)

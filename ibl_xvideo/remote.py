@@ -4,7 +4,11 @@ Only the bytes needed are fetched: the container's index (the mp4 ``moov`` box) 
 the keyframe groups being decoded. Failures are retried with backoff (connection
 resets, timeouts, 5xx); a read that cannot complete raises
 :class:`~ibl_xvideo.errors.RemoteError` and never returns partial data. Credentials
-(in the URL, or given as ``auth``) are kept out of every message, repr and attribute.
+(in the URL, or in ``storage_options``) are kept out of every message, repr and attribute.
+
+How a URL is read (its credentials, timeouts and retry policy) is a :class:`Transport`:
+a small frozen record that travels with the index to the Dask workers. Nothing about
+a URL is remembered by the process beyond the shared block cache.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import re
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import urllib3
 
@@ -24,9 +28,9 @@ from ._lru import ByteLRU
 from .errors import InvalidOptionError, RemoteError, SourceChangedError, VideoNotFoundError, XVideoError
 from .fileio import SeekableRaw
 
-__all__ = ["HTTPRangeFile", "download", "split_auth", "remember_credentials", "forget_credentials", "is_url",
-           "RemoteAuthError", "RemoteNotFoundError", "STATS", "probe", "is_s3", "s3_location", "S3Credentials",
-           "redact", "redact_text", "check_literal"]
+__all__ = ["HTTPRangeFile", "download", "split_auth", "is_url", "Transport", "Retry", "http_location",
+           "transport_options", "as_transport", "S3_OPTIONS", "RemoteAuthError", "RemoteNotFoundError", "STATS",
+           "probe", "is_s3", "s3_location", "S3Credentials", "redact", "redact_text", "check_literal"]
 
 _log = logging.getLogger(__name__)
 
@@ -42,10 +46,6 @@ class RemoteNotFoundError(RemoteError, VideoNotFoundError):
 def is_url(x) -> bool:
     """True for an http(s) URL string."""
     return isinstance(x, str) and re.match(r"^https?://", x, re.I) is not None
-
-
-_KNOWN_AUTH: dict[str, tuple] = {}
-_KNOWN_LOCK = threading.Lock()
 
 
 #: Query parameters whose values are secrets (pre-signed URLs, tokens): never shown.
@@ -88,30 +88,10 @@ def check_literal(url: str, path: str) -> None:
 
 
 def split_auth(url: str, auth=None) -> tuple[str, tuple[str, str] | None]:
-    """``(url without credentials, (user, password) or None)``; explicit ``auth`` wins.
-
-    Credentials seen for a URL are remembered in this process (never written
-    anywhere), so that later calls with the bare URL (as stored in attrs) work.
-    """
+    """``(url without credentials, (user, password) or None)``; explicit ``auth`` wins."""
     clean, found = _split(url, auth)
     check_literal(clean, urllib.parse.urlsplit(clean).path)
-    if not found:
-        with _KNOWN_LOCK:
-            found = _KNOWN_AUTH.get(clean)
     return clean, found
-
-
-def remember_credentials(url: str, auth) -> None:
-    """Keep ``auth`` for ``url`` in this process (done after a successful request)."""
-    if auth:
-        with _KNOWN_LOCK:
-            _KNOWN_AUTH[url] = _as_auth(auth)
-
-
-def forget_credentials() -> None:
-    """Forget every credential remembered in this process."""
-    with _KNOWN_LOCK:
-        _KNOWN_AUTH.clear()
 
 
 def _split(url: str, auth=None):
@@ -168,22 +148,30 @@ class S3Credentials:
         return dict(request.headers.items())
 
 
-def s3_location(url: str, storage_options: dict | None = None) -> tuple[str, S3Credentials | None]:
-    """The HTTPS URL of an ``s3://bucket/key`` object, and the credentials that sign its requests (or None).
+#: The options of an ``s3://`` object's ``storage_options`` beyond the retry policy (as s3fs's).
+S3_OPTIONS = ("anon", "key", "secret", "token", "profile", "endpoint_url", "region_name", "client_kwargs")
+
+
+def s3_location(url: str, storage_options: dict | None = None) -> tuple[str, Transport]:
+    """The HTTPS URL of an ``s3://bucket/key`` object, and the :class:`Transport` that reads it.
 
     ``storage_options`` as fsspec's s3fs takes them: ``anon`` (True: no signature),
-    ``key``, ``secret``, ``token``, ``endpoint_url`` and ``region_name`` (also inside
-    ``client_kwargs``). Without keys there or in ``AWS_ACCESS_KEY_ID`` /
-    ``AWS_SECRET_ACCESS_KEY``, requests are anonymous (a public bucket, as IBL's).
+    ``key``, ``secret``, ``token``, ``profile``, ``endpoint_url`` and ``region_name`` (also
+    inside ``client_kwargs``); and the retry policy as for http(s): ``timeout``,
+    ``retries``, ``backoff``. Without keys there, they come from botocore's credential
+    chain (:func:`_chain_credentials`: the environment, an AWS profile, an SSO login, a
+    container's or an instance's role); without any, requests are anonymous (a public
+    bucket, as IBL's).
     """
     import os
 
     opts = dict(storage_options or {})
     client = dict(opts.pop("client_kwargs", None) or {})
-    unknown = set(opts) - {"anon", "key", "secret", "token", "profile", "endpoint_url", "region_name"}
+    unknown = set(opts) - {*S3_OPTIONS, *RETRY_OPTIONS} - {"client_kwargs"}
     if unknown:
         raise InvalidOptionError(f"storage_options for s3:// take anon, key, secret, token, profile, endpoint_url, "
-                                 f"region_name and client_kwargs; not {sorted(unknown)}.")
+                                 f"region_name, client_kwargs, timeout, retries and backoff; not {sorted(unknown)}.")
+    retry = _retry_from(opts)
     bucket, _, key = url[len("s3://"):].partition("/")
     check_literal(url, key)
     endpoint = opts.get("endpoint_url") or client.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
@@ -195,50 +183,50 @@ def s3_location(url: str, storage_options: dict | None = None) -> tuple[str, S3C
         host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
         https = f"https://{bucket}.{host}/{quoted}"
     if opts.get("anon"):
-        return https, None
-    key_id = opts.get("key") or os.environ.get("AWS_ACCESS_KEY_ID")
-    secret = opts.get("secret") or os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if not key_id or not secret:
-        found = _profile_credentials(opts.get("profile"))
+        return https, Transport(None, retry)
+    if opts.get("key") and opts.get("secret"):
+        token = opts.get("token")
+    else:
+        found = _chain_credentials(opts.get("profile"))
         if found is None:
-            return https, None
+            return https, Transport(None, retry)
         key_id, secret, token = found
-        return https, S3Credentials(key_id, secret, token, region)
-    return https, S3Credentials(key_id, secret, opts.get("token") or os.environ.get("AWS_SESSION_TOKEN"), region)
+        return https, Transport(S3Credentials(key_id, secret, token, region), retry)
+    return https, Transport(S3Credentials(opts["key"], opts["secret"], token, region), retry)
 
 
-def _profile_credentials(profile: str | None):
-    """``(key, secret, token)`` of an AWS profile, as the AWS tools find it; None when there is none.
+def _chain_credentials(profile: str | None):
+    """``(key, secret, token)`` as the AWS tools find them; None when there are none (anonymous reads).
 
-    The profile is ``profile=``, else ``AWS_PROFILE``, else ``default``, read by botocore
-    from the shared credentials file, then the config file (``AWS_SHARED_CREDENTIALS_FILE``,
-    ``AWS_CONFIG_FILE``, ``~/.aws``). An instance role is not looked for: it would need
-    a network query (the instance metadata service) on every machine without one.
+    botocore's credential chain: the environment (``AWS_ACCESS_KEY_ID`` ...), the profile
+    (``profile=``, else ``AWS_PROFILE``, else ``default``) in the shared credentials and
+    config files (``AWS_SHARED_CREDENTIALS_FILE``, ``AWS_CONFIG_FILE``, ``~/.aws``) with its
+    assumed roles, SSO and credential processes, then a container's or an EC2 instance's
+    role (``AWS_EC2_METADATA_DISABLED=true`` skips the instance metadata query).
     """
     import os
-    from pathlib import Path
 
-    home = Path(os.environ.get("HOME") or "~").expanduser()
-    files = [Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials"),
-             Path(os.environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config")]
-    named = profile or os.environ.get("AWS_PROFILE")
-    if named is None and not any(f.is_file() for f in files):
+    try:
+        import botocore.session
+        from botocore.exceptions import BotoCoreError, ProfileNotFound
+    except ImportError:
+        key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if key and secret:  # signing will say that botocore is needed
+            return key, secret, os.environ.get("AWS_SESSION_TOKEN")
+        if profile or os.environ.get("AWS_PROFILE"):
+            raise RemoteAuthError("Reading s3:// with an AWS profile needs botocore: pip install botocore.") from None
         return None
     try:
-        from botocore.credentials import ConfigProvider, SharedCredentialProvider
-    except ImportError as exc:
-        raise RemoteAuthError("Reading s3:// with an AWS profile needs botocore: pip install botocore.") from exc
-    name = named or "default"
-    for provider in (SharedCredentialProvider(creds_filename=str(files[0]), profile_name=name),
-                     ConfigProvider(config_filename=str(files[1]), profile_name=name)):
-        creds = provider.load()
-        if creds is not None:
-            frozen = creds.get_frozen_credentials()
-            return frozen.access_key, frozen.secret_key, frozen.token
-    if named is not None:
-        raise InvalidOptionError(f"The AWS profile {name!r} has no keys in {files[0]} or {files[1]}: check "
-                                 "storage_options' profile= or AWS_PROFILE.")
-    return None
+        creds = botocore.session.Session(profile=profile).get_credentials()
+    except ProfileNotFound as exc:
+        raise InvalidOptionError(f"The AWS profile {exc.kwargs.get('profile')!r} is in neither the credentials nor "
+                                 "the config file: check storage_options' profile= or AWS_PROFILE.") from None
+    except BotoCoreError as exc:  # a profile that cannot give keys (an expired SSO login, a failing process)
+        raise RemoteAuthError(f"No AWS credentials from the profile's settings: {redact_text(str(exc))}") from None
+    if creds is None:
+        return None
+    frozen = creds.get_frozen_credentials()
+    return frozen.access_key, frozen.secret_key, frozen.token
 
 
 class _Stats:
@@ -284,17 +272,13 @@ class Retry:
     Resets, timeouts, 5xx answers and short or misplaced bodies are retried (by the caller, which
     knows what a good answer is) after ``backoff``, doubling; redirects are followed by urllib3
     (which drops the Authorization header when the host changes); anything typed (auth, not found,
-    a changed file, no Range support) is final.
+    a changed file, no Range support) is final. Set per camera with ``storage_options``'
+    ``timeout``, ``retries`` and ``backoff``.
     """
 
-    timeout: tuple  # (connect, read) seconds
-    retries: int  # attempts after the first
-    backoff: float  # seconds before the first retry, doubling
-
-    @classmethod
-    def now(cls, retries: int | None = None) -> Retry:
-        """The policy of the module's current defaults (``retries`` overriding theirs)."""
-        return cls(TIMEOUT, RETRIES if retries is None else retries, BACKOFF)
+    timeout: tuple = TIMEOUT  # (connect, read) seconds
+    retries: int = RETRIES  # attempts after the first
+    backoff: float = BACKOFF  # seconds before the first retry, doubling
 
     def attempts(self):
         """Yield the attempt numbers, sleeping before each retry (counted in :data:`STATS`)."""
@@ -304,11 +288,102 @@ class Retry:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             yield attempt
 
-    def get(self, url: str, auth, first: int, last: int, preload: bool):
+    def longest(self) -> float:
+        """The longest a request can take with its retries (seconds): how long to wait for another's fetch."""
+        return (sum(self.timeout) + self.backoff) * (self.retries + 1) + self.backoff * 2 ** self.retries
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How the bytes of a URL are asked for: its credentials and its retry policy.
+
+    A recipe, not a connection: frozen, picklable (it travels with the index to the Dask
+    workers), and its credentials never appear in its repr. Built from ``storage_options``
+    by :func:`transport_options`.
+    """
+
+    auth: tuple | S3Credentials | None = field(default=None, repr=False)
+    retry: Retry = Retry()
+
+    def headers(self, url: str, extra=None) -> dict:
+        """The request headers for ``url``: basic auth, or the S3 signature."""
+        h = {"User-Agent": "ibl-xvideo", "Accept-Encoding": "identity", **(extra or {})}
+        if isinstance(self.auth, S3Credentials):
+            return self.auth.sign("GET", url, h)
+        if self.auth:
+            token = base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
+            h["Authorization"] = f"Basic {token}"
+        return h
+
+    def get(self, url: str, first: int, last: int, preload: bool):
         """One GET of bytes ``[first, last]`` (inclusive), redirects followed: the urllib3 response."""
-        return _pool().request("GET", url, headers=_headers(url, auth, {"Range": f"bytes={first}-{last}"}),
-                               timeout=urllib3.Timeout(connect=self.timeout[0], read=self.timeout[1]),
-                               preload_content=preload, retries=_REDIRECTS)
+        timeout = urllib3.Timeout(connect=self.retry.timeout[0], read=self.retry.timeout[1])
+        return _pool().request("GET", url, headers=self.headers(url, {"Range": f"bytes={first}-{last}"}),
+                               timeout=timeout, preload_content=preload, retries=_REDIRECTS)
+
+
+def as_transport(auth) -> Transport:
+    """``auth`` as a :class:`Transport`: a Transport as it is, else credentials with the default policy."""
+    if isinstance(auth, Transport):
+        return auth
+    return Transport(_as_auth(auth) if auth else None)
+
+
+#: The transport settings ``storage_options`` takes for any URL, and the credentials of an http(s) one.
+RETRY_OPTIONS = ("timeout", "retries", "backoff")
+HTTP_OPTIONS = ("username", "password", "auth", *RETRY_OPTIONS)
+
+
+def _retry_from(opts: dict) -> Retry:
+    """The :class:`Retry` of ``storage_options``' ``timeout`` (s, or (connect, read)), ``retries``, ``backoff``."""
+    timeout = opts.get("timeout", TIMEOUT)
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        timeout = (float(timeout), float(timeout))
+    ok = (isinstance(timeout, (tuple, list)) and len(timeout) == 2
+          and all(isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in timeout))
+    if not ok:
+        raise InvalidOptionError(f"storage_options' timeout is seconds > 0 or (connect, read) seconds; "
+                                 f"got {timeout!r}.")
+    retries = opts.get("retries", RETRIES)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise InvalidOptionError(f"storage_options' retries is a count >= 0; got {retries!r}.")
+    backoff = opts.get("backoff", BACKOFF)
+    if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 0:
+        raise InvalidOptionError(f"storage_options' backoff is seconds >= 0; got {backoff!r}.")
+    return Retry((float(timeout[0]), float(timeout[1])), retries, float(backoff))
+
+
+def transport_options(storage_options: dict | None, auth=None) -> Transport:
+    """The :class:`Transport` of an http(s) URL's ``storage_options``.
+
+    ``username`` and ``password`` (or ``auth=(user, password)``) for basic auth, and the
+    retry policy: ``timeout`` (seconds, or ``(connect, read)``), ``retries`` (attempts
+    after the first) and ``backoff`` (seconds before the first retry, doubling).
+    """
+    opts = dict(storage_options or {})
+    unknown = set(opts) - set(HTTP_OPTIONS)
+    if unknown:
+        raise InvalidOptionError(f"storage_options for http(s) take {', '.join(HTTP_OPTIONS)}; "
+                                 f"not {sorted(unknown)}.")
+    if "username" in opts or "password" in opts:
+        if "auth" in opts:
+            raise InvalidOptionError("storage_options take username/password or auth, not both.")
+        opts["auth"] = (str(opts.get("username") or ""), str(opts.get("password") or ""))
+    given = opts.get("auth", auth)
+    if given is not None and not (isinstance(given, (tuple, list)) and len(given) == 2):
+        raise InvalidOptionError("storage_options' auth is a (user, password) pair.")
+    return Transport(_as_auth(given) if given else None, _retry_from(opts))
+
+
+def http_location(url: str, storage_options: dict | None = None) -> tuple[str, Transport]:
+    """An http(s) URL without its credentials, and the :class:`Transport` that reads it.
+
+    Credentials in ``storage_options`` win over ``user:password@`` in the URL.
+    """
+    transport = transport_options(storage_options)
+    clean, auth = split_auth(url, transport.auth)
+    return clean, Transport(auth, transport.retry)
+
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
@@ -350,16 +425,6 @@ def _etag(headers) -> str:
     return headers.get("ETag") or headers.get("Last-Modified") or ""
 
 
-def _headers(url: str, auth, extra=None) -> dict:
-    h = {"User-Agent": "ibl-xvideo", "Accept-Encoding": "identity", **(extra or {})}
-    if isinstance(auth, S3Credentials):
-        return auth.sign("GET", url, h)
-    if auth:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        h["Authorization"] = f"Basic {token}"
-    return h
-
-
 def _check_status(status: int, url: str) -> None:
     if status in (401, 403):
         raise RemoteAuthError(
@@ -372,19 +437,19 @@ def _check_status(status: int, url: str) -> None:
         raise RemoteError(f"{url}: requested range not satisfiable (HTTP 416): the file changed size?")
 
 
-def _fetch(url: str, auth, start: int, stop: int, retries: int | None = None, size: int | None = None,
+def _fetch(url: str, transport: Transport, start: int, stop: int, size: int | None = None,
            version: int | None = None) -> bytes:
     """Bytes ``[start, stop)`` of ``url``; retried on resets, timeouts and 5xx; exact or raise.
 
     ``size`` and ``version`` (from :func:`probe`) pin the file: a response for a file of
     another size or ETag / Last-Modified raises :class:`SourceChangedError`.
     """
-    policy = Retry.now(retries)
+    policy = transport.retry
     want = stop - start
     last = None
     for _ in policy.attempts():
         try:
-            r = policy.get(url, auth, start, stop - 1, preload=False)
+            r = transport.get(url, start, stop - 1, preload=False)
             done = False
             try:
                 STATS.add(requests=1)
@@ -450,13 +515,13 @@ def _check_pinned(url: str, size: int | None, version: int | None, total: str, h
             "the new file was used. Open the camera again to read the new version.")
 
 
-def probe(url: str, auth=None, retries: int | None = None) -> RemoteFacts:
+def probe(url: str, transport: Transport | None = None) -> RemoteFacts:
     """Size and version (ETag or Last-Modified) of a remote file, with one small range request."""
-    policy = Retry.now(retries)
+    transport = transport or Transport()
     last = None
-    for _ in policy.attempts():
+    for _ in transport.retry.attempts():
         try:
-            r = policy.get(url, auth, 0, 0, preload=True)
+            r = transport.get(url, 0, 0, preload=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             last = f"{type(exc).__name__}: {exc}"
             continue
@@ -525,8 +590,7 @@ INFLIGHT = _InFlight()
 BLOCK_SIZE, READAHEAD = 1 << 10, 1 << 20
 
 
-def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8 << 20,
-             retries: int | None = None):
+def download(url: str, dest, transport: Transport | None = None, *, progress: bool = True, block: int = 8 << 20):
     """Download ``url`` to ``dest`` in verified ranges (retried), with a progress bar; atomic.
 
     Returns
@@ -539,15 +603,15 @@ def download(url: str, dest, auth=None, *, progress: bool = True, block: int = 8
     from tqdm.auto import tqdm
 
     dest = Path(dest)
-    facts = probe(url, auth, retries)
+    transport = transport or Transport()
+    facts = probe(url, transport)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     try:
         with open(part, "wb") as fid, tqdm(total=facts.size, unit="B", unit_scale=True,
                                            desc=f"download {dest.name}", disable=not progress) as bar:
             for start in range(0, facts.size, block):
-                data = _fetch(url, auth, start, min(facts.size, start + block), retries, facts.size,
-                              facts.version)
+                data = _fetch(url, transport, start, min(facts.size, start + block), facts.size, facts.version)
                 fid.write(data)
                 bar.update(len(data))
     except BaseException:
@@ -564,8 +628,8 @@ class HTTPRangeFile(SeekableRaw):
     ----------
     url : str
         URL without credentials.
-    auth : (str, str), optional
-        Basic-auth credentials.
+    transport : Transport, optional
+        Its credentials and retry policy (default: none, and the default policy).
     size, version : int, optional
         From :func:`probe` (probed when not given); ``version`` keys the block cache.
     block_size : int, optional
@@ -580,13 +644,13 @@ class HTTPRangeFile(SeekableRaw):
         container's tables without its frame data).
     """
 
-    def __init__(self, url: str, auth=None, size: int | None = None, version: int | None = None,
-                 block_size: int | None = None, holes=None):
+    def __init__(self, url: str, transport: Transport | None = None, size: int | None = None,
+                 version: int | None = None, block_size: int | None = None, holes=None):
         super().__init__()
         self.url = url
-        self._auth = auth
+        self.transport = transport or Transport()
         if size is None:
-            facts = probe(url, auth)
+            facts = probe(url, self.transport)
             size, version = facts.size, facts.version
         self.size = int(size)
         self.version = version or 0
@@ -604,7 +668,7 @@ class HTTPRangeFile(SeekableRaw):
     def _fetch_run(self, a: int, b: int) -> list:
         """Fetch blocks [a, b) (claimed by this reader) and cache them; the bytes of each block."""
         bs = self.block_size
-        run = _fetch(self.url, self._auth, a * bs, min(self.size, b * bs), size=self.size, version=self.version)
+        run = _fetch(self.url, self.transport, a * bs, min(self.size, b * bs), size=self.size, version=self.version)
         blocks = [run[i:i + bs] for i in range(0, (b - a) * bs, bs)]
         for j, block in enumerate(blocks, a):
             BLOCKS.put(self._key(j), block)
@@ -651,7 +715,7 @@ class HTTPRangeFile(SeekableRaw):
             finally:
                 INFLIGHT.release(mine)
             for event in theirs:  # then their blocks are cached (or their fetch failed: claimed next time)
-                event.wait(TIMEOUT[1] * (RETRIES + 1))
+                event.wait(self.transport.retry.longest())
 
     def _read(self, out: memoryview, start: int) -> int:
         """Fill ``out`` from byte ``start`` (exactly, or raise); return its length."""

@@ -28,9 +28,21 @@ from .errors import (
     TimestampsNotFoundError,
     VideoNotFoundError,
     XVideoError,
+    check_option,
 )
 from .fileio import cache_dir
-from .remote import download, is_s3, redact, redact_text, s3_location, split_auth
+from .remote import (
+    S3_OPTIONS,
+    Transport,
+    download,
+    http_location,
+    is_s3,
+    is_url,
+    redact,
+    redact_text,
+    s3_location,
+    split_auth,
+)
 
 __all__ = [
     "VIDEO_LABELS",
@@ -41,6 +53,7 @@ __all__ = [
     "session_labels",
     "Resolved",
     "resolve",
+    "FETCH",
     "video_file_name",
     "times_file_name",
     "default_one",
@@ -51,6 +64,11 @@ __all__ = [
 ]
 
 VIDEO_LABELS = ("left", "right", "body", "belly")
+
+#: Where a camera's bytes come from (``open_camera``'s ``fetch``): ``'auto'`` a local copy, else
+#: streamed; ``'stream'`` streamed even with a local copy; ``'download'`` downloaded when missing,
+#: then read locally; ``'local'`` a local copy only.
+FETCH = ("auto", "stream", "download", "local")
 
 _log = logging.getLogger(__name__)
 
@@ -143,7 +161,7 @@ class Resolved:
     session_path: Path | None = None
     times: np.ndarray | None = None
     times_origin: str = "none"
-    auth: tuple | None = field(default=None, repr=False)
+    transport: Transport | None = field(default=None, repr=False)
 
 
 def _quiet_load(one, eid, name, collection):
@@ -255,11 +273,8 @@ def resolve(
     one=None,
     timestamps: Any = None,
     require_times: bool = False,
-    auth=None,
-    stream: bool | None = None,
-    download: bool = False,
-    data_server: str | None = None,
-    storage_options: dict | None = None,
+    fetch: str = "auto",
+    storage_options: dict | Transport | None = None,
 ) -> Resolved:
     """Resolve a source (eid, session path, mp4 path, URL) to a :class:`Resolved`.
 
@@ -276,27 +291,30 @@ def resolve(
         timestamps; an array or an ``.npy`` path: these timestamps.
     require_times : bool
         Raise :class:`TimestampsNotFoundError` when no timestamps are found.
-    auth : (str, str), optional
-        Basic-auth credentials for a URL (else taken from the URL or the ONE instance).
-    stream : bool, optional
-        For an eid: None prefers the local copy and streams the video when there is
-        none; True streams even when a local copy exists; False never streams.
-    download : bool
-        For an eid without a local copy: download the video first (through ONE when it
-        is remote), then read it locally.
-    data_server : str, optional
-        Data server root for a local ONE cache (ONE's ``HTTP_DATA_SERVER``).
-    storage_options : dict, optional
-        For ``s3://``: ``anon``, ``key``, ``secret``, ``token``, ``endpoint_url``,
-        ``region_name`` (see :func:`ibl_xvideo.remote.s3_location`). For an eid, a video
-        streamed from an object store: ``data_server`` (default IBL's public bucket,
-        :data:`IBL_PUBLIC_BUCKET`) in ONE's layout, with these options.
+    fetch : {'auto', 'stream', 'download', 'local'}
+        Where the bytes come from (see :data:`FETCH`). For an eid: ``'auto'`` reads the
+        local copy and streams the video from the data server when there is none;
+        ``'stream'`` always streams; ``'download'`` downloads a missing video first (through
+        ONE when it is remote), then reads it locally; ``'local'`` reads only a local copy.
+        A URL is streamed (``'auto'`` or ``'stream'``); a file is read (``'auto'`` or ``'local'``).
+    storage_options : dict or Transport, optional
+        How remote bytes are read, in fsspec's convention. For http(s): ``username`` and
+        ``password`` (or ``auth``), ``timeout``, ``retries``, ``backoff``
+        (:func:`ibl_xvideo.remote.transport_options`). For ``s3://``: ``anon``, ``key``,
+        ``secret``, ``token``, ``profile``, ``endpoint_url``, ``region_name`` and the same
+        ``timeout``, ``retries``, ``backoff`` (:func:`ibl_xvideo.remote.s3_location`). For an
+        eid, also ``data_server``: the data server's root in ONE's layout (ONE's
+        ``HTTP_DATA_SERVER``, or ``s3://bucket/root``; S3 options alone mean IBL's public
+        bucket, :data:`IBL_PUBLIC_BUCKET`). A :class:`~ibl_xvideo.remote.Transport` is a
+        URL's options already made (as an opened camera's).
     """
+    check_option("fetch", fetch, FETCH)
     if is_s3(source):  # an object store: read over HTTPS, each request signed when there are keys
-        url, s3_auth = s3_location(source, storage_options)
-        return resolve(url, label, timestamps=timestamps, require_times=require_times, auth=s3_auth)
-    if storage_options is not None and not is_eid(source):
-        raise InvalidOptionError(f"storage_options are for s3:// URLs and eids streamed from an object store; "
+        _check_fetch(fetch, ("auto", "stream"), "an s3:// URL is streamed")
+        url, transport = s3_location(source, storage_options)
+        return resolve(url, label, timestamps=timestamps, require_times=require_times, storage_options=transport)
+    if storage_options and not is_eid(source) and not is_url(source):
+        raise InvalidOptionError(f"storage_options are for URLs and eids read from a data server; "
                                  f"{source!r} is neither.")
     if label is not None:
         try:
@@ -319,21 +337,20 @@ def resolve(
             "and s3:// URLs. A store with an S3-compatible API (Google Cloud Storage, MinIO, Ceph...) opens as "
             "s3://bucket/key with storage_options={'endpoint_url': ..., 'key': ..., 'secret': ...}; otherwise "
             "download the file first.")
-    if isinstance(source, str) and re.match(r"^https?://", source, re.I):
-        url, auth = split_auth(source, auth)
+    if is_url(source):
+        _check_fetch(fetch, ("auto", "stream"), "a URL is streamed")
+        url, transport = _url_transport(source, storage_options)
         if label is None:
             found_label = label_from_path(url.rsplit("/", 1)[-1])
             label = found_label if found_label in VIDEO_LABELS else None
         times, origin = _load_times(timestamps, None, url, label or "")
-        return Resolved(url, label, None, None, times, origin, auth)
+        return Resolved(url, label, None, None, times, origin, transport)
     if not isinstance(source, (str, os.PathLike, uuid.UUID)):
         raise SourceTypeError(not_a_source(source, "open_camera reads an eid, a session folder, a video file or a URL"))
     if is_eid(source):
-        if storage_options is not None and data_server is None:
-            data_server = IBL_PUBLIC_BUCKET
-        res = _resolve_eid(str(source), label, one, timestamps, stream, download, data_server, auth,
-                           storage_options)
+        res = _resolve_eid(str(source), label, one, timestamps, fetch, storage_options)
     else:
+        _check_fetch(fetch, ("auto", "local"), "a file or a session folder is read where it is")
         path = Path(source).expanduser()
         if path.is_dir():
             res = _resolve_session(path, label, one, timestamps)
@@ -558,16 +575,45 @@ def _demo_hint(eid) -> str:
     return f" (The built-in demo's session is {DEMO_EID}: `ibl-xvideo demo` builds it.)"
 
 
-def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, data_server=None,
-                 auth=None, storage_options=None) -> Resolved:
+def _url_transport(url: str, storage_options, default_auth=None) -> tuple[str, Transport]:
+    """An http(s) URL without its credentials, and how to read it (``storage_options``, or a Transport made)."""
+    if isinstance(storage_options, Transport):
+        clean, auth = split_auth(url, storage_options.auth)
+        return clean, Transport(auth, storage_options.retry)
+    opts = dict(storage_options or {})
+    if default_auth and not {"auth", "username", "password"} & set(opts) and not split_auth(url)[1]:
+        opts["auth"] = default_auth
+    return http_location(url, opts)
+
+
+def _check_fetch(fetch: str, allowed: tuple, why: str) -> None:
+    if fetch not in allowed:
+        raise InvalidOptionError(f"fetch={fetch!r} does not apply here: {why} (fetch="
+                                 f"{' or '.join(repr(a) for a in allowed)}). 'download' and 'local' choose "
+                                 "how an eid's video is read.")
+
+
+def _data_server(storage_options) -> tuple[str | None, dict | None]:
+    """``(data server root, the other storage options)`` of an eid's ``storage_options``."""
+    if storage_options is None or isinstance(storage_options, Transport):
+        return None, storage_options
+    opts = dict(storage_options)
+    server = opts.pop("data_server", None)
+    if server is None and set(opts) & set(S3_OPTIONS):  # keys for an object store: IBL's public one
+        server = IBL_PUBLIC_BUCKET
+    return server, opts
+
+
+def _resolve_eid(eid: str, label, one, timestamps, fetch: str = "auto", storage_options=None) -> Resolved:
     if one is None:
         one = default_one(eid)
     if label is None:
         raise InvalidLabelError(f"Give the camera label for eid {eid}: one of {VIDEO_LABELS}.")
+    data_server, options = _data_server(storage_options)
     session_path = session_path_of(one, eid)
     video = _find_video(session_path, label)
-    location, url_auth = (str(video) if video is not None else None), None
-    if video is None or stream is True:
+    location, transport = (str(video) if video is not None else None), None
+    if video is None or fetch == "stream":
         listed = _listed_video(one, eid, label)
         if listed is None:
             if video is None:
@@ -578,24 +624,28 @@ def _resolve_eid(eid: str, label, one, timestamps, stream=None, download=False, 
                 )
         else:
             rel_path, dataset_id = listed
-            if video is None and stream is False and not download:
+            if video is None and fetch == "local":
                 raise VideoNotFoundError(
                     f"Session {eid} has a {label} camera video ({rel_path}) but no local copy at "
-                    f"{session_path}: pass download=True (or stream=None to stream it), or "
+                    f"{session_path}: pass fetch='download' (or fetch='auto' to stream it), or "
                     f"one.load_dataset(eid, '{video_file_name(label)}', download_only=True)."
                 )
-            if download:
-                location = str(_download(one, eid, session_path, rel_path, dataset_id, data_server, auth))
+            if fetch == "download":
+                location = str(_download(one, eid, session_path, rel_path, dataset_id, data_server, options))
             else:
                 with one_errors(f"finding the URL of {rel_path} of session {eid}", eid):
                     url = dataset_url(one, session_path, rel_path, dataset_id, data_server)
-                if is_s3(url):
-                    location, url_auth = s3_location(url, storage_options)
-                else:
-                    location, url_auth = split_auth(url, auth or one_auth(one))
+                location, transport = _remote(url, options, one)
     found = _times_from_one(one, eid, session_path, label) if timestamps is None else None
     times, origin = _load_times(timestamps, found, str(session_path), label)
-    return Resolved(location, label, eid, session_path, times, origin, url_auth)
+    return Resolved(location, label, eid, session_path, times, origin, transport)
+
+
+def _remote(url: str, options, one) -> tuple[str, Transport]:
+    """A dataset URL (http(s) or s3://) and how to read it: the options, else ONE's data server login."""
+    if is_s3(url):
+        return s3_location(url, options)
+    return _url_transport(url, options, one_auth(one))
 
 
 def _raw_videos(one, eid: str):
@@ -649,8 +699,8 @@ def dataset_url(one, session_path: Path, rel_path: str, dataset_id: str, data_se
     if not data_server:
         raise VideoNotFoundError(
             f"{session_path / rel_path} is not on this computer and this ONE instance cannot make "
-            "its URL: pass data_server='https://.../public' (or set IBL_XVIDEO_DATA_SERVER), or "
-            "download it with a remote ONE."
+            "its URL: pass storage_options={'data_server': 'https://.../public'} (or set "
+            "IBL_XVIDEO_DATA_SERVER), or download it with a remote ONE."
         )
     rel_session = Path(session_path).relative_to(Path(one.cache_dir)).as_posix()
     collection, _, name = rel_path.rpartition("/")
@@ -682,7 +732,7 @@ def camera_location(one, eid: str, label: str, data_server: str | None = None) -
         return str(local) if local.exists() else None
 
 
-def _download(one, eid, session_path: Path, rel_path: str, dataset_id: str, data_server, auth) -> Path:
+def _download(one, eid, session_path: Path, rel_path: str, dataset_id: str, data_server, options) -> Path:
     """Fetch a dataset to its place in the session folder (through ONE when it can), with a progress bar."""
     dest = session_path / rel_path
     if not getattr(one, "offline", True) and data_server is None:
@@ -690,9 +740,8 @@ def _download(one, eid, session_path: Path, rel_path: str, dataset_id: str, data
             warnings.simplefilter("ignore")
             return Path(one.load_dataset(eid, Path(rel_path).name, collection=str(Path(rel_path).parent),
                                          download_only=True))
-    url, url_auth = split_auth(dataset_url(one, session_path, rel_path, dataset_id, data_server),
-                               auth or one_auth(one))
-    return download(url, dest, url_auth)
+    url, transport = _remote(dataset_url(one, session_path, rel_path, dataset_id, data_server), options, one)
+    return download(url, dest, transport)
 
 
 def _resolve_nwb(path: Path, label, timestamps) -> Resolved:

@@ -36,32 +36,30 @@ class VideoBackendEntrypoint(BackendEntrypoint):
         pixels="ibllib",
         timestamps=None,
         on_mismatch="raise",
-        validate_times=True,
-        threads=1,
-        auth=None,
-        stream=None,
-        download=False,
-        data_server=None,
-        strict=False,
+        fetch="auto",
         storage_options=None,
+        zarr_cache=None,
+        **options,
     ) -> xr.Dataset:
         """Open a video file, URL or an eid's camera as a Dataset (see :func:`ibl_xvideo.open_camera`).
 
-        Every option of :func:`~ibl_xvideo.open_camera` but ``chunks`` (xarray's own
-        ``chunks=`` rechunks the lazily indexed frames) and ``cache`` (a store is written
-        by ``cam.video.to_zarr``, not by an open): a camera over HTTP or S3 opens here too.
+        Every option of :func:`~ibl_xvideo.open_camera`: ``chunks`` is xarray's own (it
+        rechunks the lazily indexed frames), and ``cache`` (a Zarr store of the decoded
+        frames; xarray keeps ``cache=`` for itself) is ``zarr_cache=``. A camera over HTTP
+        or S3 opens here too.
 
         Examples
         --------
         >>> xr.open_dataset("s3://bucket/_iblrig_bodyCamera.raw.mp4", engine="ibl_xvideo",
         ...                 storage_options={"anon": True})  # doctest: +SKIP
         """
-        da = open_camera(filename_or_obj, label, one=one, chunks=None, pixels=pixels,
-                         timestamps=timestamps, on_mismatch=on_mismatch, validate_times=validate_times,
-                         threads=threads, auth=auth, stream=stream, download=download, data_server=data_server,
-                         strict=strict, progress=False, storage_options=storage_options)
+        options.setdefault("progress", False)
+        da = open_camera(filename_or_obj, label, one=one, chunks=None, cache=zarr_cache, pixels=pixels,
+                         timestamps=timestamps, on_mismatch=on_mismatch, fetch=fetch,
+                         storage_options=storage_options, **options)
         ds = da.to_dataset()
-        ds[da.name].encoding["preferred_chunks"] = da.encoding["preferred_chunks"]
+        if "preferred_chunks" in da.encoding:
+            ds[da.name].encoding["preferred_chunks"] = da.encoding["preferred_chunks"]
         if drop_variables:
             ds = ds.drop_vars(drop_variables, errors="ignore")
         return ds

@@ -16,6 +16,9 @@ from ibl_xvideo.synth import make_video, read_frame_number
 
 from .reliability import cases
 
+# botocore's credential chain ends with the EC2 instance metadata service: never asked here (loopback only)
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
 SESSION_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
 SESSION_REL = "hoferlab/Subjects/SWC_043/2020-09-21/001"
 OTHER_EID = "0c3d1e3a-1111-4b1e-9a44-5d4b2f3a9c01"

@@ -236,12 +236,10 @@ def test_options_are_checked_on_entry_even_where_they_would_not_be_used(videos, 
     assert not (tmp_path / "c.zarr").exists()
 
 
-def test_unreachable_server_is_a_typed_error_without_credentials(monkeypatch):
-    from ibl_xvideo import remote
-
-    monkeypatch.setattr(remote, "RETRIES", 0)
+def test_unreachable_server_is_a_typed_error_without_credentials():
     with pytest.raises(errors.RemoteError) as info:  # nothing listens on the discard port of loopback
-        ibl_xvideo.open_camera("http://user:secret@127.0.0.1:9/_iblrig_bodyCamera.raw.mp4")
+        ibl_xvideo.open_camera("http://user:secret@127.0.0.1:9/_iblrig_bodyCamera.raw.mp4",
+                               storage_options={"retries": 0})
     assert "secret" not in str(info.value)
 
 

@@ -78,28 +78,31 @@ def test_basic_auth_and_credentials_never_shown(server, tmp_path):
     # credentials travel with the tasks (workers need them) but are not in the attrs
     assert pickle.loads(pickle.dumps(cam)).isel(time=1).values.shape == (256, 320)
     bare = server.url("mono.mp4", area="private")
-    # the credentials are remembered in this process for the bare URL (as stored in attrs)
-    assert ibl_xvideo.open_camera(bare, chunks=None).shape == cam.shape
-    remote.forget_credentials()
+    assert cam.attrs["source"] == bare
+    # the camera reads its file as it was opened: its metadata too, from the bare URL in its attrs
+    assert cam.video.meta["length"] == cam.sizes["time"]
+    # but credentials that opened a URL once are not remembered by the process for anyone else
     with pytest.raises(remote.RemoteAuthError, match="401") as info:
         ibl_xvideo.open_camera(bare)
     assert PASSWORD not in str(info.value)
     with pytest.raises(remote.RemoteAuthError) as info:
         ibl_xvideo.open_camera(bare.replace("http://", "http://alyx:wrong@"))
     assert "wrong" not in str(info.value)
-    cam = ibl_xvideo.open_camera(bare, auth=("alyx", PASSWORD), chunks=None)
+    cam = ibl_xvideo.open_camera(bare, storage_options={"username": "alyx", "password": PASSWORD}, chunks=None)
     assert frame_numbers(cam.isel(time=[7]).values) == [7]
+    with pytest.warns(FutureWarning, match="storage_options"):  # the option of earlier releases still works
+        cam = ibl_xvideo.open_camera(bare, auth=("alyx", PASSWORD), chunks=None)
+    assert frame_numbers(cam.isel(time=[8]).values) == [8]
 
 
 def test_a_url_through_xarray_s_engine_with_credentials(server, videos):
     import xarray as xr
 
     url = server.url("mono.mp4", area="private")
-    ds = xr.open_dataset(url, engine="ibl_xvideo", auth=("alyx", PASSWORD), timestamps=False)
+    ds = xr.open_dataset(url, engine="ibl_xvideo", storage_options={"auth": ("alyx", PASSWORD)}, timestamps=False)
     local = ibl_xvideo.open_camera(videos["mono"], timestamps=False, chunks=None)
     assert np.array_equal(ds[local.name].isel(time=[0, 77, 150]).values, local.isel(time=[0, 77, 150]).values)
     assert PASSWORD not in repr(ds) + repr(ds[local.name].attrs)
-    remote.forget_credentials()  # (credentials that opened a URL are remembered for it in this process)
     with pytest.raises(remote.RemoteAuthError):
         xr.open_dataset(url, engine="ibl_xvideo", timestamps=False)  # no credentials: refused, typed
 
@@ -126,21 +129,19 @@ def test_not_found(server):
 
 
 @pytest.mark.parametrize("kind", ["drop", "500", "slow"])
-def test_faults_end_in_identical_pixels(server, videos, kind, monkeypatch):
-    monkeypatch.setattr(remote, "TIMEOUT", (2.0, 1.0))
-    monkeypatch.setattr(remote, "BACKOFF", 0.01)
+def test_faults_end_in_identical_pixels(server, videos, kind):
     ref = ibl_xvideo.open_camera(videos["bframes"], chunks=None).values
     remote.STATS.reset()
-    cam = ibl_xvideo.open_camera(server.url("bframes.mp4", area=f"fault/{kind}"), chunks=None)
+    cam = ibl_xvideo.open_camera(server.url("bframes.mp4", area=f"fault/{kind}"), chunks=None,
+                                 storage_options={"timeout": (2.0, 1.0), "backoff": 0.01})
     assert checksums(cam.values) == checksums(ref)
     assert remote.STATS.retries >= 1  # the fault did happen and was retried
 
 
-def test_persistent_failure_raises_typed_error(server, monkeypatch):
-    monkeypatch.setattr(remote, "BACKOFF", 0.01)
-    monkeypatch.setattr(remote, "RETRIES", 2)
+def test_persistent_failure_raises_typed_error(server):
     with pytest.raises(errors.RemoteError, match="after|no answer"):
-        ibl_xvideo.open_camera(server.url("bframes.mp4", area="fault/always500"))
+        ibl_xvideo.open_camera(server.url("bframes.mp4", area="fault/always500"),
+                               storage_options={"backoff": 0.01, "retries": 2})
 
 
 def test_streamed_camera_on_cluster(server, videos, client):
@@ -162,7 +163,6 @@ def test_compat_functions_stream_urls(server, videos, reference, tmp_path, monke
     idx = np.linspace(100, ref.shape[0] - 100, 20).astype(int)
     f = compat.get_video_frame(server.url("bframes.mp4", area="private", auth=True), 123)
     assert f.shape == (256, 320, 3) and np.array_equal(f[..., 0], ref[123])
-    remote.forget_credentials()
     bare = server.url("bframes.mp4", area="private")
     monkeypatch.setenv("HOME", str(tmp_path))  # ONE's parameter files go there, not in the user's home
     with pytest.raises(remote.RemoteAuthError, match="401"):
@@ -346,3 +346,52 @@ def test_keyframe_reads_fetch_little_beyond_their_packets(server, video_dir):
     fetched = server.bytes_sent - before
     assert frame_numbers(got) == list(wanted)
     assert fetched <= 1.5 * (tables + packets), (fetched, tables, packets)
+
+
+def test_open_camera_options_read_as_choices(server, videos, tmp_path):
+    """Where the bytes come from is one option (fetch), how they are read another (storage_options); ten names
+    in all, each reachable through xarray's engine too."""
+    import inspect
+
+    import xarray as xr
+
+    from ibl_xvideo.planning import recorded
+
+    named = [p for p in inspect.signature(ibl_xvideo.open_camera).parameters.values() if p.kind != p.VAR_KEYWORD]
+    assert len(named) <= 10, [p.name for p in named]
+    url = server.url("mono.mp4", area="private")
+    opts = {"username": "alyx", "password": PASSWORD, "timeout": 3, "retries": 1, "backoff": 0.01}
+    cam = ibl_xvideo.open_camera(url, fetch="stream", storage_options=opts, chunks=None, threads=2, strict=True)
+    assert cam.video.meta["length"] == cam.sizes["time"]  # the file's metadata, read as the camera reads it
+    index = recorded(cam).index
+    assert index.transport.retry == remote.Retry((3.0, 3.0), 1, 0.01)
+    assert PASSWORD not in repr(index.transport) and PASSWORD not in repr(index)
+    assert pickle.loads(pickle.dumps(index.transport)) == index.transport
+    ds = xr.open_dataset(url, engine="ibl_xvideo", fetch="stream", storage_options=opts, threads=2, strict=True,
+                         validate_times=False, timestamps=False)
+    assert np.array_equal(ds[cam.name].isel(time=[5]).values, cam.isel(time=[5]).values)
+    for bad, match in [({"fetch": "download"}, "fetch='download' does not apply"),
+                       ({"fetch": "sideways"}, "fetch"),
+                       ({"storage_options": {"timeout": -1}}, "timeout"),
+                       ({"storage_options": {"retries": 1.5}}, "retries"),
+                       ({"storage_options": {"user": "alyx"}}, "storage_options for http"),
+                       ({"threds": 2}, "unknown options \\['threds'\\]"),
+                       ({"strict": "yes"}, "strict is True or False")]:
+        with pytest.raises(errors.InvalidOptionError, match=match):
+            ibl_xvideo.open_camera(url, **bad)
+    with pytest.raises(errors.InvalidOptionError, match="fetch='stream' does not apply"):
+        ibl_xvideo.open_camera(videos["mono"], fetch="stream")  # a file is read where it is
+    with pytest.raises(errors.InvalidOptionError, match="storage_options are for URLs"):
+        ibl_xvideo.open_camera(videos["mono"], storage_options={"timeout": 3})
+
+
+@needs_zarr
+def test_the_engine_opens_a_camera_through_its_zarr_cache(videos, tmp_path):
+    import xarray as xr
+
+    store = tmp_path / "mono.zarr"
+    cam = ibl_xvideo.open_camera(videos["mono"], cache=store, progress=False)
+    assert cam.attrs["cache"] == "filled"
+    ds = xr.open_dataset(videos["mono"], engine="ibl_xvideo", zarr_cache=store)
+    assert ds[cam.name].attrs["cache"] == "hit"
+    assert np.array_equal(ds[cam.name].values, ibl_xvideo.open_camera(videos["mono"], chunks=None).values)

@@ -46,7 +46,7 @@ def remote_session(tmp_path_factory):
 
 def test_eid_without_local_copy_streams(remote_session):
     one, server, reference, _ = remote_session
-    cam = ibl_xvideo.open_camera(EID, "body", one=one, data_server=server)
+    cam = ibl_xvideo.open_camera(EID, "body", one=one, storage_options={"data_server": server})
     assert cam.attrs["source"].startswith("http://127.0.0.1") and cam.attrs["eid"] == EID
     assert cam.attrs["timestamps"] == "alf"
     ref = ibl_xvideo.open_camera(reference, chunks=None).values
@@ -57,8 +57,12 @@ def test_no_local_copy_and_no_server(remote_session):
     one, _, _, _ = remote_session
     with pytest.raises(errors.VideoNotFoundError, match="data_server"):
         ibl_xvideo.open_camera(EID, "body", one=one)
-    with pytest.raises(errors.VideoNotFoundError, match="download=True"):
-        ibl_xvideo.open_camera(EID, "body", one=one, stream=False, data_server="http://127.0.0.1:9/x")
+    with pytest.raises(errors.VideoNotFoundError, match="fetch='download'"):
+        ibl_xvideo.open_camera(EID, "body", one=one, fetch="local",
+                               storage_options={"data_server": "http://127.0.0.1:9/x"})
+    with pytest.warns(FutureWarning, match="fetch='local'"):  # the options of earlier releases still work
+        with pytest.raises(errors.VideoNotFoundError, match="fetch='download'"):
+            ibl_xvideo.open_camera(EID, "body", one=one, stream=False, data_server="http://127.0.0.1:9/x")
 
 
 def test_download_then_local(remote_session, capsys):

@@ -123,7 +123,6 @@ def test_private_object_refused_typed_and_quiet(s3, opts, what):
     opts = {**s3["lab"], **opts} if what == "wrong" else {**opts, "endpoint_url": s3["endpoint"]}
     if what == "wrong":
         opts["key"] = s3["lab"]["key"]
-    remote.forget_credentials()  # keys that opened this URL before are remembered for its bare URL
     with pytest.raises(RemoteAuthError, match="access denied") as info:
         ibl_xvideo.open_camera(PRIVATE, "body", storage_options=opts, timestamps=False)
     assert "wrong" not in str(info.value) and s3["lab"]["secret"] not in str(info.value)
@@ -136,7 +135,7 @@ def test_missing_object_and_bad_options(s3):
                                timestamps=False)
     with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="storage_options for s3:// take"):
         ibl_xvideo.open_camera(PRIVATE, storage_options={"profil": "x"})  # a misspelt option
-    with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="storage_options are for s3://"):
+    with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="storage_options are for URLs"):
         ibl_xvideo.open_camera("/some/file.mp4", storage_options={"anon": True})
     with pytest.raises(ibl_xvideo.errors.VideoNotFoundError, match="gs:// URLs are not read here.*endpoint_url"):
         ibl_xvideo.open_camera("gs://bucket/_iblrig_bodyCamera.raw.mp4")
@@ -176,8 +175,8 @@ def test_an_eid_streamed_from_the_object_store(s3, one, one_cache):
     key = f"data/{SESSION_REL}/raw_video_data/_iblrig_bodyCamera.raw.{dataset_id}.mp4"
     local = session / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4"
     s3["client"].put_object(Bucket="ibl-private", Key=key, Body=local.read_bytes())
-    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one, stream=True, data_server="s3://ibl-private/data",
-                                 storage_options=s3["lab"])
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one, fetch="stream",
+                                 storage_options={**s3["lab"], "data_server": "s3://ibl-private/data"})
     assert cam.attrs["source"] == f"{s3['endpoint']}/ibl-private/{key}"
     here = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
     assert checksums(cam.values) == checksums(here.values)
@@ -218,22 +217,44 @@ def test_keys_from_an_aws_profile(s3, reference, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    remote.forget_credentials()
     monkeypatch.setenv("AWS_PROFILE", "lab")
     cam = ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"endpoint_url": lab["endpoint_url"]},
                                  timestamps=False)
     assert checksums(cam.isel(time=[0, 5]).values) == checksums(reference["bframes"][[0, 5]])
     monkeypatch.delenv("AWS_PROFILE")
-    remote.forget_credentials()
     with pytest.raises(RemoteAuthError):  # the other profile's keys are refused
         ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"profile": "other",
                                                                  "endpoint_url": lab["endpoint_url"]})
-    remote.forget_credentials()
     with pytest.raises(RemoteAuthError):  # anonymous, whatever the files hold
         ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"anon": True, "endpoint_url": lab["endpoint_url"]})
     with pytest.raises(ibl_xvideo.errors.InvalidOptionError, match="nobody-here"):
         ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"profile": "nobody-here",
                                                                  "endpoint_url": lab["endpoint_url"]})
+
+
+def test_keys_from_botocore_s_credential_chain(s3, reference, tmp_path, monkeypatch):
+    """Beyond key files: a profile of the config file whose keys come from a credential process (as SSO helpers
+    and vaults give them), found by botocore's chain as the AWS tools find it."""
+    import json
+    import sys
+
+    lab = s3["lab"]
+    helper = tmp_path / "keys.py"
+    helper.write_text(f"import json; print(json.dumps({{'Version': 1, 'AccessKeyId': {lab['key']!r}, "
+                      f"'SecretAccessKey': {lab['secret']!r}}}))\n")
+    config = tmp_path / "config"
+    config.write_text(f"[profile vault]\ncredential_process = {sys.executable} {helper}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(RemoteAuthError):  # no keys anywhere: anonymous, refused by the private bucket
+        ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"endpoint_url": lab["endpoint_url"]})
+    monkeypatch.setenv("AWS_PROFILE", "vault")
+    cam = ibl_xvideo.open_camera(PRIVATE, "body", storage_options={"endpoint_url": lab["endpoint_url"]},
+                                 timestamps=False)
+    assert checksums(cam.isel(time=[0, 5]).values) == checksums(reference["bframes"][[0, 5]])
+    assert lab["secret"] not in repr(cam) + json.dumps(cam.attrs, default=str)
 
 
 def test_no_key_reaches_any_output(s3, tmp_path, capsys):
@@ -243,7 +264,6 @@ def test_no_key_reaches_any_output(s3, tmp_path, capsys):
     import json
 
     lab = s3["lab"]
-    remote.forget_credentials()
     cam = ibl_xvideo.open_camera(PRIVATE, "body", storage_options=lab, timestamps=False)
     out = tmp_path / "out"
     out.mkdir()

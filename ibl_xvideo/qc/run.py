@@ -20,7 +20,7 @@ from ..index import cache_dir, get_index
 from ..planning import nearest
 from ..progress import progress as progress_bar
 from ..remote import STATS as HTTP_STATS
-from ..remote import download
+from ..remote import Retry, Transport, download
 from ..sources import resolve, session_labels
 from . import checks
 from .inputs import fetch_qc_inputs
@@ -176,7 +176,7 @@ def load_reference_frames(label: str, refs=None, one=None, session_path=None):
     if not url:
         return None
     try:
-        download(url.format(label=label), f, progress=False, retries=0)
+        download(url.format(label=label), f, Transport(retry=Retry(retries=0)), progress=False)
         return np.load(f)
     except (XVideoError, OSError, ValueError) as exc:
         reason = str(exc).replace(url.format(label=label), "").strip(" :")
@@ -241,7 +241,7 @@ def _wheel_alignment(res, label, timestamps):
         return outcome
 
     cam = open_camera(res.location, label, timestamps=times, on_mismatch="truncate", validate_times=False,
-                      chunks=None, auth=res.auth)
+                      chunks=None, storage_options=res.transport)
     offset, _, _ = align_motion(cam, wts, wpos, period, label, camera_times=times[:cam.sizes["time"]])
     return checks.check_wheel_alignment(times, wts, period, label, offset=offset)
 
@@ -267,8 +267,8 @@ def _brightness_pass(res, label: str, idx: np.ndarray, progress: bool):
     import dask
 
 
-    cam = open_camera(res.location, label, timestamps=False, auth=res.auth)
-    index = get_index(res.location, auth=res.auth)
+    cam = open_camera(res.location, label, timestamps=False, storage_options=res.transport)
+    index = get_index(res.location, auth=res.transport)
     bounds = np.cumsum((0,) + cam.data.chunks[0])
     want = np.unique(idx)
     tasks = [dask.delayed(_brightness_task, pure=True)(
@@ -416,7 +416,7 @@ def _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, s
         raise XVideoError(f"Give the camera label for {source}.")
     if one is not None and res.eid:  # an online ONE: what the checks read, fetched once into its cache
         fetch_qc_inputs(one, res.eid, res.label)
-    index = get_index(res.location, auth=res.auth)
+    index = get_index(res.location, auth=res.transport)
     sp = res.session_path
     kind = kind or session_type(sp)
     idx = sample_indices(index.length, n_samples)
@@ -482,7 +482,7 @@ def _read_samples(inputs: _Inputs, full: bool, progress: bool, full_measures, ca
     cached = every = None
     if cache is not None:
         cached = open_camera(res.location, label, cache=cache, chunks=None, progress=progress, timestamps=False,
-                             auth=res.auth)
+                             storage_options=res.transport)
         frames = cached.isel(time=idx).values
     elif full and ref is None:
         # no reference frames: nothing in the full pass depends on the samples, which it picks up
@@ -509,7 +509,7 @@ def _read_samples(inputs: _Inputs, full: bool, progress: bool, full_measures, ca
         ).assign_coords(focus_frame=("focus_sample", idx[used]))
     if full and every is None:
         # the (now complete) store's shards as Dask chunks, or the video's keyframe groups
-        cam = open_camera(res.location, label, timestamps=False, auth=res.auth,
+        cam = open_camera(res.location, label, timestamps=False, storage_options=res.transport,
                           **({} if cached is None else {"cache": cache}))
         roi = checks.face_roi(frames, label, ref, faces) if ref is not None else None
         center = tuple(np.median(np.array(faces), axis=0).round().astype(int)) if ref is not None else None

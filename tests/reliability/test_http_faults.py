@@ -31,17 +31,15 @@ def server(videos, tmp_path_factory):
     ("always500", "typed"), ("norange", "typed"),  # no way to read it
     ("changed", "typed"),  # replaced on the server between two reads
 ])
-def test_a_hostile_server_gives_exact_frames_or_a_typed_error(server, videos, kind, expect, monkeypatch):
+def test_a_hostile_server_gives_exact_frames_or_a_typed_error(server, videos, kind, expect):
     srv, root = server
-    monkeypatch.setattr(remote, "TIMEOUT", (2.0, 1.0))
-    monkeypatch.setattr(remote, "BACKOFF", 0.01)
-    monkeypatch.setattr(remote, "RETRIES", 2)
     remote.BLOCKS.clear()
     clear_caches()
     ref = ibl_xvideo.open_camera(videos["bframes"], chunks=None).values
     area = "files" if kind == "changed" else f"fault/{kind}"
     try:
-        cam = ibl_xvideo.open_camera(srv.url("v.mp4", area=area), chunks=None)
+        cam = ibl_xvideo.open_camera(srv.url("v.mp4", area=area), chunks=None,
+                                     storage_options={"timeout": (2.0, 1.0), "backoff": 0.01, "retries": 2})
         got = cam.isel(time=slice(0, 100)).values
         if kind == "changed":  # another recording of the same size, with a new mtime
             data = bytearray((root / "v.mp4").read_bytes())
@@ -60,18 +58,18 @@ def test_a_hostile_server_gives_exact_frames_or_a_typed_error(server, videos, ki
     assert ok, observed
 
 
-def test_a_failed_response_is_drained_before_its_connection_is_reused(server, videos, monkeypatch):
+def test_a_failed_response_is_drained_before_its_connection_is_reused(server, videos):
     """Every second request answered 503 with a body, on keep-alive connections: each retry is a new request
     that reads its own answer, so the whole video comes back exact with one retry per 503."""
     srv, _ = server
-    monkeypatch.setattr(remote, "BACKOFF", 0.0)
-    monkeypatch.setattr(remote, "RETRIES", 1)  # one retry a block is enough when retries work
     remote.BLOCKS.clear()
     clear_caches()
     ref = ibl_xvideo.open_camera(videos["bframes"], chunks=None).values
     before = remote.STATS.retries
     try:
-        got = ibl_xvideo.open_camera(srv.url("v.mp4", area="fault/alt503"), chunks=None).values
+        # one retry a block is enough when retries work
+        got = ibl_xvideo.open_camera(srv.url("v.mp4", area="fault/alt503"), chunks=None,
+                                     storage_options={"backoff": 0.0, "retries": 1}).values
         observed = "exact frames" if np.array_equal(got, ref) else "wrong frames"
     except Exception as exc:  # noqa: BLE001
         observed = failure(exc)
