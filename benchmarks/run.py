@@ -517,7 +517,7 @@ def remote_first_open(path) -> dict:
     """A video's index over loopback HTTP: from its parsed tables vs every packet demuxed (zero-filled)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from ibl_xvideo import remote
-    from ibl_xvideo.index import build_remote_index
+    from ibl_xvideo.index import build_index
     from tests.httpserver import FileServer
 
     srv = FileServer(Path(path).parent)
@@ -526,7 +526,7 @@ def remote_first_open(path) -> dict:
         for key, parse in (("ours", True), ("packets", False)):
             remote.BLOCKS.clear()
             remote.STATS.reset()
-            t, index = _timed(lambda: build_remote_index(url, parse=parse))
+            t, index = _timed(lambda: build_index(url, tables=parse))
             out[f"remote_index_s_{key}"] = t
             out[f"remote_index_MiB_{key}"] = remote.STATS.bytes / 2**20
         out["remote_index_frames"] = index.length

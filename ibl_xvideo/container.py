@@ -1,10 +1,17 @@
-"""Opening videos with PyAV: local paths, URLs and file objects, pinned, with typed errors.
+"""Video sources, and opening them with PyAV: pinned, with typed errors.
 
-The one place that opens containers (:mod:`ibl_xvideo.index` demuxes them,
-:mod:`ibl_xvideo.decode` decodes them). A local file is checked to be the one
-indexed (:func:`ibl_xvideo.fileio.check_unchanged`) and a URL is read through
-:class:`ibl_xvideo.remote.HTTPRangeFile`, which checks every response against the
-size and version it was opened with.
+A source is a handle on where a video's bytes are and how to read them:
+:class:`LocalSource` (a file) or :class:`HTTPSource` (an http(s) URL, or an ``s3://``
+object over HTTPS, its requests signed by its transport). It is a recipe, frozen and
+picklable, so it travels with the index to the Dask workers; what it opens (a file
+descriptor, an :class:`~ibl_xvideo.remote.HTTPRangeFile`, a PyAV container) belongs to
+whoever opened it. :meth:`Source.pin` says what the source is now (:class:`Pinned`:
+size, version, fingerprint); every later open is checked against that pin (a local
+file before it is opened, a URL at every response), so bytes of another version of the
+file never reach a frame.
+
+This is the one place that opens containers (:mod:`ibl_xvideo.index` demuxes them,
+:mod:`ibl_xvideo.decode` decodes them).
 
 PyAV changes its API between major releases: 19 removed ``av.open``'s
 ``metadata_errors`` argument (it now decodes container metadata with
@@ -17,12 +24,16 @@ from __future__ import annotations
 
 import functools
 import io
+import os
+import stat
+from dataclasses import dataclass, field
 
-from .errors import CorruptVideoError
-from .fileio import check_unchanged
-from .remote import HTTPRangeFile, is_url
+from .errors import CorruptVideoError, VideoNotFoundError
+from .fileio import LocalFile, SeekableRaw, check_unchanged, file_fingerprint
+from .remote import HTTPRangeFile, Transport, as_transport, is_url, probe, split_auth
 
-__all__ = ["open_input", "open_container", "open_file_object"]
+__all__ = ["open_input", "open_container", "open_file_object", "Source", "LocalSource", "HTTPSource", "Pinned",
+           "as_source"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,6 +73,137 @@ def open_input(file, buffer_size: int | None = None):
     return av.open(file, mode="r", **sized, **_open_kwargs())
 
 
+@dataclass(frozen=True)
+class Pinned:
+    """What a source was when it was indexed; reads of another version raise :class:`SourceChangedError`."""
+
+    size: int
+    version: int  # a file's modification time (ns); a URL's ETag / Last-Modified, hashed
+    fingerprint: str = ""  # a file's container tables, hashed (:func:`ibl_xvideo.fileio.file_fingerprint`)
+
+
+class Source:
+    """Where a video's bytes are and how to read them (see the module's docstring)."""
+
+    location: str  # a path or a URL without credentials: what messages, keys and attrs name
+    remote: bool = False
+
+    def pin(self) -> Pinned:
+        """What the source is now: its size and version."""
+        raise NotImplementedError
+
+    def raw(self, pinned: Pinned, holes=None) -> SeekableRaw:
+        """A seekable binary file of the source as pinned; ``holes`` (``(n, 2)`` byte ranges) read as zeros."""
+        raise NotImplementedError
+
+    def open(self, pinned: Pinned | None = None, holes=None):
+        """The source as a PyAV container for demuxing and decoding (see :func:`open_container`)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class LocalSource(Source):
+    """A video file on this computer; FFmpeg reads it itself (or through :class:`LocalFile`, with holes)."""
+
+    path: str
+
+    @property
+    def location(self) -> str:  # type: ignore[override]
+        """The file's path."""
+        return self.path
+
+    def pin(self) -> Pinned:
+        """Its size, modification time and tables' fingerprint; typed errors for a missing or odd file."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError as exc:
+            raise VideoNotFoundError(f"Video file {self.path} does not exist.") from exc
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block every read, a device never end
+            kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)"
+                    if stat.S_ISFIFO(st.st_mode) else "a device or socket")
+            raise CorruptVideoError(f"{self.path} is {kind}, not a video file: give the path of the camera's "
+                                    "video file.")
+        return Pinned(int(st.st_size), int(st.st_mtime_ns), file_fingerprint(self.path, int(st.st_size)))
+
+    def raw(self, pinned: Pinned, holes=None) -> SeekableRaw:
+        """A :class:`LocalFile`, once the file is checked to be the one pinned."""
+        check_unchanged(self.path, pinned.size, pinned.version, pinned.fingerprint)
+        return LocalFile(self.path, holes)
+
+    def open(self, pinned: Pinned | None = None, holes=None):
+        """FFmpeg reads the file itself (faster than through Python); through a LocalFile when it has holes."""
+        if holes is not None:
+            return open_file_object(self.raw(pinned or self.pin(), holes), self.path)
+        if pinned is not None:
+            check_unchanged(self.path, pinned.size, pinned.version, pinned.fingerprint)
+        return _opened(lambda: open_input(self.path), self.path)
+
+
+@dataclass(frozen=True)
+class HTTPSource(Source):
+    """A video at an http(s) URL, read with Range requests through the shared block cache.
+
+    An ``s3://`` object is one too: its HTTPS URL, with a transport that signs each request.
+    """
+
+    url: str
+    transport: Transport = field(default_factory=Transport)
+    remote = True
+
+    @property
+    def location(self) -> str:  # type: ignore[override]
+        """The URL, without credentials."""
+        return self.url
+
+    def pin(self) -> Pinned:
+        """Its size and version (ETag or Last-Modified), from one small range request."""
+        facts = probe(self.url, self.transport)
+        return Pinned(facts.size, facts.version)
+
+    def raw(self, pinned: Pinned, holes=None) -> SeekableRaw:
+        """An :class:`HTTPRangeFile`: every response is checked against the pin."""
+        return HTTPRangeFile(self.url, self.transport, size=pinned.size, version=pinned.version, holes=holes)
+
+    def open(self, pinned: Pinned | None = None, holes=None):
+        """FFmpeg reads the URL through an :class:`HTTPRangeFile`, asking for 1 KiB blocks at a time."""
+        raw = self.raw(pinned or self.pin(), holes)
+        return _opened(lambda: open_input(raw, buffer_size=raw.block_size), self.url)
+
+
+def as_source(path, transport=None) -> Source:
+    """The source of a path or an http(s) URL (credentials in it, or in ``transport``: a Transport or a pair)."""
+    if isinstance(path, Source):
+        return path
+    if is_url(path):
+        given = as_transport(transport)
+        url, auth = split_auth(path, given.auth)
+        return HTTPSource(url, Transport(auth, given.retry))
+    return LocalSource(os.path.abspath(os.fspath(path)))
+
+
+def _opened(open_, where: str):
+    """``open_()``'s container, checked to hold a video stream; FFmpeg's failures typed, naming ``where``."""
+    import av
+
+    try:
+        container = open_()
+    except (av.FFmpegError, UnicodeDecodeError) as exc:  # pragma: no branch
+        raise CorruptVideoError(
+            f"{where} cannot be opened as a video ({exc}). The file may be truncated, "
+            "empty or not a video: re-download it (for ONE: one.load_dataset(..., "
+            "download_only=True)) or check the path."
+        ) from exc
+    if not container.streams.video:
+        container.close()
+        raise CorruptVideoError(f"{where} holds no video stream: check that it is a camera video.")
+    fmt = container.format.name
+    if fmt in ("image2", "image2pipe") or fmt.endswith("_pipe"):  # FFmpeg's still-image readers
+        container.close()
+        raise CorruptVideoError(f"{where} is a still image ({fmt}), not a video: check the path, or "
+                                "re-download the camera video.")
+    return container
+
+
 def open_container(path: str, transport=None, holes=None, size=None, version=None, fingerprint: str = ""):
     """Open a local video or a URL for demuxing and decoding.
 
@@ -91,30 +233,11 @@ def open_container(path: str, transport=None, holes=None, size=None, version=Non
     SourceChangedError
         For a local file that is not the one indexed.
     """
-    import av
-
-    try:
-        if is_url(path):
-            raw = HTTPRangeFile(path, transport, size=size, version=version, holes=holes)
-            container = open_input(raw, buffer_size=raw.block_size)
-        else:
-            check_unchanged(path, size, version, fingerprint)
-            container = open_input(path)
-    except (av.FFmpegError, UnicodeDecodeError) as exc:  # pragma: no branch
-        raise CorruptVideoError(
-            f"{path} cannot be opened as a video ({exc}). The file may be truncated, "
-            "empty or not a video: re-download it (for ONE: one.load_dataset(..., "
-            "download_only=True)) or check the path."
-        ) from exc
-    if not container.streams.video:
-        container.close()
-        raise CorruptVideoError(f"{path} holds no video stream: check that it is a camera video.")
-    fmt = container.format.name
-    if fmt in ("image2", "image2pipe") or fmt.endswith("_pipe"):  # FFmpeg's still-image readers
-        container.close()
-        raise CorruptVideoError(f"{path} is a still image ({fmt}), not a video: check the path, or "
-                                "re-download the camera video.")
-    return container
+    source = as_source(path, transport)
+    pinned = None if size is None else Pinned(size, version, fingerprint)
+    if holes is not None and pinned is None:
+        pinned = source.pin()
+    return source.open(pinned, holes)
 
 
 def open_file_object(raw, where: str):

@@ -35,7 +35,6 @@ from typing import Callable, Literal
 import numpy as np
 
 from ._lru import ByteLRU
-from .container import open_container
 from .errors import DecodeError, SourceChangedError, check_option
 from .fileio import check_unchanged
 from .index import VideoIndex
@@ -177,9 +176,8 @@ class _Decoder:
 
     def __init__(self, index: VideoIndex, threads: int):
         self.index = index
-        self.remote = "://" in index.path  # a URL is pinned by every response it gets (size, version)
-        self.container = open_container(index.path, index.transport, size=index.size, version=index.mtime_ns,
-                                         fingerprint=index.fingerprint)
+        self.remote = index.source.remote  # a URL is pinned by every response it gets (size, version)
+        self.container = index.source.open(index.pinned)
         self.stream = self.container.streams.video[0]
         self.cc = self.stream.codec_context
         _tell_build(self.cc, index)
@@ -716,8 +714,7 @@ def iter_frames(index: VideoIndex, start: int = 0, stop: int | None = None, *,
     stop = index.length if stop is None else min(stop, index.length)
     if stop <= start:
         return
-    container = open_container(index.path, index.transport, size=index.size, version=index.mtime_ns,
-                                fingerprint=index.fingerprint)
+    container = index.source.open(index.pinned)
     try:
         stream = container.streams.video[0]
         _tell_build(stream.codec_context, index)

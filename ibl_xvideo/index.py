@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import re
-import stat
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .container import open_container, open_file_object
-from .errors import CorruptVideoError, FrameIdentityError, VideoNotFoundError
-from .fileio import LocalFile, cache_dir, file_fingerprint, mp4_boxes
-from .remote import HTTPRangeFile, Transport, as_transport, is_url, probe, split_auth
+from .container import HTTPSource, LocalSource, Pinned, Source, as_source, open_file_object
+from .errors import CorruptVideoError, FrameIdentityError
+from .fileio import cache_dir, mp4_boxes
+from .remote import Transport, is_url
 
 __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 
@@ -132,6 +131,16 @@ class VideoIndex:
     def token(self) -> str:
         """Short string identifying the file version this index describes."""
         return _key(self.path, self.size, self.mtime_ns, self.fingerprint)
+
+    @property
+    def source(self) -> Source:
+        """The source this index describes, as it is read (a URL with its transport)."""
+        return HTTPSource(self.path, self.transport or Transport()) if is_url(self.path) else LocalSource(self.path)
+
+    @property
+    def pinned(self) -> Pinned:
+        """The version of the source this index describes: every read is checked against it."""
+        return Pinned(self.size, self.mtime_ns, self.fingerprint)
 
     def group_of(self, frames: np.ndarray) -> np.ndarray:
         """Index of the keyframe group holding each frame."""
@@ -287,48 +296,33 @@ VERIFY_PACKETS = 300
 VERIFY_PROBES = 8
 
 
-def _moov_timestamps(path: str, size: int, stream, transport=None, version: int | None = None):
+def _moov_timestamps(source: Source, pinned: Pinned, stream):
     """``(pts, dts, keyframe)`` in decode order from the mp4's own tables, as the demuxer gives them; or None.
 
     The tables are parsed without FFmpeg (0.1 s for an hour at 150 Hz, where demuxing
-    every packet takes seconds); the demuxer's timestamps differ from them by its
-    edit-list shift, measured on the first packets. They are checked against the
-    demuxer on the first and the last :data:`VERIFY_PACKETS` packets and from
-    :data:`VERIFY_PROBES` keyframes between: any difference (an odd file) returns
-    None, and the caller demuxes every packet instead. (A difference nowhere checked
-    cannot shift frames: the decoder checks every frame's pts against the index and
-    raises.)
+    every packet takes seconds; over HTTP only the tables are fetched); the demuxer's
+    timestamps differ from them by its edit-list shift, measured on the first packets.
+    They are checked against the demuxer on the first and the last
+    :data:`VERIFY_PACKETS` packets and from :data:`VERIFY_PROBES` keyframes between: any
+    difference (an odd file) returns None, and the caller demuxes every packet instead.
+    (A difference nowhere checked cannot shift frames: the decoder checks every frame's
+    pts against the index and raises.)
     """
     import av
 
-    if is_url(path):  # the tables by Range requests (the frame data are never fetched)
-        remote = HTTPRangeFile(path, transport, size=size, version=version)
+    where, size = source.location, pinned.size
+    raw = source.raw(pinned)
 
-        def read(o, n):
-            remote.seek(o)
-            return remote.read(n)
+    def read(o, n):
+        raw.seek(o)
+        return raw.read(n)
 
-        def open_raw(holes):
-            return HTTPRangeFile(path, transport, size=size, version=version, holes=holes)
-
-        close = remote.close
-    else:
-        fd = os.open(path, os.O_RDONLY)
-
-        def read(o, n):
-            return os.pread(fd, n, o)
-
-        def open_raw(holes):
-            return LocalFile(path, holes)
-
-        def close():
-            os.close(fd)
     try:
-        t = _mp4_video_tables(read, size, path)
+        t = _mp4_video_tables(read, size, where)
     except (ValueError, KeyError, IndexError, struct.error):
         return None
     finally:
-        close()
+        raw.close()
     if t is None or not t["dts"].size or stream.time_base != Fraction(1, t["timescale"]):
         return None
     dts, pts, key = t["dts"], t["pts"], t["key"]
@@ -336,11 +330,11 @@ def _moov_timestamps(path: str, size: int, stream, transport=None, version: int 
     holes = _merged(t["chunks"])
     if holes[-1, 1] > size:
         raise CorruptVideoError(
-            f"{path} is truncated: its tables announce {n} frames whose data end at byte {int(holes[-1, 1])}, "
+            f"{where} is truncated: its tables announce {n} frames whose data end at byte {int(holes[-1, 1])}, "
             f"but the file has {size} bytes. Re-download the file.")
-    # the checks demux with the frame data served as zeros: nothing but the tables is read from disk
+    # the checks demux with the frame data served as zeros: nothing but the tables is read
     try:
-        return _checked(path, open_raw(holes), pts, dts, key)
+        return _checked(where, source.raw(pinned, holes), pts, dts, key)
     except (av.FFmpegError, CorruptVideoError, IndexError):
         return None
 
@@ -419,23 +413,24 @@ def _demux_timestamps(container, where: str) -> tuple[np.ndarray, np.ndarray, np
     return np.asarray(pts, np.int64), np.asarray(dts, np.int64), np.asarray(key, bool)
 
 
-def _tables_only_timestamps(path: str, stream, size: int):
+def _tables_only_timestamps(source: Source, pinned: Pinned, stream):
     """``(pts, dts, keyframe)`` demuxed with the frame data served as zeros (only the tables read); or None.
 
     None when the container announces no samples, or fewer than the demuxer then
     finds (a fragmented mp4, whose tables grow as it is read).
     """
+    where = source.location
     entries = list(stream.index_entries) if hasattr(stream, "index_entries") else []
     announced = sum(1 for e in entries if not e.is_discard)
     holes = sample_runs(entries)
     if not holes.size:
         return None
-    if holes[-1, 1] > size:
+    if holes[-1, 1] > pinned.size:
         raise CorruptVideoError(
-            f"{path} is truncated: its index announces {announced} frames whose data end at "
-            f"byte {int(holes[-1, 1])}, but the file has {size} bytes. Re-download the file.")
-    with LocalFile(path, holes) as raw, open_file_object(raw, path) as tables_only:
-        pts, dts, _ = _demux_timestamps(tables_only, path)
+            f"{where} is truncated: its index announces {announced} frames whose data end at "
+            f"byte {int(holes[-1, 1])}, but the file has {pinned.size} bytes. Re-download the file.")
+    with source.raw(pinned, holes) as raw, open_file_object(raw, where) as tables_only:
+        pts, dts, _ = _demux_timestamps(tables_only, where)
     if pts.size != announced:
         return None
     # keyframes from the sync-sample table (the demuxer's parser sees zeros, not the frames)
@@ -443,19 +438,23 @@ def _tables_only_timestamps(path: str, stream, size: int):
     return pts, dts, np.isin(dts, np.asarray(key_dts, np.int64))
 
 
-def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
-    """Build the index of a local video by demuxing its packets (no decoding).
+def build_index(source: Source | str | os.PathLike, *, tables: bool = True, pinned: Pinned | None = None
+                ) -> VideoIndex:
+    """Build the index of a video, local or remote, by demuxing its packets (no decoding).
 
     Parameters
     ----------
-    path : str or PathLike
-        A local video file.
+    source : Source, str or PathLike
+        A video file, an http(s) URL, or their :class:`~ibl_xvideo.container.Source`.
     tables : bool
         For mp4/mov files, take the timestamps from the file's own sample tables,
         checked against the demuxer (see :func:`_moov_timestamps`), or else demux with
-        the frame data served as zeros: only the tables are read from the disk (a 1 GB
-        camera video is indexed without reading its gigabyte). The timestamps are the
-        demuxer's either way. False demuxes every packet, data and all.
+        the frame data served as zeros: only the tables are read (a 1 GB camera video is
+        indexed without reading its gigabyte, over HTTP without fetching it). The
+        timestamps are the demuxer's either way. False skips the parsing: a local file is
+        demuxed packet by packet, data and all; a URL with its frame data served as zeros.
+    pinned : Pinned, optional
+        What the source is (default: asked now); every read is checked against it.
 
     Returns
     -------
@@ -465,55 +464,68 @@ def build_index(path: str | os.PathLike, *, tables: bool = True) -> VideoIndex:
     ------
     CorruptVideoError
         If the file cannot be opened, has no video stream, no frames, or ends before
-        the frames its container announces (truncated download).
+        the frames its container announces (truncated download); for a URL, also when
+        it has no sample tables (demuxing it would fetch it whole: download it).
+    FrameIdentityError
+        For a URL whose frames can be identified only by decoding it whole.
     """
-    path = str(path)
-    st = os.stat(path)
-    if st.st_size == 0:
-        raise CorruptVideoError(f"{path} is an empty (0-byte) file: re-download it.")
-    container = open_container(path)
-    try:
+    source = as_source(source)
+    pinned = pinned or source.pin()
+    where = source.location
+    if pinned.size == 0:
+        raise CorruptVideoError(f"{where} is an empty (0-byte) file: re-download it.")
+    with source.open(pinned) as container:
         stream = container.streams.video[0]
         fmt = container.format.name
         mp4 = any(k in fmt.split(",") for k in ("mov", "mp4"))
-        found = None
-        if tables and mp4:
-            found = _moov_timestamps(path, st.st_size, stream)
-            if found is None:
-                found = _tables_only_timestamps(path, stream, st.st_size)
-        if found is None:  # every packet, data and all
-            announced = sum(1 for e in stream.index_entries if not e.is_discard) if hasattr(
-                stream, "index_entries") else 0
-            found = _demux_timestamps(container, path)
-            if found[0].size and found[0].size < announced:
-                raise CorruptVideoError(
-                    f"{path} is truncated: its index announces {announced} frames but only "
-                    f"{found[0].size} could be read. Re-download the file."
-                )
-        facts = _stream_facts(container, path)
-    finally:
-        container.close()
+        found = _moov_timestamps(source, pinned, stream) if tables and mp4 else None
+        if found is None and (tables and mp4 or source.remote):  # a URL is never demuxed with its data
+            found = _tables_only_timestamps(source, pinned, stream)
+        if found is None:
+            found = _all_packets(source, container, stream)
+        facts = _stream_facts(container, where)
     pts_a, dts_a, key_a = found
     if not pts_a.size:
-        raise CorruptVideoError(f"{path} contains no video frames.")
-    with open_container(path) as first:
+        raise CorruptVideoError(f"{where} contains no video frames.")
+    with source.open(pinned) as first:
         build = _x264_build(first)
     presented = None
     if _needs_decoding(fmt, pts_a, facts.pop("_may_reorder")):
-        presented = _decoded_order(path, pts_a, build)
-    frame_pts, key_frames, key_dts = _frame_tables(pts_a, dts_a, key_a, path, presented)
+        if source.remote:
+            raise FrameIdentityError(
+                f"{where}: its container gives decode-order timestamps to a codec that reorders frames (e.g. an "
+                "AVI with B-frames), so its frames can be identified only by decoding it from start to end. "
+                "Download the file and open the local copy.")
+        presented = _decoded_order(source, pinned, pts_a, build)
+    frame_pts, key_frames, key_dts = _frame_tables(pts_a, dts_a, key_a, where, presented)
     return VideoIndex(
-        path=path,
-        size=int(st.st_size),
-        mtime_ns=int(st.st_mtime_ns),
+        path=where,
+        size=pinned.size,
+        mtime_ns=pinned.version,
         **facts,
         frame_pts=frame_pts,
         key_frames=key_frames,
         key_dts=key_dts,
-        fingerprint=file_fingerprint(path, int(st.st_size)),
+        fingerprint=pinned.fingerprint,
         x264_build=build,
         reordered=presented is not None,
+        transport=getattr(source, "transport", None),
     )
+
+
+def _all_packets(source: Source, container, stream):
+    """``(pts, dts, keyframe)`` of every packet, data and all (a file without usable tables)."""
+    where = source.location
+    if source.remote:
+        raise CorruptVideoError(f"{where}: the container has no usable sample table, so indexing it would fetch "
+                                "it whole; download the file instead.")
+    announced = sum(1 for e in stream.index_entries if not e.is_discard) if hasattr(stream, "index_entries") else 0
+    found = _demux_timestamps(container, where)
+    if found[0].size and found[0].size < announced:
+        raise CorruptVideoError(
+            f"{where} is truncated: its index announces {announced} frames but only "
+            f"{found[0].size} could be read. Re-download the file.")
+    return found
 
 
 def _frame_tables(pts_a, dts_a, key_a, where: str, presented=None):
@@ -603,7 +615,7 @@ def _needs_decoding(fmt: str, pts_a: np.ndarray, may_reorder: bool) -> bool:
     return "avi" in fmt.split(",") or bool(np.all(np.diff(pts_a) > 0))
 
 
-def _decoded_order(path: str, pts_a: np.ndarray, x264_build: int):
+def _decoded_order(source: Source, pinned: Pinned, pts_a: np.ndarray, x264_build: int):
     """The frames' pts in the order one sequential decode outputs them, and which are keyframes.
 
     Returns ``(labels, keyframes)``, or None when that order is the packets' pts sorted,
@@ -616,7 +628,8 @@ def _decoded_order(path: str, pts_a: np.ndarray, x264_build: int):
     """
     import av
 
-    container = open_container(path)
+    path = source.location
+    container = source.open(pinned)
     labels, keys = [], []
     try:
         stream = container.streams.video[0]
@@ -641,54 +654,6 @@ def _decoded_order(path: str, pts_a: np.ndarray, x264_build: int):
     if len(labels) == pts_a.size and np.all(np.diff(out) > 0):
         return None
     return out, np.asarray(keys, bool)
-
-
-def build_remote_index(url: str, transport: Transport | None = None, *, parse: bool = True) -> VideoIndex:
-    """Index a remote mp4 from its sample tables: only the container's index is fetched.
-
-    With ``parse`` the timestamps come from the mp4's own tables, checked against the
-    demuxer as for a local file; otherwise (or when the check fails) every packet is
-    demuxed with the frame data served as zeros. Keyframes come from the sync-sample
-    table either way.
-    """
-    facts = probe(url, transport)
-    container = open_container(url, transport, size=facts.size, version=facts.version)
-    try:
-        stream = container.streams.video[0]
-        stream_facts = _stream_facts(container, url)
-        fmt = container.format.name
-        found = _moov_timestamps(url, facts.size, stream, transport, facts.version) if parse else None
-        if found is None:
-            entries = list(stream.index_entries)
-            if not entries:
-                raise CorruptVideoError(f"{url}: the container has no sample table; download the file instead.")
-            holes = np.array(sorted((e.pos, e.pos + e.size) for e in entries if e.size), dtype=np.int64)
-            key_dts = [e.timestamp for e in entries if e.is_keyframe and not e.is_discard]
-            n_announced = sum(1 for e in entries if not e.is_discard)
-    finally:
-        container.close()
-    if found is not None:
-        pts_a, dts_a, key_a = found
-    else:
-        container = open_container(url, transport, holes=holes, size=facts.size, version=facts.version)
-        try:
-            pts_a, dts_a, _ = _demux_timestamps(container, url)
-        finally:
-            container.close()
-        if pts_a.size != n_announced or not pts_a.size:
-            raise CorruptVideoError(f"{url}: {pts_a.size} frames in the tables, {n_announced} announced.")
-        key_a = np.isin(dts_a, np.asarray(key_dts, np.int64))
-    if _needs_decoding(fmt, pts_a, stream_facts.pop("_may_reorder")):
-        raise FrameIdentityError(
-            f"{url}: its container gives decode-order timestamps to a codec that reorders frames (e.g. an AVI "
-            "with B-frames), so its frames can be identified only by decoding it from start to end. Download "
-            "the file and open the local copy.")
-    with open_container(url, transport, size=facts.size, version=facts.version) as first:
-        build = _x264_build(first)
-    frame_pts, key_frames, kd = _frame_tables(pts_a, dts_a, key_a, url)
-    return VideoIndex(
-        path=url, size=facts.size, mtime_ns=facts.version, **stream_facts, frame_pts=frame_pts,
-        key_frames=key_frames, key_dts=kd, transport=transport, x264_build=build)
 
 
 def _save(index: VideoIndex, file: Path) -> None:
@@ -731,27 +696,13 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
     -------
     VideoIndex
     """
-    if is_url(path):
-        transport = as_transport(auth)
-        url, found = split_auth(path, transport.auth)
-        transport = dataclasses.replace(transport, auth=found)
-        facts = probe(url, transport)
-        key = _key(url, facts.size, facts.version)
-        index = _cached(key, lambda: build_remote_index(url, transport), use_cache)
-        return dataclasses.replace(index, transport=transport)
-    path = os.path.abspath(os.fspath(path))
-    try:
-        st = os.stat(path)
-    except FileNotFoundError as exc:
-        raise VideoNotFoundError(f"Video file {path} does not exist.") from exc
-    if not stat.S_ISREG(st.st_mode):  # a FIFO would block every read, a device never end
-        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
-                else "a device or socket")
-        raise CorruptVideoError(f"{path} is {kind}, not a video file: give the path of the camera's video file.")
-    key = _key(path, st.st_size, st.st_mtime_ns, file_fingerprint(path, st.st_size))
-    index = _cached(key, lambda: build_index(path), use_cache)
-    # the file as named now (an index cached under a relative name must not be opened from elsewhere)
-    return index if index.path == path else dataclasses.replace(index, path=path)
+    source = as_source(path, auth)
+    pinned = source.pin()
+    key = _key(source.location, pinned.size, pinned.version, pinned.fingerprint)
+    index = _cached(key, lambda: build_index(source, pinned=pinned), use_cache)
+    # the source as named now (an index cached under a relative name must not be opened from elsewhere), and
+    # how it is read now (a transport is never cached)
+    return dataclasses.replace(index, path=source.location, transport=getattr(source, "transport", None))
 
 
 def _cached(key: str, build, use_cache: bool) -> VideoIndex:

@@ -135,7 +135,7 @@ def test_index_cache_makes_reopen_cheap(videos, _isolated_cache, monkeypatch):
         raise AssertionError("the cached index must be used without opening the video")
 
     with monkeypatch.context() as m:  # a reopen reads the cache file and never demuxes the video
-        m.setattr(index_mod, "open_container", no_demux)
+        m.setattr(index_mod, "build_index", no_demux)
         a = get_index(path)
         with pytest.raises(AssertionError, match="cached index"):
             get_index(path, use_cache=False)
@@ -185,19 +185,24 @@ def _same_index(a, b) -> None:
 @pytest.mark.parametrize("name", ["bframes", "mono", "offset", "longgop", "chroma"])
 def test_index_from_the_tables_equals_the_packet_scan_without_reading_frames(videos, name, monkeypatch):
     """mp4 frame data are served as zeros while indexing: same index, only the tables read from disk."""
+    import dataclasses
+
     from ibl_xvideo import index as index_mod
+    from ibl_xvideo.container import LocalSource
 
     opened = []
 
-    class Spy(index_mod.LocalFile):
-        def __init__(self, *args):
-            super().__init__(*args)
-            opened.append(self)
+    @dataclasses.dataclass(frozen=True)
+    class Spy(LocalSource):  # a source that shows what it opens; our own parser finds no tables in it
+        def raw(self, pinned, holes=None):
+            if holes is None:  # read by the tables' parser: all zeros, as an mp4 the parser cannot read
+                return super().raw(pinned, [[0, pinned.size]])
+            raw = super().raw(pinned, holes)
+            opened.append(raw)
+            return raw
 
-    monkeypatch.setattr(index_mod, "LocalFile", Spy)
-    monkeypatch.setattr(index_mod, "_moov_timestamps", lambda *args: None)  # as for an mp4 our parser refuses
     path = videos[name]
-    tables = index_mod.build_index(path)
+    tables = index_mod.build_index(Spy(str(path)))
     scan = index_mod.build_index(path, tables=False)
     _same_index(tables, scan)
     assert len(opened) == 1 and opened[0].closed
@@ -228,10 +233,13 @@ def test_index_of_a_fragmented_mp4_equals_the_packet_scan(videos, tmp_path):
 def _scan_and_parse(path):
     """The demuxer's ``(pts, dts, keyframe)`` of every packet, and the same from the mp4's tables (or None)."""
     from ibl_xvideo import index as index_mod
+    from ibl_xvideo.container import as_source
 
-    container = index_mod.open_container(str(path))
+    source = as_source(path)
+    pinned = source.pin()
+    container = source.open(pinned)
     try:
-        parsed = index_mod._moov_timestamps(str(path), path.stat().st_size, container.streams.video[0])
+        parsed = index_mod._moov_timestamps(source, pinned, container.streams.video[0])
         return index_mod._demux_timestamps(container, str(path)), parsed
     finally:
         container.close()

@@ -188,7 +188,7 @@ def test_remote_index_comes_from_the_parsed_tables(server, videos, name, monkeyp
         raise AssertionError("every packet was demuxed")
 
     monkeypatch.setattr(index_mod, "_demux_timestamps", no_full_demux)
-    got = index_mod.build_remote_index(server.url(f"{name}.mp4"))
+    got = index_mod.build_index(server.url(f"{name}.mp4"))
     np.testing.assert_array_equal(got.frame_pts, local.frame_pts)
     np.testing.assert_array_equal(got.key_frames, local.key_frames)
     np.testing.assert_array_equal(got.key_dts, local.key_dts)
