@@ -26,10 +26,10 @@ import numpy as np
 
 import ibl_xvideo
 from ibl_xvideo import compat
-from ibl_xvideo.decode import clear_caches
-from ibl_xvideo.index import cache_dir, get_index
+from ibl_xvideo.demo.synth import make_video
+from ibl_xvideo.engine.decode import clear_caches
+from ibl_xvideo.engine.index import cache_dir, get_index
 from ibl_xvideo.qc.run import nearest_keyframes, sample_indices
-from ibl_xvideo.synth import make_video
 
 #: Sensor noise of the benchmark video: about 1 kB per frame, the bitrate of IBL videos.
 NOISE = 5.0
@@ -337,7 +337,7 @@ def _served(path):
 
 def remote_frame(path) -> dict:
     """Bytes and latency of one mid-video frame over HTTP (ours, cold and with the index cached; OpenCV)."""
-    from ibl_xvideo import remote
+    from ibl_xvideo.io import remote
 
     out = {}
     with _served(path) as (srv, url, size):
@@ -373,7 +373,7 @@ def remote_frame(path) -> dict:
 
 def remote_samples(path) -> dict:
     """Bytes fetched over HTTP (loopback) for 100 QC samples: exact frames and nearest keyframes, index cached."""
-    from ibl_xvideo import remote
+    from ibl_xvideo.io import remote
 
     out = {}
     with _served(path) as (srv, url, size):
@@ -472,7 +472,7 @@ def first_open(path, rounds: int = ROUNDS, disk_mbps: float = 100.0, key: str = 
     """
     import cv2
 
-    from ibl_xvideo.index import build_index
+    from ibl_xvideo.engine.index import build_index
 
     def opencv_open():
         cap = cv2.VideoCapture(str(path))
@@ -516,8 +516,8 @@ def _remote_index_rows(res: dict) -> list[tuple]:
 def remote_first_open(path) -> dict:
     """A video's index over loopback HTTP: from its parsed tables vs every packet demuxed (zero-filled)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from ibl_xvideo import remote
-    from ibl_xvideo.index import build_index
+    from ibl_xvideo.engine.index import build_index
+    from ibl_xvideo.io import remote
     from tests.httpserver import FileServer
 
     srv = FileServer(Path(path).parent)
@@ -682,7 +682,7 @@ def selection_forms(path, n: int = 50, seed: int = 0) -> dict:
     import dask
     import xarray as xr
 
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
 
     cam = ibl_xvideo.open_camera(path)
     wanted = np.sort(np.random.default_rng(seed).choice(cam.sizes["time"], n, replace=False))
@@ -774,7 +774,7 @@ def _keyframe_packet_bytes(path) -> tuple[int, np.ndarray]:
     """``(bytes of the moov box, size of each keyframe packet in keyframe order)`` of a local mp4."""
     import av
 
-    from ibl_xvideo.fileio import mp4_boxes
+    from ibl_xvideo.io.fileio import mp4_boxes
 
     size = Path(path).stat().st_size
     with open(path, "rb") as f:
@@ -792,7 +792,7 @@ def remote_qc(videos: dict) -> dict:
     """``camera_qc`` of each camera's video over loopback HTTP, exact and keyframe samples: seconds and bytes
     fetched, the index cached (a batch's reopen) and cold (the first open); for keyframes, the bytes against the
     container's tables plus the keyframe packets it decodes."""
-    from ibl_xvideo import remote
+    from ibl_xvideo.io import remote
     from ibl_xvideo.qc import camera_qc
 
     out = {}

@@ -10,12 +10,12 @@ Examples
 
 from . import accessor, errors  # noqa: F401  (accessor registers ``DataArray.video``)
 from .camera import open_camera, open_session, video_meta
-from .decode import clear_caches, read_frames
+from .engine.decode import clear_caches, read_frames
+from .engine.index import get_index
 from .errors import XVideoError
 from .events import peri_event, peri_event_mean
-from .index import get_index
+from .io.sources import VIDEO_LABELS
 from .progress import progress
-from .sources import VIDEO_LABELS
 from .store import open_store, to_zarr
 
 __version__ = "0.1.0"
@@ -41,7 +41,7 @@ __all__ = [
 
 
 #: Submodules reached as attributes (``ibl_xvideo.qc.camera_qc``), imported on first use (start-up time)
-_SUBMODULES = ("qc", "compat", "pose", "clips", "report", "demo", "remote", "sources", "synth", "rigscene")
+_SUBMODULES = ("qc", "compat", "pose", "clips", "report", "demo", "io", "engine", "store")
 
 
 def __getattr__(name: str):

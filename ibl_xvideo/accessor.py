@@ -41,7 +41,7 @@ class VideoAccessor:
 
     def _transport(self):
         """How the array's video is read (credentials, retry policy), when the array is a camera's frames."""
-        from .planning import recorded
+        from .engine.planning import recorded
 
         rec = recorded(self._cam)
         return None if rec is None else rec.index.transport
@@ -236,7 +236,7 @@ class VideoAccessor:
         >>> res = cam.video.qc(samples='keyframes')  # doctest: +SKIP
         >>> res.outcome, res.reasons  # doctest: +SKIP
         """
-        from .planning import recorded
+        from .engine.planning import recorded
         from .qc.run import camera_qc
 
         cam = self._cam

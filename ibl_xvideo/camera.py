@@ -2,7 +2,7 @@
 
 The array is backed by :class:`VideoBackendArray`, an xarray ``BackendArray`` whose
 reads turn any key into the keyframe groups to decode plus a NumPy post-index
-(:func:`ibl_xvideo.decode.read_frames`). With ``chunks`` it is wrapped in Dask
+(:func:`ibl_xvideo.engine.decode.read_frames`). With ``chunks`` it is wrapped in Dask
 with chunks that are frame ranges starting at keyframes; slicing a chunk reads
 only the frames asked for.
 """
@@ -19,11 +19,11 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from .decode import PIXEL_MODES, read_frames
+from .engine.decode import PIXEL_MODES, read_frames
+from .engine.index import VideoIndex, get_index
+from .engine.planning import frames_dask, outer_key, recorded
 from .errors import InvalidOptionError, InvalidTimestampsError, TimestampsMismatchError, check_option
-from .index import VideoIndex, get_index
-from .planning import frames_dask, outer_key, recorded
-from .sources import Resolved, assert_valid_label, resolve, session_labels
+from .io.sources import Resolved, assert_valid_label, resolve, session_labels
 from .store import open_store, store_identity, store_status, to_zarr
 
 if TYPE_CHECKING:
@@ -329,7 +329,7 @@ def open_camera(
         happened: ``'hit'``, ``'filled'`` or ``'refilled'``.
     pixels : {'ibllib', 'luma'}
         ``'ibllib'``: the values ibllib/OpenCV give (BGR channel 0), ``'luma'``: the
-        range-expanded luma (``ffmpeg -pix_fmt gray``). See :mod:`ibl_xvideo.decode`.
+        range-expanded luma (``ffmpeg -pix_fmt gray``). See :mod:`ibl_xvideo.engine.decode`.
     timestamps : None, False, array-like or PathLike
         None: the session's ``alf/_ibl_<label>Camera.times.npy``; False: ignore them
         (``time = frame / fps``); or the timestamps to use.
@@ -400,7 +400,7 @@ def open_camera(
         return _open_cached(source, label, cache, chunks, one=one, pixels=pixels, timestamps=timestamps,
                             on_mismatch=on_mismatch, fetch=fetch, storage_options=storage_options, **opts)
     res = resolve(source, label, one=one, timestamps=timestamps, fetch=fetch, storage_options=storage_options)
-    index = get_index(res.location, auth=res.transport)
+    index = get_index(res.source)
     threads, strict = opts["threads"], opts["strict"]
     where = f"{res.label or ''} camera of {res.eid or res.location}"
     n = index.length
@@ -513,7 +513,7 @@ def video_meta(source, label: str | None = None, *, one=None, storage_options=No
     ``storage_options``: for a URL, how to read it, as :func:`open_camera` takes them.
     """
     res = resolve(source, label, one=one, timestamps=False, storage_options=storage_options)
-    index = get_index(res.location, auth=res.transport)
+    index = get_index(res.source)
     fps = index.fps
     return {
         "length": index.length,

@@ -35,14 +35,14 @@ def _one(args):
 
     ``--alyx URL`` (online, or ``--offline``), ``--one-cache FOLDER`` (its tables,
     offline), else None: this computer's configured ONE, offline
-    (:func:`ibl_xvideo.sources.default_one`).
+    (:func:`ibl_xvideo.io.sources.default_one`).
     """
     alyx, cache = getattr(args, "alyx", None), getattr(args, "one_cache", None)
     offline = getattr(args, "offline", False)
     if alyx:
         from one.api import ONE
 
-        from .sources import one_errors
+        from .io.sources import one_errors
 
         with one_errors(f"connecting to Alyx at {alyx}"):
             return ONE(base_url=alyx, cache_dir=cache, mode="local" if offline else "remote", silent=True)
@@ -72,7 +72,7 @@ def _add_source(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_demo(args) -> int:
-    from .demo import run_demo
+    from .demo.session import run_demo
 
     run_demo(args.out, args.root)
     return 0
@@ -94,7 +94,7 @@ def _cmd_frame(args) -> int:
 
     from . import open_camera
     from .errors import TimeOutOfRangeError, TimestampsError
-    from .fileio import written
+    from .io.fileio import written
 
     try:  # the session clock whenever the session's camera times are usable, --index or not
         cam = open_camera(args.source, args.label, one=_one(args), chunks=None)
@@ -225,7 +225,7 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_download(args) -> int:
-    from .sources import resolve
+    from .io.sources import resolve
 
     res = resolve(args.source, args.label, one=_one(args), timestamps=False, fetch="download",
                   storage_options={"data_server": args.data_server} if args.data_server else None)
@@ -251,7 +251,7 @@ def _cmd_nwb(args) -> int:
     from pathlib import Path
 
     from . import open_camera
-    from .sources import session_labels
+    from .io.sources import session_labels
 
     one = _one(args)
     labels = [args.label] if args.label else session_labels(args.source, one=one)

@@ -18,7 +18,7 @@ import xarray as xr
 
 from .camera import as_frames, check_uncropped
 from .errors import InvalidOptionError, XVideoError
-from .fileio import written
+from .io.fileio import written
 from .store import parse_roi
 
 __all__ = ["to_mp4"]

@@ -23,11 +23,11 @@ import re
 
 import numpy as np
 
-from .decode import read_frames
+from .engine.decode import read_frames
+from .engine.index import get_index
 from .errors import InvalidLabelError, InvalidOptionError, SessionNotFoundError, SourceTypeError, VideoNotFoundError
-from .index import get_index
-from .remote import is_url, split_auth
-from .sources import (
+from .io.remote import is_url, split_auth
+from .io.sources import (
     VIDEO_LABELS,
     assert_valid_label,
     camera_location,
@@ -152,7 +152,7 @@ def url_from_eid(eid, label=None, one=None):
     label : str or sequence of str, optional
         Camera label(s); default: all.
     one : one.api.One, optional
-        ONE instance (default: :func:`ibl_xvideo.sources.default_one`).
+        ONE instance (default: :func:`ibl_xvideo.io.sources.default_one`).
 
     Returns
     -------

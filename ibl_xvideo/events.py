@@ -3,7 +3,7 @@
 ``peri_event(cam, trials['stimOn_times'], window=(-1, 2))`` gives a lazy
 ``(event, lag, y, x)`` DataArray of the frames around each event. Each block of events
 reads its frames with one visit per keyframe group, however many of its events share it
-(see :func:`ibl_xvideo.planning.planned_take`).
+(see :func:`ibl_xvideo.engine.planning.planned_take`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 import xarray as xr
 
 from .camera import as_frames, check_uncropped
+from .engine.planning import frames_source, nearest, planned_take
 from .errors import InvalidOptionError, XVideoError
 from .figures import pyplot, save_figure
-from .planning import frames_source, nearest, planned_take
 
 __all__ = ["peri_event", "peri_event_mean", "peri_event_pose", "plot_peri_event"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .fileio import written
+from .io.fileio import written
 
 __all__ = ["pyplot", "save_figure"]
 

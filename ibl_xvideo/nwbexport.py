@@ -1,7 +1,7 @@
 """A camera written as NWB: an external-mode ``ImageSeries`` referring to its video, with its session times.
 
 The layout of IBL's NWB conversion and NWB's best practices for animal videos; the file
-reopens with ``ibl_xvideo.open_camera(path, label)`` (:mod:`ibl_xvideo.nwb`). Needs
+reopens with ``ibl_xvideo.open_camera(path, label)`` (:mod:`ibl_xvideo.io.nwb`). Needs
 ``pynwb`` (``pip install 'ibl-xvideo[nwb]'``).
 """
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .engine.planning import recorded
 from .errors import InvalidLabelError, XVideoError
-from .fileio import written
-from .nwb import pynwb_module, series_name
-from .planning import recorded
+from .io.fileio import written
+from .io.nwb import pynwb_module, series_name
 
 __all__ = ["to_nwb"]
 

@@ -17,10 +17,10 @@ import numpy as np
 import xarray as xr
 
 from .camera import as_frames, check_uncropped
+from .engine.planning import nearest
 from .errors import InvalidOptionError, PoseTableError, TimestampsMismatchError, VideoNotFoundError, XVideoError
 from .figures import pyplot, save_figure
-from .planning import nearest
-from .sources import assert_valid_label, is_eid, session_path_of
+from .io.sources import assert_valid_label, is_eid, session_path_of
 
 __all__ = ["load_pose", "to_movement", "plot_frame", "montage", "LIKELIHOOD_THRESHOLD"]
 

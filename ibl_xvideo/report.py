@@ -23,11 +23,11 @@ import numpy as np
 from .camera import open_camera
 from .errors import OutputWriteError, TimestampsError, VideoNotFoundError, XVideoError
 from .figures import pyplot
-from .fileio import written
+from .io.fileio import written
+from .io.remote import redact_text
+from .io.sources import session_labels
 from .pose import load_pose
 from .qc import camera_qc
-from .remote import redact_text
-from .sources import session_labels
 
 __all__ = ["session_report"]
 

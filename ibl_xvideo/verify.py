@@ -21,10 +21,10 @@ import random
 import numpy as np
 
 from .camera import open_camera
-from .container import open_container
-from .decode import PIXEL_MODES, clear_caches, to_grey
+from .engine.decode import PIXEL_MODES, clear_caches, to_grey
+from .engine.index import get_index
 from .errors import CorruptVideoError, XVideoError, check_count, check_option
-from .index import get_index
+from .io.container import open_container
 
 __all__ = ["verify", "VerifyResult", "Mismatch", "PATTERNS"]
 

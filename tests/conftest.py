@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ibl_xvideo.synth import make_video, read_frame_number
+from ibl_xvideo.demo.synth import make_video, read_frame_number
 
 from .reliability import cases
 

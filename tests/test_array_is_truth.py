@@ -18,12 +18,12 @@ import xarray as xr
 
 import ibl_xvideo
 from ibl_xvideo import open_camera, open_store, to_zarr
+from ibl_xvideo.demo.synth import make_video
 from ibl_xvideo.errors import XVideoError
 from ibl_xvideo.pose import load_pose
 from ibl_xvideo.qc import camera_qc
 from ibl_xvideo.qc.checks import brightness_roi, frame_measures
 from ibl_xvideo.qc.motion import motion_energy, roi_motion_energy
-from ibl_xvideo.synth import make_video
 
 from .conftest import needs_zarr
 

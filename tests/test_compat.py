@@ -8,7 +8,7 @@ import pytest
 import ibl_xvideo
 from ibl_xvideo import compat, open_camera
 from ibl_xvideo.errors import InvalidLabelError, InvalidOptionError, SessionNotFoundError
-from ibl_xvideo.sources import session_labels
+from ibl_xvideo.io.sources import session_labels
 
 from .conftest import SESSION_EID, SESSION_REL, frame_numbers
 

@@ -1,6 +1,6 @@
 """Frame exactness on the containers and codecs labs record with, encoded here by the bundled ffmpeg.
 
-Each variant's frames carry their own number (:func:`ibl_xvideo.synth.read_frame_number`).
+Each variant's frames carry their own number (:func:`ibl_xvideo.demo.synth.read_frame_number`).
 Every access pattern (:func:`ibl_xvideo.verify.verify`) must equal the sequential decode,
 and the camera's frames must equal OpenCV's sequential read (what ibllib gets) with
 frame numbers that only increase: a shifted or reordered frame cannot hide.
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from ibl_xvideo import get_index, open_camera
-from ibl_xvideo.synth import encode_frames, frame_content, read_frame_number
+from ibl_xvideo.demo.synth import encode_frames, frame_content, read_frame_number
 from ibl_xvideo.verify import verify
 
 from .conftest import opencv_sequential

@@ -11,9 +11,9 @@ from one.api import One
 from ibl_xvideo import open_camera
 from ibl_xvideo.cli import main
 from ibl_xvideo.demo import DEMO_DROPPED, DEMO_EID, DEMO_RUN, DEMO_SESSION, DEMO_TASK, build_demo
+from ibl_xvideo.demo.rigscene import Behaviour, RigCamera
 from ibl_xvideo.qc import load_reference_frames
 from ibl_xvideo.qc.wheel import WHEEL_ROI
-from ibl_xvideo.rigscene import Behaviour, RigCamera
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The public modules the reference documents (``docs/`` says how to build it).
-MODULES = ["ibl_xvideo", "ibl_xvideo.camera", "ibl_xvideo.decode", "ibl_xvideo.index", "ibl_xvideo.remote",
-           "ibl_xvideo.sources", "ibl_xvideo.store", "ibl_xvideo.compat", "ibl_xvideo.qc", "ibl_xvideo.synth",
-           "ibl_xvideo.demo", "ibl_xvideo.accessor", "ibl_xvideo.events", "ibl_xvideo.pose", "ibl_xvideo.clips",
-           "ibl_xvideo.planning", "ibl_xvideo.fileio", "ibl_xvideo.container", "ibl_xvideo.rigscene",
-           "ibl_xvideo.verify", "ibl_xvideo.nwb", "ibl_xvideo.nwbexport"]
+MODULES = ["ibl_xvideo", "ibl_xvideo.camera", "ibl_xvideo.engine.decode", "ibl_xvideo.engine.index",
+           "ibl_xvideo.engine.planning", "ibl_xvideo.io.remote", "ibl_xvideo.io.sources", "ibl_xvideo.io.fileio",
+           "ibl_xvideo.io.container", "ibl_xvideo.io.nwb", "ibl_xvideo.store", "ibl_xvideo.compat", "ibl_xvideo.qc",
+           "ibl_xvideo.demo", "ibl_xvideo.demo.session", "ibl_xvideo.demo.synth", "ibl_xvideo.demo.rigscene",
+           "ibl_xvideo.accessor", "ibl_xvideo.events", "ibl_xvideo.pose", "ibl_xvideo.clips", "ibl_xvideo.verify",
+           "ibl_xvideo.nwbexport"]
 # (errors and progress come with the package)
 
 

@@ -40,7 +40,7 @@ def test_unknown_eid(one):
 
 
 def test_eid_needs_one(tmp_path, monkeypatch):
-    from ibl_xvideo import sources
+    from ibl_xvideo.io import sources
 
     monkeypatch.setenv("HOME", str(tmp_path))  # no ONE settings on this "computer"
     monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(tmp_path / "no_demo"))
@@ -270,7 +270,7 @@ def _damaged_copy(src, dst):
 def test_concealed_frames_are_reported_not_passed_off_as_clean(videos, tmp_path):
     video = tmp_path / "damaged.mp4"
     flagged = _damaged_copy(videos["bframes"], video)  # the frames FFmpeg itself flags, decoding all in order
-    with pytest.warns(ibl_xvideo.decode.DamagedFramesWarning, match=rf"{video}: the decoder flagged \d+ "
+    with pytest.warns(ibl_xvideo.engine.decode.DamagedFramesWarning, match=rf"{video}: the decoder flagged \d+ "
                                                                     r"frame\(s\) .* as concealed"):
         ibl_xvideo.open_camera(video, chunks=None).values
     for f in flagged:  # each is an error when asked for alone, strictly
@@ -317,7 +317,7 @@ def test_bad_options_are_refused_on_entry(option, videos, tmp_path):
 
 
 def test_a_mistyped_eid_is_told_of_the_demo(tmp_path, monkeypatch):
-    from ibl_xvideo import sources
+    from ibl_xvideo.io import sources
 
     monkeypatch.setenv("HOME", str(tmp_path))  # no ONE settings on this "computer"
     monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(tmp_path / "no_demo"))

@@ -7,8 +7,8 @@ import pytest
 import xarray as xr
 
 import ibl_xvideo
-from ibl_xvideo.decode import clear_caches, iter_frames
-from ibl_xvideo.index import get_index
+from ibl_xvideo.engine.decode import clear_caches, iter_frames
+from ibl_xvideo.engine.index import get_index
 
 from .conftest import VIDEO_KINDS, checksums, frame_numbers
 
@@ -142,7 +142,7 @@ def test_xarray_engine(videos, sequential):
 
 
 def test_each_keyframe_group_is_decoded_once(videos):
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
 
     index = get_index(videos["bframes"])  # keyframes every 60 frames
     clear_caches()
@@ -157,7 +157,7 @@ def test_each_keyframe_group_is_decoded_once(videos):
 
 def test_unwanted_non_reference_frames_between_wanted_ones_are_skipped(videos, sequential):
     """Two frames far apart in one group: the non-reference frames between them are not decoded."""
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
 
     index = get_index(videos["longgop"])  # one 250-frame group first, with B-frames
     clear_caches()
@@ -174,7 +174,7 @@ def test_unwanted_non_reference_frames_between_wanted_ones_are_skipped(videos, s
 
 def test_scattered_read_flushes_and_the_next_read_seeks_again(videos, sequential):
     """A scattered read flushes each decoder once its wanted frames are in; later reads stay exact."""
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
 
     for name in ("bframes", "longgop"):
         index = get_index(videos[name])
@@ -192,7 +192,7 @@ def test_scattered_read_flushes_and_the_next_read_seeks_again(videos, sequential
 
 
 def test_lazy_isel_plans_per_group(videos):
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
 
     clear_caches()
     cam = ibl_xvideo.open_camera(videos["longgop"], chunks=None)  # one 250-frame group, then 150
@@ -206,7 +206,7 @@ def test_lazy_isel_plans_per_group(videos):
 @pytest.mark.parametrize("name", ["bframes", "longgop", "offset"])
 def test_each_frame_streams_exact_frames(videos, sequential, name):
     """The export's streaming decode: every frame of a range across groups, in order, cropped."""
-    from ibl_xvideo.decode import each_frame
+    from ibl_xvideo.engine.decode import each_frame
 
     ref = sequential[name]
     index = get_index(videos[name])
@@ -223,7 +223,7 @@ def test_dask_list_selections_decode_only_the_frames_wanted(videos, sequential, 
 
     Dask alone would decode every chunk holding a wanted frame to its end.
     """
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
 
     ref = sequential["longgop"]  # a 250-frame group with B-frames, then 150 frames
     n = ref.shape[0]
@@ -277,7 +277,7 @@ def test_clear_caches_closes_other_threads_decoders(videos, sequential):
     """After clear_caches() a worker thread's live decoder is not continued: its next read seeks."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
 
     index = get_index(videos["bframes"])
     with ThreadPoolExecutor(max_workers=1) as worker:
@@ -298,7 +298,7 @@ def test_clear_caches_closes_other_threads_decoders(videos, sequential):
 def _decoded(f) -> int:
     import dask
 
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
 
     ibl_xvideo.clear_caches()
     STATS.reset()

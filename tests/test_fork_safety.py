@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import ibl_xvideo
-from ibl_xvideo.synth import encode_frames, make_video, read_frame_number
+from ibl_xvideo.demo.synth import encode_frames, make_video, read_frame_number
 
 # in the quick subset: pytest -m smoke
 pytestmark = pytest.mark.smoke

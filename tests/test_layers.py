@@ -158,7 +158,7 @@ def test_the_import_graph_has_no_cycle():
 #: reach a variable's array without loading a lazily indexed one).
 PRIVATE_ATTRIBUTES = {
     ("events", "camera.variable._data"): "xarray: the variable's array as it is, not loaded",
-    ("planning", "arr.variable._data"): "xarray: the variable's array as it is, not loaded",
+    ("engine.planning", "arr.variable._data"): "xarray: the variable's array as it is, not loaded",
     ("store.values", "arr.variable._data"): "xarray: the variable's array as it is, not loaded",
 }
 

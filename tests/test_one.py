@@ -9,8 +9,8 @@ import pytest
 import xarray as xr
 
 import ibl_xvideo
-from ibl_xvideo.decode import iter_frames
-from ibl_xvideo.index import get_index
+from ibl_xvideo.engine.decode import iter_frames
+from ibl_xvideo.engine.index import get_index
 
 from .conftest import SESSION_EID, SESSION_REL, frame_numbers
 
@@ -43,7 +43,7 @@ def test_offline_one_does_not_hash_the_timestamps(one, one_cache, monkeypatch):
     """Offline, ONE can only warn about a local file's md5; computing it cost ~0.14 s per open."""
     from one.api import hashfile
 
-    from ibl_xvideo.sources import _quiet_load
+    from ibl_xvideo.io.sources import _quiet_load
 
     hashed = []
     md5 = hashfile.md5
@@ -65,8 +65,8 @@ def test_eid_without_one_uses_the_configured_one(one, one_cache, tmp_path, monke
 
     from one import params as one_params
 
-    from ibl_xvideo import sources
     from ibl_xvideo.cli import main
+    from ibl_xvideo.io import sources
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
@@ -124,7 +124,7 @@ def test_video_meta_has_ibllib_keys(one, one_cache, videos):
 
 
 def test_index_cache_makes_reopen_cheap(videos, _isolated_cache, monkeypatch):
-    from ibl_xvideo import index as index_mod
+    from ibl_xvideo.engine import index as index_mod
 
     path = videos["bframes"]
     get_index(path)  # warm
@@ -187,8 +187,8 @@ def test_index_from_the_tables_equals_the_packet_scan_without_reading_frames(vid
     """mp4 frame data are served as zeros while indexing: same index, only the tables read from disk."""
     import dataclasses
 
-    from ibl_xvideo import index as index_mod
-    from ibl_xvideo.container import LocalSource
+    from ibl_xvideo.engine import index as index_mod
+    from ibl_xvideo.io.container import LocalSource
 
     opened = []
 
@@ -218,7 +218,7 @@ def test_index_of_a_fragmented_mp4_equals_the_packet_scan(videos, tmp_path):
 
     import imageio_ffmpeg
 
-    from ibl_xvideo import index as index_mod
+    from ibl_xvideo.engine import index as index_mod
 
     frag = tmp_path / "frag.mp4"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(videos["bframes"]), "-c", "copy",
@@ -232,8 +232,8 @@ def test_index_of_a_fragmented_mp4_equals_the_packet_scan(videos, tmp_path):
 
 def _scan_and_parse(path):
     """The demuxer's ``(pts, dts, keyframe)`` of every packet, and the same from the mp4's tables (or None)."""
-    from ibl_xvideo import index as index_mod
-    from ibl_xvideo.container import as_source
+    from ibl_xvideo.engine import index as index_mod
+    from ibl_xvideo.io.container import as_source
 
     source = as_source(path)
     pinned = source.pin()
@@ -248,7 +248,7 @@ def _scan_and_parse(path):
 @pytest.mark.parametrize("name", ["bframes", "mono", "offset", "longgop", "chroma"])
 def test_timestamps_parsed_from_the_moov_equal_the_demuxers(videos, name):
     """The mp4's own tables (stts, ctts, stss, the edit-list shift) give every packet's timestamps, as FFmpeg."""
-    from ibl_xvideo import index as index_mod
+    from ibl_xvideo.engine import index as index_mod
 
     path = videos[name]
     scan, parsed = _scan_and_parse(path)
@@ -261,7 +261,7 @@ def test_timestamps_parsed_from_the_moov_equal_the_demuxers(videos, name):
 @pytest.mark.parametrize("where", [0, 150, -3])
 def test_parsed_tables_that_disagree_with_the_demuxer_are_not_used(videos, monkeypatch, where):
     """A table the demuxer contradicts where it is checked (ends, keyframe probes) falls back to demuxing."""
-    from ibl_xvideo import index as index_mod
+    from ibl_xvideo.engine import index as index_mod
 
     path = videos["bframes"]
     real = index_mod._mp4_video_tables
@@ -280,7 +280,7 @@ def test_an_unchecked_table_error_raises_instead_of_shifting_frames(videos, monk
     """Between the checked packets a wrong pts is caught by the decoder: an error, never another frame."""
     import shutil
 
-    from ibl_xvideo import index as index_mod
+    from ibl_xvideo.engine import index as index_mod
     from ibl_xvideo.errors import DecodeError
 
     path = tmp_path / "v.mp4"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ibl_xvideo
-from ibl_xvideo.index import get_index
+from ibl_xvideo.engine.index import get_index
 
 
 def ffmpeg_gray(path, shape) -> np.ndarray:

@@ -19,9 +19,9 @@ from ibl_xvideo.demo import (
     write_daq_sync,
     write_timeline_daq,
 )
+from ibl_xvideo.demo.synth import make_video
 from ibl_xvideo.errors import XVideoError
 from ibl_xvideo.qc.raw import load_audio_ttls
-from ibl_xvideo.synth import make_video
 
 N, FPS, T0 = 900, 30, 2.0
 

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import ibl_xvideo
-from ibl_xvideo import errors, remote
-from ibl_xvideo.decode import clear_caches
+from ibl_xvideo import errors
+from ibl_xvideo.engine.decode import clear_caches
+from ibl_xvideo.io import remote
 
 from .conftest import checksums, frame_numbers, needs_zarr
 from .httpserver import PASSWORD, FileServer
@@ -55,7 +56,7 @@ def test_streamed_frames_equal_local_for_every_pattern(server, videos, name, chu
 
 
 def test_only_needed_bytes_are_fetched(server, video_dir):
-    from ibl_xvideo.synth import make_video
+    from ibl_xvideo.demo.synth import make_video
 
     big = make_video(video_dir / "big.mp4", 1500, width=320, height=256, noise=8, gop=250)
     size = big.stat().st_size
@@ -180,7 +181,7 @@ def test_compat_functions_stream_urls(server, videos, reference, tmp_path, monke
 @pytest.mark.parametrize("name", ["bframes", "offset", "longgop", "mono"])
 def test_remote_index_comes_from_the_parsed_tables(server, videos, name, monkeypatch):
     """Over HTTP too the timestamps come from the mp4's own tables, checked on zero-filled packets."""
-    from ibl_xvideo import index as index_mod
+    from ibl_xvideo.engine import index as index_mod
 
     local = index_mod.build_index(videos[name], tables=False)
 
@@ -322,7 +323,7 @@ def test_keyframe_reads_fetch_little_beyond_their_packets(server, video_dir):
     the keyframe packets, and not much more (issue #25: at most 1.5x), though each packet is a few KiB here."""
     import av
 
-    from ibl_xvideo.synth import make_video
+    from ibl_xvideo.demo.synth import make_video
 
     path = make_video(video_dir / "kf.mp4", 2400, width=320, height=256, noise=8, gop=120)
     url = server.url("kf.mp4")
@@ -338,7 +339,7 @@ def test_keyframe_reads_fetch_little_beyond_their_packets(server, video_dir):
     remote.BLOCKS.clear()
     clear_caches()
     before = server.bytes_sent
-    ibl_xvideo.container.open_container(url, size=index.size, version=index.mtime_ns).close()
+    ibl_xvideo.io.container.open_container(url, size=index.size, version=index.mtime_ns).close()
     tables = server.bytes_sent - before  # what opening the container reads: its tables, the first packet
     remote.BLOCKS.clear()
     before = server.bytes_sent
@@ -355,7 +356,7 @@ def test_open_camera_options_read_as_choices(server, videos, tmp_path):
 
     import xarray as xr
 
-    from ibl_xvideo.planning import recorded
+    from ibl_xvideo.engine.planning import recorded
 
     named = [p for p in inspect.signature(ibl_xvideo.open_camera).parameters.values() if p.kind != p.VAR_KEYWORD]
     assert len(named) <= 10, [p.name for p in named]

@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 
 import ibl_xvideo
-from ibl_xvideo import qc, remote, sources
+from ibl_xvideo import qc
 from ibl_xvideo.errors import SourceChangedError
-from ibl_xvideo.remote import RemoteAuthError, RemoteNotFoundError
+from ibl_xvideo.io import remote, sources
+from ibl_xvideo.io.remote import RemoteAuthError, RemoteNotFoundError
 
 from .conftest import SESSION_EID, SESSION_REL, checksums
 

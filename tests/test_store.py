@@ -171,7 +171,7 @@ def test_damaged_frame_data_fail_their_checksum_and_repair_rewrites_that_shard(v
 
 def test_shards_of_the_fill_value_alone_are_recorded_not_missing(tmp_path):
     """zarr-python writes no file for an all-zero shard: the store says so, and reads it as zeros."""
-    from ibl_xvideo.synth import encode_frames
+    from ibl_xvideo.demo.synth import encode_frames
 
     frames = [np.zeros((64, 96), np.uint8)] * 30 + [np.full((64, 96), 200, np.uint8)] * 30
     video = encode_frames(tmp_path / "dark.mp4", iter(frames), width=96, height=64, fps=30,

@@ -25,7 +25,7 @@ def write_wheel_video(path, t_wheel, pos, fps: int = 60, t0: float = 0.0, shift_
     ``shift_frames`` delays the picture relative to the wheel (a known misalignment).
     Returns the camera timestamps.
     """
-    from ibl_xvideo.synth import encode_frames
+    from ibl_xvideo.demo.synth import encode_frames
 
     n = int((t_wheel[-1] - t0) * fps)
     times = t0 + np.arange(n) / fps

@@ -18,9 +18,9 @@ import warnings
 from pathlib import Path
 
 from ..errors import InvalidLabelError, InvalidOptionError, XVideoError
-from ..fileio import written
-from ..remote import redact, redact_text
-from ..sources import VIDEO_LABELS, is_eid, label_from_path, session_labels
+from ..io.fileio import written
+from ..io.remote import redact, redact_text
+from ..io.sources import VIDEO_LABELS, is_eid, label_from_path, session_labels
 from .run import CHECK_NAMES, camera_qc, check_qc_options
 
 __all__ = ["batch_qc", "COLUMNS"]

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from .. import decode
+from ..engine import decode
 
 __all__ = ["equalize_hist", "equalize_lut", "hist256", "apply_lut", "equalized", "laplacian", "calc_hist",
            "compare_hist_correl", "match_template", "TemplateMatcher", "highpass_mean", "box_blur", "laplacian_var_in"]

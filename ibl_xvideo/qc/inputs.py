@@ -72,9 +72,9 @@ def fetch_qc_inputs(one, eid: str, label: str) -> list[Path]:
     """Download into ONE's cache the files the QC of ``label`` reads, for a session ``eid``; return them.
 
     Nothing is done for an offline ONE (its cache is all there is). ONE's own errors
-    are typed (see :func:`ibl_xvideo.sources.one_errors`).
+    are typed (see :func:`ibl_xvideo.io.sources.one_errors`).
     """
-    from ..sources import one_errors
+    from ..io.sources import one_errors
 
     if one is None or getattr(one, "offline", True):
         return []

@@ -14,14 +14,14 @@ import xarray as xr
 from one.alf.spec import QC
 
 from ..camera import open_camera
-from ..decode import each_frame, read_frames
+from ..engine.decode import each_frame, read_frames
+from ..engine.index import cache_dir, get_index
+from ..engine.planning import nearest
 from ..errors import InvalidTimestampsError, TimestampsError, XVideoError, check_count, check_option
-from ..index import cache_dir, get_index
-from ..planning import nearest
+from ..io.remote import STATS as HTTP_STATS
+from ..io.remote import Retry, Transport, download
+from ..io.sources import resolve, session_labels
 from ..progress import progress as progress_bar
-from ..remote import STATS as HTTP_STATS
-from ..remote import Retry, Transport, download
-from ..sources import resolve, session_labels
 from . import checks
 from .inputs import fetch_qc_inputs
 from .raw import load_audio_ttls, load_camera_rig_data, read_description
@@ -268,7 +268,7 @@ def _brightness_pass(res, label: str, idx: np.ndarray, progress: bool):
 
 
     cam = open_camera(res.location, label, timestamps=False, storage_options=res.transport)
-    index = get_index(res.location, auth=res.transport)
+    index = get_index(res.source)
     bounds = np.cumsum((0,) + cam.data.chunks[0])
     want = np.unique(idx)
     tasks = [dask.delayed(_brightness_task, pure=True)(
@@ -416,7 +416,7 @@ def _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, s
         raise XVideoError(f"Give the camera label for {source}.")
     if one is not None and res.eid:  # an online ONE: what the checks read, fetched once into its cache
         fetch_qc_inputs(one, res.eid, res.label)
-    index = get_index(res.location, auth=res.transport)
+    index = get_index(res.source)
     sp = res.session_path
     kind = kind or session_type(sp)
     idx = sample_indices(index.length, n_samples)

@@ -13,7 +13,7 @@ import logging
 
 import numpy as np
 
-from ..planning import nearest
+from ..engine.planning import nearest
 from .motion import motion_energy
 
 __all__ = ["interpolate_position", "velocity_filtered", "movements", "active_wheel_period", "align_motion",

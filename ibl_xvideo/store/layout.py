@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.index import VideoIndex
 from ..errors import DependencyError, InvalidOptionError, XVideoError
-from ..index import VideoIndex
 
 #: 2: a CRC32C after every frame's chunk, and the shards written all-fill recorded (none may be missing).
 #: 3: what a store holds is its ``kind``: a video's decoded frames (with the crop), or an array's values.

@@ -13,8 +13,8 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from ..engine.planning import frames_dask, outer_key
 from ..errors import StoreCorruptError, XVideoError
-from ..planning import frames_dask, outer_key
 from .direct import READ_THREADS, LocalShards, read_runs
 from .layout import damaged_message, is_local, store_status
 from .values import open_values
@@ -83,7 +83,7 @@ class StoreFrames(BackendArray):
         return finish(out if np.array_equal(uniq, frames) else out[inverse.reshape(-1)])
 
     def plan_groups(self, frames: np.ndarray) -> np.ndarray:
-        """The shard of each frame: the unit of a planned selection (see :func:`ibl_xvideo.planning.frames_dask`)."""
+        """The shard of each frame: the unit of a planned selection (``engine.planning.frames_dask``)."""
         return frames // self.shard_frames
 
     def read_planned(self, frames: np.ndarray, ykey, xkey) -> np.ndarray:

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..decode import each_frame, read_frames
+from ..engine.decode import each_frame, read_frames
+from ..engine.index import VideoIndex
+from ..engine.planning import compose, recorded
 from ..errors import InvalidOptionError, StoreWriteError, XVideoError, check_count
-from ..fileio import write_problem
-from ..index import VideoIndex
-from ..planning import compose, recorded
+from ..io.fileio import write_problem
 from . import direct
 from .layout import (
     default_shard_frames,

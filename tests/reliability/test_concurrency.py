@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ibl_xvideo
-from ibl_xvideo.synth import read_frame_number
+from ibl_xvideo.demo.synth import read_frame_number
 
 from .cases import record
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.reliability
 
 _READER = """
 import sys, numpy as np, ibl_xvideo
-from ibl_xvideo.synth import read_frame_number
+from ibl_xvideo.demo.synth import read_frame_number
 cam = ibl_xvideo.open_camera(sys.argv[1], chunks=None)
 rng = np.random.default_rng(int(sys.argv[2]))
 wrong = 0

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import ibl_xvideo
-from ibl_xvideo import remote
-from ibl_xvideo.decode import clear_caches
+from ibl_xvideo.engine.decode import clear_caches
+from ibl_xvideo.io import remote
 
 from ..httpserver import FileServer
 from .cases import failure, record

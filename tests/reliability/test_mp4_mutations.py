@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ibl_xvideo
-from ibl_xvideo.decode import DamagedFramesWarning, clear_caches
+from ibl_xvideo.engine.decode import DamagedFramesWarning, clear_caches
 from ibl_xvideo.errors import XVideoError
 
 from .cases import failure, record

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ibl_xvideo
-from ibl_xvideo.synth import read_frame_number
+from ibl_xvideo.demo.synth import read_frame_number
 
 from .cases import record
 

@@ -1,7 +1,7 @@
 """Bytes of local files: seekable raw files with zero-filled holes, ISO-BMFF boxes, pinning.
 
-The bottom of the package (with :mod:`ibl_xvideo.remote` for HTTP and
-:mod:`ibl_xvideo.container` for opening them with PyAV). :class:`SeekableRaw` is the
+The bottom of the package (with :mod:`ibl_xvideo.io.remote` for HTTP and
+:mod:`ibl_xvideo.io.container` for opening them with PyAV). :class:`SeekableRaw` is the
 file object the demuxer reads: it can serve given byte ranges ("holes", the frame
 data) as zeros without reading them, so that demuxing reads a container's tables
 only. :func:`file_fingerprint` and :func:`check_unchanged` pin a local file to the
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SourceChangedError
+from ..errors import SourceChangedError
 
 __all__ = ["cache_dir", "SeekableRaw", "LocalFile", "mp4_boxes", "file_fingerprint", "check_unchanged",
            "FINGERPRINT_BYTES", "written", "write_failure", "write_problem"]
@@ -241,7 +241,7 @@ def written(*paths):
     >>> with written("clip.mp4", "clip.times.npy") as (mp4, times):  # doctest: +SKIP
     ...     encode(mp4); np.save(times, t)
     """
-    from .errors import OutputWriteError
+    from ..errors import OutputWriteError
 
     paths = [Path(p) for p in paths]
     tmps = [p.with_name(f".{p.name}.{os.getpid()}.part{p.suffix}") for p in paths]

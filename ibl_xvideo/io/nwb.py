@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DependencyError, InvalidLabelError, TimestampsMismatchError, VideoNotFoundError, XVideoError
+from ..errors import DependencyError, InvalidLabelError, TimestampsMismatchError, VideoNotFoundError, XVideoError
 
 __all__ = ["find_camera", "series_name", "pynwb_module"]
 

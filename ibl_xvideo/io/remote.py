@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import urllib3
 
-from ._lru import ByteLRU
-from .errors import InvalidOptionError, RemoteError, SourceChangedError, VideoNotFoundError, XVideoError
+from .._lru import ByteLRU
+from ..errors import InvalidOptionError, RemoteError, SourceChangedError, VideoNotFoundError, XVideoError
 from .fileio import SeekableRaw
 
 __all__ = ["HTTPRangeFile", "download", "split_auth", "is_url", "Transport", "Retry", "http_location",

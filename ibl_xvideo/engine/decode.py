@@ -2,7 +2,7 @@
 
 This is the only module that talks to the codec library (PyAV, i.e. FFmpeg's
 libavcodec in-process). Frames are identified by their presentation timestamp
-(pts) from the :class:`~ibl_xvideo.index.VideoIndex`, never by ``index / fps``
+(pts) from the :class:`~ibl_xvideo.engine.index.VideoIndex`, never by ``index / fps``
 arithmetic: after every seek the decoded pts are checked against the index, so a
 frame can be missing (an error is raised) but never shifted.
 
@@ -34,9 +34,9 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from ._lru import ByteLRU
-from .errors import DecodeError, SourceChangedError, check_option
-from .fileio import check_unchanged
+from .._lru import ByteLRU
+from ..errors import DecodeError, SourceChangedError, check_option
+from ..io.fileio import check_unchanged
 from .index import VideoIndex
 
 __all__ = ["read_frames", "iter_frames", "each_frame", "apply_lut", "to_grey", "PIXEL_MODES", "clear_caches",
@@ -567,7 +567,7 @@ def read_frames(
     Parameters
     ----------
     index : VideoIndex
-        Index of the video (see :func:`ibl_xvideo.index.get_index`).
+        Index of the video (see :func:`ibl_xvideo.engine.index.get_index`).
     frames : array-like of int
         Frame indices (0-based, presentation order), any order, repeats allowed;
         negative values count from the end.

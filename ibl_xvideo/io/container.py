@@ -4,14 +4,14 @@ A source is a handle on where a video's bytes are and how to read them:
 :class:`LocalSource` (a file) or :class:`HTTPSource` (an http(s) URL, or an ``s3://``
 object over HTTPS, its requests signed by its transport). It is a recipe, frozen and
 picklable, so it travels with the index to the Dask workers; what it opens (a file
-descriptor, an :class:`~ibl_xvideo.remote.HTTPRangeFile`, a PyAV container) belongs to
+descriptor, an :class:`~ibl_xvideo.io.remote.HTTPRangeFile`, a PyAV container) belongs to
 whoever opened it. :meth:`Source.pin` says what the source is now (:class:`Pinned`:
 size, version, fingerprint); every later open is checked against that pin (a local
 file before it is opened, a URL at every response), so bytes of another version of the
 file never reach a frame.
 
-This is the one place that opens containers (:mod:`ibl_xvideo.index` demuxes them,
-:mod:`ibl_xvideo.decode` decodes them).
+This is the one place that opens containers (:mod:`ibl_xvideo.engine.index` demuxes them,
+:mod:`ibl_xvideo.engine.decode` decodes them).
 
 PyAV changes its API between major releases: 19 removed ``av.open``'s
 ``metadata_errors`` argument (it now decodes container metadata with
@@ -28,7 +28,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from .errors import CorruptVideoError, VideoNotFoundError
+from ..errors import CorruptVideoError, VideoNotFoundError
 from .fileio import LocalFile, SeekableRaw, check_unchanged, file_fingerprint
 from .remote import HTTPRangeFile, Transport, as_transport, is_url, probe, split_auth
 
@@ -79,7 +79,7 @@ class Pinned:
 
     size: int
     version: int  # a file's modification time (ns); a URL's ETag / Last-Modified, hashed
-    fingerprint: str = ""  # a file's container tables, hashed (:func:`ibl_xvideo.fileio.file_fingerprint`)
+    fingerprint: str = ""  # a file's container tables, hashed (:func:`ibl_xvideo.io.fileio.file_fingerprint`)
 
 
 class Source:
@@ -212,7 +212,7 @@ def open_container(path: str, transport=None, holes=None, size=None, version=Non
     path : str
         Local path or http(s) URL (without credentials).
     transport : Transport, optional
-        How a URL is read (:class:`~ibl_xvideo.remote.Transport`: credentials, retry policy).
+        How a URL is read (:class:`~ibl_xvideo.io.remote.Transport`: credentials, retry policy).
     holes : array, optional
         ``(n, 2)`` byte ranges of a URL served as zeros (the tables-only demux).
     size, version : int, optional
@@ -220,7 +220,7 @@ def open_container(path: str, transport=None, holes=None, size=None, version=Non
         version (URL); a local file that differs raises, a URL response that differs
         raises as it is read.
     fingerprint : str
-        Of a local file, :func:`ibl_xvideo.fileio.file_fingerprint` when indexed.
+        Of a local file, :func:`ibl_xvideo.io.fileio.file_fingerprint` when indexed.
 
     Returns
     -------
@@ -241,7 +241,7 @@ def open_container(path: str, transport=None, holes=None, size=None, version=Non
 
 
 def open_file_object(raw, where: str):
-    """Open a file object (e.g. a :class:`~ibl_xvideo.fileio.LocalFile` with holes) with PyAV.
+    """Open a file object (e.g. a :class:`~ibl_xvideo.io.fileio.LocalFile` with holes) with PyAV.
 
     Raises
     ------

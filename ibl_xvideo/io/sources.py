@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import (
+from ..errors import (
     InvalidLabelError,
     InvalidOptionError,
     InvalidTimestampsError,
@@ -30,6 +30,7 @@ from .errors import (
     XVideoError,
     check_option,
 )
+from .container import Source, as_source
 from .fileio import cache_dir
 from .remote import (
     S3_OPTIONS,
@@ -162,6 +163,11 @@ class Resolved:
     times: np.ndarray | None = None
     times_origin: str = "none"
     transport: Transport | None = field(default=None, repr=False)
+
+    @property
+    def source(self) -> Source:
+        """The video's :class:`~ibl_xvideo.io.container.Source`: the handle the index and the decoder read."""
+        return as_source(self.location, self.transport)
 
 
 def _quiet_load(one, eid, name, collection):
@@ -300,12 +306,12 @@ def resolve(
     storage_options : dict or Transport, optional
         How remote bytes are read, in fsspec's convention. For http(s): ``username`` and
         ``password`` (or ``auth``), ``timeout``, ``retries``, ``backoff``
-        (:func:`ibl_xvideo.remote.transport_options`). For ``s3://``: ``anon``, ``key``,
+        (:func:`ibl_xvideo.io.remote.transport_options`). For ``s3://``: ``anon``, ``key``,
         ``secret``, ``token``, ``profile``, ``endpoint_url``, ``region_name`` and the same
-        ``timeout``, ``retries``, ``backoff`` (:func:`ibl_xvideo.remote.s3_location`). For an
+        ``timeout``, ``retries``, ``backoff`` (:func:`ibl_xvideo.io.remote.s3_location`). For an
         eid, also ``data_server``: the data server's root in ONE's layout (ONE's
         ``HTTP_DATA_SERVER``, or ``s3://bucket/root``; S3 options alone mean IBL's public
-        bucket, :data:`IBL_PUBLIC_BUCKET`). A :class:`~ibl_xvideo.remote.Transport` is a
+        bucket, :data:`IBL_PUBLIC_BUCKET`). A :class:`~ibl_xvideo.io.remote.Transport` is a
         URL's options already made (as an opened camera's).
     """
     check_option("fetch", fetch, FETCH)
@@ -459,7 +465,7 @@ DEMO_EID = "4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a"
 
 
 def demo_cache_dir() -> Path:
-    """Folder of the demo ONE cache (``$IBL_XVIDEO_DEMO_DIR`` or inside :func:`~ibl_xvideo.fileio.cache_dir`)."""
+    """Folder of the demo ONE cache (``$IBL_XVIDEO_DEMO_DIR`` or inside :func:`~ibl_xvideo.io.fileio.cache_dir`)."""
     return Path(os.environ.get("IBL_XVIDEO_DEMO_DIR") or cache_dir() / "demo_one_cache")
 
 
@@ -515,7 +521,7 @@ def default_one(eid=None):
 def one_errors(doing: str, eid=None):
     """ONE's, Alyx's and the data server's errors while ``doing``, as this package's typed errors.
 
-    Authentication (Alyx or data server): :class:`~ibl_xvideo.remote.RemoteAuthError`; a
+    Authentication (Alyx or data server): :class:`~ibl_xvideo.io.remote.RemoteAuthError`; a
     404: :class:`SessionNotFoundError` for Alyx, :class:`VideoNotFoundError` for a file;
     an unreachable server: :class:`~ibl_xvideo.errors.RemoteError`. Messages name the eid
     and what to do, never a password.

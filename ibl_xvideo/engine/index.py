@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .container import HTTPSource, LocalSource, Pinned, Source, as_source, open_file_object
-from .errors import CorruptVideoError, FrameIdentityError
-from .fileio import cache_dir, mp4_boxes
-from .remote import Transport, is_url
+from ..errors import CorruptVideoError, FrameIdentityError
+from ..io.container import HTTPSource, LocalSource, Pinned, Source, as_source, open_file_object
+from ..io.fileio import cache_dir, mp4_boxes
+from ..io.remote import Transport, is_url
 
 __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 
@@ -445,7 +445,7 @@ def build_index(source: Source | str | os.PathLike, *, tables: bool = True, pinn
     Parameters
     ----------
     source : Source, str or PathLike
-        A video file, an http(s) URL, or their :class:`~ibl_xvideo.container.Source`.
+        A video file, an http(s) URL, or their :class:`~ibl_xvideo.io.container.Source`.
     tables : bool
         For mp4/mov files, take the timestamps from the file's own sample tables,
         checked against the demuxer (see :func:`_moov_timestamps`), or else demux with
@@ -689,7 +689,7 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
     use_cache : bool
         Read and write the index cache in :func:`cache_dir` (default True).
     auth : (str, str) or Transport, optional
-        Basic-auth credentials for a URL, or how to read it (:class:`~ibl_xvideo.remote.Transport`:
+        Basic-auth credentials for a URL, or how to read it (:class:`~ibl_xvideo.io.remote.Transport`:
         credentials and retry policy, as ``open_camera``'s ``storage_options`` make it).
 
     Returns

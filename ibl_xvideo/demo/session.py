@@ -3,7 +3,7 @@
 ``build_demo()`` writes, once, a ONE cache holding session
 ``4ecb5d24-f5cc-402c-be28-9d0f7cb14b3a`` at ``hoferlab/Subjects/SWC_043/2020-09-21/001``
 with body, left and right cameras filming a head-fixed mouse on a wheel
-(:mod:`ibl_xvideo.rigscene`) encoded with IBL's x264 settings (a faster preset),
+(:mod:`ibl_xvideo.demo.rigscene`) encoded with IBL's x264 settings (a faster preset),
 ``alf/_ibl_<label>Camera.times.npy`` with a session-clock offset and jitter, the task's
 trials and wheel in ``alf/``, the rig's ``frameData.bin`` files (their audio pin high
 during the go cues and error tones) and the DAQ sync of a 3B nidq rig
@@ -26,16 +26,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .camera import open_camera, video_meta
-from .qc import camera_qc
-from .qc.raw import DEFAULT_SYNC_CHANNELS, DEFAULT_SYNC_CHANNELS_3A
+from ..camera import open_camera, video_meta
+from ..io.sources import DEMO_EID, demo_cache_dir
+from ..qc import camera_qc
+from ..qc.raw import DEFAULT_SYNC_CHANNELS, DEFAULT_SYNC_CHANNELS_3A
 from .rigscene import VIEWS, RigCamera, session_behaviour, wheel_trace
-from .sources import DEMO_EID, demo_cache_dir
 from .synth import encode_frames
 
-__all__ = ["DEMO_EID", "DEMO_SESSION", "DEMO_CAMERAS", "DEMO_DROPPED", "demo_cache_dir", "task_trials",
-           "task_audio", "write_task_files", "build_demo", "run_demo",
+__all__ = ["DEMO_EID", "DEMO_SESSION", "DEMO_CAMERAS", "DEMO_DROPPED", "DEMO_RUN", "DEMO_TASK", "demo_cache_dir",
+           "task_trials", "task_audio", "write_task_files", "build_demo", "run_demo",
            "make_one_cache", "write_camera_session_files", "camera_times", "audio_pulses", "write_daq_sync",
+           "write_timeline_daq",
            "write_bpod_task_data"]
 
 DEMO_SESSION = "hoferlab/Subjects/SWC_043/2020-09-21/001"
