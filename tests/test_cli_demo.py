@@ -14,6 +14,13 @@ from ibl_xvideo.demo import DEMO_EID, DEMO_SESSION, build_demo, run_demo
 
 from .conftest import OTHER_REL, SESSION_REL, needs_zarr
 
+
+def _png(path) -> np.ndarray:
+    """The pixels of a PNG the package wrote (lossless: a frame's values exactly)."""
+    import imageio.v3 as iio
+
+    return iio.imread(path)
+
 #: a small demo: its body camera films the task (trials from 21 s to 40 s)
 SMALL = {"body": (320, 256, 30, 30.0), "right": (320, 256, 150, 1.0)}
 
@@ -40,7 +47,7 @@ def test_demo_cache_is_a_real_one_cache(small_demo):
 
 def test_demo_eid_opens_without_one(small_demo, tmp_path, monkeypatch, capsys):
     """With no ONE configured, the demo's eid finds the built demo cache (CLI and API)."""
-    from ibl_xvideo import sources
+    from ibl_xvideo.io import sources
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(small_demo))
@@ -48,14 +55,16 @@ def test_demo_eid_opens_without_one(small_demo, tmp_path, monkeypatch, capsys):
     assert open_camera(DEMO_EID, "body").sizes["time"] == 900
     png = tmp_path / "f.png"
     assert main(["frame", DEMO_EID, "body", "--time", "13", "-o", str(png)]) == 0
-    assert png.stat().st_size > 0 and "frame 15" in capsys.readouterr().out
+    assert "frame 15" in capsys.readouterr().out
+    np.testing.assert_array_equal(_png(png), open_camera(DEMO_EID, "body").isel(time=15).values)  # the frame
 
 
 def test_run_demo_walkthrough(small_demo, tmp_path, capsys):
     out = run_demo(tmp_path / "f.png", root=small_demo, cameras=SMALL)
-    assert (tmp_path / "f.png").stat().st_size > 1000
     assert out["first10"] == (10, 256, 320)
     assert out["frame"] == 899  # t=1000 s is past this short body video: nearest is the last frame
+    cam = open_camera(small_demo / DEMO_SESSION / "raw_video_data" / "_iblrig_bodyCamera.raw.mp4", chunks=None)
+    np.testing.assert_array_equal(_png(tmp_path / "f.png"), cam.isel(time=899).values)  # that frame, saved
     printed = capsys.readouterr().out
     assert "video_meta" in printed and "camera QC" in printed
     # the small demo's 320x256 right camera: ibllib's face region (x 430-618) is outside it, and the QC says so
@@ -71,7 +80,8 @@ def test_cli_meta_and_frame(one_cache, tmp_path, capsys):
     png = tmp_path / "f.png"
     assert main(["frame", str(session), "body", "--index", "7", "-o", str(png)]) == 0
     out = capsys.readouterr().out
-    assert png.stat().st_size > 0 and "frame 7" in out and "session clock" in out  # one clock, --index or not
+    assert "frame 7" in out and "session clock" in out  # one clock, --index or not
+    np.testing.assert_array_equal(_png(png), open_camera(session, "body").isel(time=7).values)
     assert main(["frame", str(session), "body", "--time", "14.0", "-o", str(png)]) == 0
     assert "session clock" in capsys.readouterr().out
     # a time or frame outside the video is an error, not the nearest frame hours away
@@ -124,7 +134,7 @@ def test_example_qc_and_cache_runs(small_demo, tmp_path):
 
 def test_demo_build_progress_counts_frames(tmp_path, capsys):
     """The build's bar moves with every 100 frames encoded, not once per camera (minutes for the body camera)."""
-    from ibl_xvideo.synth import make_video
+    from ibl_xvideo.demo.synth import make_video
 
     calls = []
     make_video(tmp_path / "p.mp4", 250, width=64, height=64, progress=calls.append)

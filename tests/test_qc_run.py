@@ -136,8 +136,15 @@ def test_qc_report_figure(one_cache, tmp_path, capsys):
     png = tmp_path / "qc.png"
     code = main(["qc", str(one_cache / SESSION_REL), "body", "--full", "--n-samples", "8", "--kind", "ephys",
                  "--plot", str(png)])
-    assert code == 0 and png.stat().st_size > 10_000
+    assert code == 0 and png.exists()
     assert "_videoBody_brightness" in capsys.readouterr().out
+    # what the figure shows: the outcome in its title, the samples' and every frame's brightness as measured
+    res = qc.camera_qc(one_cache / SESSION_REL, "body", full=True, n_samples=8, kind="ephys", progress=False)
+    ax = res.plot().axes[0]
+    assert ax.get_title().endswith(f": {res.outcome.name}")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["QC samples"].get_ydata(), res.measures["sample_brightness"].values)
+    np.testing.assert_allclose(lines["every frame"].get_ydata(), res.measures["brightness"].values)
 
 
 @pytest.mark.http
@@ -277,7 +284,7 @@ def test_session_qc_runs_every_camera(one, one_cache, tmp_path, capsys):
 @needs_zarr
 def test_qc_reads_the_zarr_cache_instead_of_decoding(one, tmp_path, capsys):
     """camera_qc(cache=store): the store is filled once, then the QC (samples and full pass) decodes nothing."""
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
     from ibl_xvideo.store import store_status
 
     refs = ibl_xvideo.open_camera(SESSION_EID, "body", one=one).isel(time=[40]).values
@@ -313,7 +320,7 @@ def test_qc_reads_the_zarr_cache_instead_of_decoding(one, tmp_path, capsys):
 
 def test_full_qc_without_refs_decodes_every_frame_once(one):
     """full=True without reference frames: the samples come from the same single pass as the brightness."""
-    from ibl_xvideo.decode import STATS, clear_caches
+    from ibl_xvideo.engine.decode import STATS, clear_caches
 
     cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
     n = cam.sizes["time"]
@@ -354,7 +361,7 @@ def test_every_metric_that_is_not_pass_says_why(one, one_cache, capsys):
 
 def test_keyframe_samples_decode_one_frame_each_and_agree_with_exact_samples(one, one_cache, capsys):
     import ibl_xvideo
-    from ibl_xvideo.decode import STATS
+    from ibl_xvideo.engine.decode import STATS
     from ibl_xvideo.errors import InvalidOptionError
 
     kw = dict(one=one, n_samples=8, progress=False, kind="ephys", refs=False)
