@@ -10,6 +10,7 @@ only the frames asked for.
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import warnings
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
@@ -19,7 +20,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from .engine.decode import PIXEL_MODES, read_frames
+from .engine.decode import PIXEL_MODES, read_frames, release
 from .engine.index import VideoIndex, get_index
 from .engine.planning import frames_dask, outer_key, recorded
 from .errors import InvalidOptionError, InvalidTimestampsError, TimestampsMismatchError, check_option
@@ -443,6 +444,7 @@ def open_camera(
         # list selections along time decode only the frames wanted (see frames_dask)
         da = da.copy(data=frames_dask(da.data, VideoBackendArray(index, n, pixels, threads, 1, strict)))
         da = da.assign_coords(frame=("time", np.arange(n, dtype=np.int64)))
+    da.set_close(functools.partial(release, index))  # cam.close(), `with open_camera(...) as cam:`
     return da
 
 

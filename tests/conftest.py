@@ -95,6 +95,24 @@ def reference(videos):
     return {name: opencv_sequential(p) for name, p in videos.items()}
 
 
+def _through_xarray(source, label=None, *, chunks="auto", **kwargs):
+    """A camera opened through xarray's engine (``xr.open_dataset(..., engine="ibl_xvideo")``), as a DataArray."""
+    import xarray as xr
+
+    ds = xr.open_dataset(source, engine="ibl_xvideo", label=label,
+                         chunks=None if chunks is None else {} if chunks == "auto" else {"time": chunks}, **kwargs)
+    (name,) = ds.data_vars
+    return ds[name]
+
+
+@pytest.fixture(params=["open_camera", "xr.open_dataset"])
+def open_video(request):
+    """Each I/O test through both doors, as rioxarray's tests do: ``open_camera`` and xarray's engine."""
+    import ibl_xvideo
+
+    return ibl_xvideo.open_camera if request.param == "open_camera" else _through_xarray
+
+
 def checksums(frames: np.ndarray) -> list[str]:
     return [hashlib.sha1(np.ascontiguousarray(f).tobytes()).hexdigest()[:16] for f in frames]
 

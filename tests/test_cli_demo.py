@@ -47,11 +47,8 @@ def test_demo_cache_is_a_real_one_cache(small_demo):
 
 def test_demo_eid_opens_without_one(small_demo, tmp_path, monkeypatch, capsys):
     """With no ONE configured, the demo's eid finds the built demo cache (CLI and API)."""
-    from ibl_xvideo.io import sources
-
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(small_demo))
-    monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
     assert open_camera(DEMO_EID, "body").sizes["time"] == 900
     png = tmp_path / "f.png"
     assert main(["frame", DEMO_EID, "body", "--time", "13", "-o", str(png)]) == 0

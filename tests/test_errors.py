@@ -40,11 +40,8 @@ def test_unknown_eid(one):
 
 
 def test_eid_needs_one(tmp_path, monkeypatch):
-    from ibl_xvideo.io import sources
-
     monkeypatch.setenv("HOME", str(tmp_path))  # no ONE settings on this "computer"
     monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(tmp_path / "no_demo"))
-    monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
     with pytest.raises(errors.XVideoError, match=rf"{SESSION_EID} needs ONE.*one=One\(cache_dir="):
         ibl_xvideo.open_camera(SESSION_EID, "body")
     assert not (tmp_path / ".one").exists()  # looking for ONE's settings wrote none
@@ -321,7 +318,6 @@ def test_a_mistyped_eid_is_told_of_the_demo(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HOME", str(tmp_path))  # no ONE settings on this "computer"
     monkeypatch.setenv("IBL_XVIDEO_DEMO_DIR", str(tmp_path / "no_demo"))
-    monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
     typo = sources.DEMO_EID[:-1] + ("b" if sources.DEMO_EID[-1] != "b" else "c")
     with pytest.raises(errors.SessionNotFoundError, match=rf"Did you mean the built-in demo's session "
                                                           rf"{sources.DEMO_EID}"):

@@ -54,11 +54,11 @@ def _patterns(n: int, fps: float, t0: float):
 
 @pytest.mark.parametrize("chunks", [None, "auto", 7, 40])
 @pytest.mark.parametrize("name", list(VIDEO_KINDS))
-def test_every_access_pattern_is_exact(videos, sequential, name, chunks):
+def test_every_access_pattern_is_exact(videos, sequential, name, chunks, open_video):
     clear_caches()
     ref = sequential[name]
     n = ref.shape[0]
-    cam = ibl_xvideo.open_camera(videos[name], chunks=chunks)
+    cam = open_video(videos[name], chunks=chunks)
     assert cam.shape == ref.shape
     fps = cam.attrs["fps"]
     for pname, pat in _patterns(n, fps, float(cam.time[0])).items():
@@ -340,3 +340,23 @@ def test_the_cost_of_a_selection_in_each_form(videos, reference):
     # a selection the planner does not know (a vectorised one): Dask's own, the touched groups whole
     vectorised = (cam + 0).isel(time=xr.DataArray([wanted], dims=("a", "b")))
     assert _decoded(lambda: vectorised.values) == whole
+
+
+def test_closing_a_camera_closes_its_decoders(videos, sequential):
+    """``cam.close()`` and ``with open_camera(...) as cam:`` close the video's decoders; a later read reopens it."""
+    import os
+
+    def open_fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    clear_caches()
+    before = open_fds()
+    with ibl_xvideo.open_camera(videos["longgop"], chunks=None) as cam:
+        assert checksums(cam.isel(time=[5]).values) == checksums(sequential["longgop"][[5]])
+        assert open_fds() > before  # the decoder keeps its file open for the next read
+    assert open_fds() == before
+    assert checksums(cam.isel(time=[6]).values) == checksums(sequential["longgop"][[6]])  # opened again
+    cam = ibl_xvideo.open_camera(videos["longgop"], chunks=None)
+    cam.isel(time=[7]).values
+    cam.close()
+    assert open_fds() == before

@@ -43,8 +43,6 @@ def test_offline_one_does_not_hash_the_timestamps(one, one_cache, monkeypatch):
     """Offline, ONE can only warn about a local file's md5; computing it cost ~0.14 s per open."""
     from one.api import hashfile
 
-    from ibl_xvideo.io.sources import _quiet_load
-
     hashed = []
     md5 = hashfile.md5
     monkeypatch.setattr(hashfile, "md5", lambda f, *a, **k: hashed.append(f) or md5(f, *a, **k))
@@ -54,9 +52,9 @@ def test_offline_one_does_not_hash_the_timestamps(one, one_cache, monkeypatch):
     assert hashed == []
     # online, ONE checks the local copy against the cache's md5 (it matches: nothing to download)
     monkeypatch.setattr(type(one), "offline", property(lambda self: False))
-    times = _quiet_load(one, SESSION_EID, name, "alf")
+    cam = ibl_xvideo.open_camera(SESSION_EID, "body", one=one)
     assert [f.name for f in hashed] == [name]
-    np.testing.assert_array_equal(times, np.load(one_cache / SESSION_REL / "alf" / name))
+    np.testing.assert_array_equal(cam.time.values, np.load(one_cache / SESSION_REL / "alf" / name))
 
 
 def test_eid_without_one_uses_the_configured_one(one, one_cache, tmp_path, monkeypatch, capsys):
@@ -69,14 +67,13 @@ def test_eid_without_one_uses_the_configured_one(one, one_cache, tmp_path, monke
     from ibl_xvideo.io import sources
 
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(sources, "_DEFAULT_ONES", {})
     one_params.setup(client="http://127.0.0.1:9", silent=True, make_default=True, cache_dir=str(one_cache))
     cam = ibl_xvideo.open_camera(SESSION_EID, "body")
     assert cam.attrs["eid"] == SESSION_EID and cam.attrs["timestamps"] == "alf"
     assert cam.identical(ibl_xvideo.open_camera(SESSION_EID, "body", one=one))
     assert list(ibl_xvideo.open_session(SESSION_EID).children) == list(
         ibl_xvideo.open_session(SESSION_EID, one=one).children) == ["left", "body"]
-    assert len(sources._DEFAULT_ONES) == 1  # one ONE instance, kept
+    assert sources.default_one() is sources.default_one()  # one ONE instance, kept
     assert main(["meta", SESSION_EID, "body"]) == 0  # the command line needs no --one-cache then
     assert json.loads(capsys.readouterr().out)["length"] == 90
     with pytest.raises(ibl_xvideo.errors.SessionNotFoundError, match=str(one_cache)):

@@ -89,9 +89,8 @@ PUBLIC = "s3://ibl-public/lab/raw_video_data/_iblrig_bodyCamera.raw.mp4"
 PRIVATE = "s3://ibl-private/lab/_iblrig_bodyCamera.raw.mp4"
 
 
-def test_public_object_anonymously(s3, videos, reference):
-    cam = ibl_xvideo.open_camera(PUBLIC, storage_options={"anon": True, "endpoint_url": s3["open_endpoint"]},
-                                 timestamps=False)
+def test_public_object_anonymously(s3, videos, reference, open_video):
+    cam = open_video(PUBLIC, storage_options={"anon": True, "endpoint_url": s3["open_endpoint"]}, timestamps=False)
     assert cam.name == "bodyCamera" and cam.sizes["time"] == len(reference["bframes"])
     wanted = [0, 7, 130, len(reference["bframes"]) - 1]
     assert checksums(cam.isel(time=wanted).values) == checksums(reference["bframes"][wanted])

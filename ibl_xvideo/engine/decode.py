@@ -39,7 +39,7 @@ from ..errors import DecodeError, SourceChangedError, check_option
 from ..io.fileio import check_unchanged
 from .index import VideoIndex
 
-__all__ = ["read_frames", "iter_frames", "each_frame", "apply_lut", "to_grey", "PIXEL_MODES", "clear_caches",
+__all__ = ["read_frames", "iter_frames", "each_frame", "apply_lut", "to_grey", "PIXEL_MODES", "clear_caches", "release",
            "STATS", "DamagedFramesWarning"]
 
 PIXEL_MODES = ("ibllib", "luma")
@@ -176,6 +176,7 @@ class _Decoder:
 
     def __init__(self, index: VideoIndex, threads: int):
         self.index = index
+        self.released = _released.get(index.token, 0)  # closed (by its camera) since: reopened
         self.remote = index.source.remote  # a URL is pinned by every response it gets (size, version)
         self.container = index.source.open(index.pinned)
         self.stream = self.container.streams.video[0]
@@ -298,6 +299,10 @@ STATS = DecodeStats()
 
 #: Bumped by :func:`clear_caches`: every thread then closes its decoders before its next read.
 _generation = 0
+#: How many times each source (by its index's token) was released by its camera: a thread's decoder opened
+#: before the last release is closed at its next use (one int a source closed).
+_released: dict = {}
+_RELEASED_LOCK = threading.Lock()
 
 
 def _decoder(index: VideoIndex, threads: int) -> _Decoder:
@@ -311,6 +316,9 @@ def _decoder(index: VideoIndex, threads: int) -> _Decoder:
         pool = _local.pool = collections.OrderedDict()
     key = (index.token, threads)
     dec = pool.pop(key, None)
+    if dec is not None and dec.released != _released.get(index.token, 0):  # its camera was closed
+        dec.close()
+        dec = None
     if dec is not None and not dec.remote:
         try:  # an open decoder reads the file again: it must still be the file indexed (a stat, ~2 us)
             check_unchanged(index.path, index.size, index.mtime_ns)
@@ -324,6 +332,19 @@ def _decoder(index: VideoIndex, threads: int) -> _Decoder:
         _, old = pool.popitem(last=False)
         old.close()
     return dec
+
+
+def release(index: VideoIndex) -> None:
+    """Close the decoders of a video: the calling thread's now, other threads' before their next read of it.
+
+    What a camera's ``close()`` (and ``with open_camera(...) as cam:``) does; a later read
+    opens the video again.
+    """
+    with _RELEASED_LOCK:
+        _released[index.token] = _released.get(index.token, 0) + 1
+    pool = getattr(_local, "pool", None)
+    for key in [k for k in (pool or {}) if k[0] == index.token]:
+        pool.pop(key).close()
 
 
 def _drop_decoder(index: VideoIndex, threads: int) -> None:

@@ -393,20 +393,29 @@ def _is_file_source(source) -> bool:
     return not is_eid(source) and Path(source).expanduser().is_file()
 
 
+#: The ONE instances :func:`default_one` made, by the settings they were made from (a settings file and its
+#: default database, or the demo's folder): building one reads its cache tables.
 _DEFAULT_ONES: dict = {}
 
 
 def _configured_one_client() -> str | None:
     """The default database of this computer's ONE settings (``ONE.setup()``), or None; writes nothing."""
+    found = _configured_one()
+    return None if found is None else found[1]
+
+
+def _configured_one() -> tuple[str, str] | None:
+    """``(the settings file, its default database)`` of this computer's ONE settings, or None; writes nothing."""
     import json
 
     from iblutil.io import params as iopar
 
     try:
         caches = Path(iopar.getfile("one/caches"))
-        return json.loads(caches.read_text()).get("DEFAULT") if caches.exists() else None
+        client = json.loads(caches.read_text()).get("DEFAULT") if caches.exists() else None
     except (OSError, ValueError, KeyError, AttributeError):
         return None
+    return None if client is None else (str(caches), client)
 
 
 def configured_data_server_auth() -> tuple[str, str] | None:
@@ -490,10 +499,11 @@ def default_one(eid=None):
     XVideoError
         When no ONE is configured and the eid is not the built demo's.
     """
-    client = _configured_one_client()
+    configured = _configured_one()
     demo = demo_cache_dir()
     is_demo = str(eid) == DEMO_EID and (demo / "ibl_xvideo_demo.json").exists()
-    keys = ([("configured", client)] if client else []) + ([("demo", str(demo))] if is_demo else [])
+    # by the settings a ONE is made from: another settings file (HOME) or demo folder is another ONE
+    keys = ([("configured", configured)] if configured else []) + ([("demo", str(demo))] if is_demo else [])
     for kind, where in keys:
         one = _DEFAULT_ONES.get((kind, where))
         if one is None:

@@ -265,18 +265,18 @@ class LocalShards:
             os.close(fd)
 
 
-_RUN_POOL = None
-
-
+#: Reader threads, one pool per thread count asked for (the store's readers ask for :data:`READ_THREADS`).
+_RUN_POOLS: dict = {}
 _RUN_POOL_LOCK = threading.Lock()
 
 
 def read_runs(read, runs: list, threads: int) -> list:
-    """``[read(r) for r in runs]`` on a shared pool of ``threads`` threads."""
-    global _RUN_POOL
+    """``[read(r) for r in runs]``, ``threads`` at a time, on a pool shared by the calls asking for as many."""
     with _RUN_POOL_LOCK:  # two first readers at once must not make two pools
-        if _RUN_POOL is None:
+        pool = _RUN_POOLS.get(threads)
+        if pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            _RUN_POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ibl_xvideo_zarr")
-    return list(_RUN_POOL.map(read, runs))
+            pool = _RUN_POOLS[threads] = ThreadPoolExecutor(max_workers=threads,
+                                                            thread_name_prefix="ibl_xvideo_zarr")
+    return list(pool.map(read, runs))
