@@ -296,3 +296,40 @@ def test_an_unchecked_table_error_raises_instead_of_shifting_frames(videos, monk
     assert frame_numbers(cam.isel(time=[10, 200, 299]).values) == [10, 200, 299]
     with pytest.raises(DecodeError, match="not in the index"):
         cam.isel(time=slice(120, 180)).values
+
+
+def test_an_mp4_whose_encoder_chose_no_b_frames_is_ordered_by_its_timestamps(tmp_path):
+    """x264 on very noisy video chooses no B-frames while its stream says it may reorder: an mp4 stores
+    presentation times, so they order the frames and the first open does not decode the whole video."""
+    import dataclasses
+
+    import av
+
+    from ibl_xvideo.demo.synth import make_video
+    from ibl_xvideo.engine.index import build_index
+    from ibl_xvideo.io.container import LocalSource, open_file_object
+
+    path = make_video(tmp_path / "noisy.mp4", 300, width=320, height=256, fps=30, crf=17, noise=60.0)
+    with av.open(str(path)) as c:  # the case meant: a stream that may reorder, packets that never do
+        stream = c.streams.video[0]
+        assert stream.codec_context.has_b_frames
+        pts = np.array([p.pts for p in c.demux(stream) if p.pts is not None])
+    assert np.all(np.diff(pts) > 0)
+    opened = []
+
+    @dataclasses.dataclass(frozen=True)
+    class Counted(LocalSource):  # every byte the index build reads, counted
+        def open(self, pinned=None, holes=None):
+            raw = self.raw(pinned or self.pin(), holes)
+            opened.append(raw)
+            return open_file_object(raw, self.path)
+
+    index = build_index(Counted(str(path)))
+    assert not index.reordered
+    read = sum(raw.bytes_read for raw in opened)
+    assert read < path.stat().st_size / 4, (read, path.stat().st_size)  # not the frames: no decode to order them
+    sequential = np.stack([f for _, f in iter_frames(get_index(path))])
+    cam = ibl_xvideo.open_camera(path, chunks=7)
+    picks = [299, 3, 45, 46, 0, 160]
+    assert np.array_equal(cam.isel(time=picks).values, sequential[picks])
+    assert np.array_equal(cam.values, sequential)

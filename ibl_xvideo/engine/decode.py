@@ -451,6 +451,9 @@ class _FrameOrder:
     def follow(self, i: int) -> None:
         """Frame ``i`` comes after the decoder's last: raise on a gap but where frames were skipped on purpose."""
         last = self.dec.last
+        if i <= last:  # out of the index's order: the file's timestamps are not the frames' presentation order
+            raise DecodeError(f"{self.index.path}: the decoder gave frame {i} after frame {last}: its timestamps do "
+                              "not order its frames. Re-encode it (e.g. ffmpeg -i FILE -c:v libx264 out.mp4).")
         if i != last + 1 and not (i <= self.last_wanted and self.skipping):
             raise DecodeError(f"{self.index.path}: frames {last + 1}..{i - 1} could not be decoded (damaged stream).")
         self.dec.last = i

@@ -33,7 +33,7 @@ __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 _log = logging.getLogger(__name__)
 
 #: Bump when the index layout or semantics change: old cache files are then ignored.
-INDEX_VERSION = 3  # 3: x264_build, frames ordered by the decoder where timestamps cannot order them
+INDEX_VERSION = 4  # 4: an mp4 whose pts only increase is not decoded whole to order it (3: x264_build)
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +105,7 @@ class VideoIndex:
         return found
 
     def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k != "_by_pts"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_by_pts", "_token")}
 
     def frame_of(self, pts) -> np.ndarray:
         """The frame number of each decoder timestamp in ``pts``, -1 where the index has no such frame."""
@@ -129,8 +129,12 @@ class VideoIndex:
 
     @property
     def token(self) -> str:
-        """Short string identifying the file version this index describes."""
-        return _key(self.path, self.size, self.mtime_ns, self.fingerprint)
+        """Short string identifying the file version this index describes (made once: every read keys on it)."""
+        found = self.__dict__.get("_token")
+        if found is None:
+            found = _key(self.path, self.size, self.mtime_ns, self.fingerprint)
+            object.__setattr__(self, "_token", found)
+        return found
 
     @property
     def source(self) -> Source:
@@ -602,17 +606,27 @@ def _x264_build(container) -> int:
     return -1
 
 
+#: Containers that store each packet's presentation time (mp4/mov their composition offsets, Matroska and MPEG-TS
+#: their pts): there, pts that only increase in decode order mean frames that are not reordered.
+_PRESENTATION_TIMES = frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "mpegts"})
+
+
 def _needs_decoding(fmt: str, pts_a: np.ndarray, may_reorder: bool) -> bool:
     """Whether the packets' pts may not be the frames' presentation order, so that only a decode can tell it.
 
     AVI keeps no presentation times (FFmpeg's parsers guess them, wrongly for packed
-    B-frames); elsewhere, pts that only ever increase in decode order, for a codec that
-    may reorder, may be decode-order numbers (a container that carries presentation
-    times gives a reordering codec's packets pts out of decode order).
+    B-frames). In a container without presentation times, pts that only ever increase
+    in decode order, for a codec that may reorder, may be decode-order numbers. In one
+    with them (:data:`_PRESENTATION_TIMES`: an H.264 mp4 whose encoder chose no B-frames,
+    as x264 does on noisy video) they are the presentation order, and the decoder checks
+    every frame against them as it reads (a file that lies raises, never shifts frames).
     """
     if not may_reorder or pts_a.size < 2:
         return False
-    return "avi" in fmt.split(",") or bool(np.all(np.diff(pts_a) > 0))
+    names = set(fmt.split(","))
+    if "avi" in names:
+        return True
+    return not names & _PRESENTATION_TIMES and bool(np.all(np.diff(pts_a) > 0))
 
 
 def _decoded_order(source: Source, pinned: Pinned, pts_a: np.ndarray, x264_build: int):

@@ -353,7 +353,7 @@ def _retry_from(opts: dict) -> Retry:
     return Retry((float(timeout[0]), float(timeout[1])), retries, float(backoff))
 
 
-def transport_options(storage_options: dict | None, auth=None) -> Transport:
+def transport_options(storage_options: dict | None) -> Transport:
     """The :class:`Transport` of an http(s) URL's ``storage_options``.
 
     ``username`` and ``password`` (or ``auth=(user, password)``) for basic auth, and the
@@ -369,7 +369,7 @@ def transport_options(storage_options: dict | None, auth=None) -> Transport:
         if "auth" in opts:
             raise InvalidOptionError("storage_options take username/password or auth, not both.")
         opts["auth"] = (str(opts.get("username") or ""), str(opts.get("password") or ""))
-    given = opts.get("auth", auth)
+    given = opts.get("auth")
     if given is not None and not (isinstance(given, (tuple, list)) and len(given) == 2):
         raise InvalidOptionError("storage_options' auth is a (user, password) pair.")
     return Transport(_as_auth(given) if given else None, _retry_from(opts))
