@@ -726,6 +726,44 @@ def two_decoders(path, n: int) -> float:
     return time.perf_counter() - t0
 
 
+def scan_breakdown(label: str = "body", seconds: float = 600.0) -> dict:
+    """Milliseconds a frame, one thread, of the scan's steps on a camera at IBL's bitrate: ``ffmpeg -threads 1``,
+    PyAV decoding alone, our decode loop with ibllib's grey (``each_frame``), and the camera's Dask ``max``."""
+    import av
+    import imageio_ffmpeg
+
+    from ibl_xvideo.engine.decode import each_frame
+
+    path = ibl_video(label, seconds)
+    index = get_index(path)
+    n = index.length
+
+    def ffmpeg():
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-threads", "1", "-i", str(path),
+                        "-f", "null", "-"], check=True)
+
+    def pyav():
+        with av.open(str(path)) as c:
+            stream = c.streams.video[0]
+            stream.codec_context.thread_type, stream.codec_context.thread_count = "SLICE", 1
+            for frame in c.decode(stream):
+                np.frombuffer(frame.planes[0], np.uint8)
+
+    def loop():
+        clear_caches()
+        each_frame(index, 0, n, lambda i, f: None)
+
+    def camera():
+        clear_caches()
+        cam = ibl_xvideo.open_camera(path, timestamps=False)
+        cam.max(("y", "x")).compute(scheduler="threads", num_workers=1)
+
+    steps = {"ffmpeg -threads 1": ffmpeg, "PyAV decode": pyav, "each_frame (ibllib grey)": loop,
+             "camera max, one Dask thread": camera}
+    times = {k: statistics.median(v) for k, v in _rounds(steps, rounds=3).items()}
+    return {k: {"ms": 1000 * t / n, "of_ffmpeg": times["ffmpeg -threads 1"] / t} for k, t in times.items()}
+
+
 def scan_cameras(seconds: dict | None = None, rounds: int = ROUNDS) -> dict:
     """The whole-video scan on each IBL camera at IBL's bitrate: ours, the ffmpeg gray pipe, two decoders."""
     seconds = seconds or {"body": 600, "left": 60, "right": 60}
@@ -1236,6 +1274,8 @@ def main(argv=None) -> int:
     parser.add_argument("--scan-cameras", action="store_true",
                         help="only the whole-video scan of each camera at IBL's bitrate against the ffmpeg gray "
                              "pipe and two single-threaded decoders side by side")
+    parser.add_argument("--scan-breakdown", action="store_true",
+                        help="only where a scan's time goes, one thread, on the body camera at IBL's bitrate")
     parser.add_argument("--qc-cost", action="store_true",
                         help="only the QC cost of an hour of each camera at IBL's bitrate: CPU seconds, HTTP bytes")
     parser.add_argument("--qc-task", action="store_true",
@@ -1288,6 +1328,9 @@ def main(argv=None) -> int:
                   f"CPU-s ({r['keyframes_s']:.1f} s), {r['keyframes_http_MB']:.0f} MB over HTTP "
                   f"({r['keyframes_http_pct']:.2f}%); exact {r['exact_cpu_s']:.1f} CPU-s ({r['exact_s']:.1f} s), "
                   f"{r['exact_http_MB']:.0f} MB ({r['exact_http_pct']:.1f}%)")
+    elif args.scan_breakdown:
+        for step, r in scan_breakdown().items():
+            print(f"{step:<32}{r['ms']:6.3f} ms a frame  {r['of_ffmpeg']:5.2f} of ffmpeg -threads 1")
     elif args.scan_cameras:
         res = scan_cameras()
         for label, r in res.items():
