@@ -105,7 +105,7 @@ def _through_xarray(source, label=None, *, chunks="auto", **kwargs):
     return ds[name]
 
 
-@pytest.fixture(params=["open_camera", "xr.open_dataset"])
+@pytest.fixture(params=["open_camera", pytest.param("xr.open_dataset", marks=pytest.mark.xarray_door)])
 def open_video(request):
     """Each I/O test through both doors, as rioxarray's tests do: ``open_camera`` and xarray's engine."""
     import ibl_xvideo
