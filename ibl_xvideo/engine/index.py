@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CorruptVideoError, FrameIdentityError
-from ..io.container import HTTPSource, LocalSource, Pinned, Source, as_source, open_file_object
+from ..io.container import Pinned, Source, as_source, open_file_object
 from ..io.fileio import cache_dir, mp4_boxes
-from ..io.remote import Transport, is_url
+from ..io.remote import Transport
 
 __all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
 
@@ -139,7 +139,7 @@ class VideoIndex:
     @property
     def source(self) -> Source:
         """The source this index describes, as it is read (a URL with its transport)."""
-        return HTTPSource(self.path, self.transport or Transport()) if is_url(self.path) else LocalSource(self.path)
+        return as_source(self.path, self.transport)
 
     @property
     def pinned(self) -> Pinned:
@@ -513,7 +513,7 @@ def build_index(source: Source | str | os.PathLike, *, tables: bool = True, pinn
         fingerprint=pinned.fingerprint,
         x264_build=build,
         reordered=presented is not None,
-        transport=getattr(source, "transport", None),
+        transport=source.transport,
     )
 
 
@@ -716,7 +716,7 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
     index = _cached(key, lambda: build_index(source, pinned=pinned), use_cache)
     # the source as named now (an index cached under a relative name must not be opened from elsewhere), and
     # how it is read now (a transport is never cached)
-    return dataclasses.replace(index, path=source.location, transport=getattr(source, "transport", None))
+    return dataclasses.replace(index, path=source.location, transport=source.transport)
 
 
 def _cached(key: str, build, use_cache: bool) -> VideoIndex:

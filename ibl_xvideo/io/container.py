@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from ..errors import CorruptVideoError, VideoNotFoundError
 from .fileio import LocalFile, SeekableRaw, check_unchanged, file_fingerprint
-from .remote import HTTPRangeFile, Transport, as_transport, is_url, probe, split_auth
+from .remote import HTTPRangeFile, Transport, as_transport, http_location, is_url, probe
 
 __all__ = ["open_input", "open_container", "open_file_object", "Source", "LocalSource", "HTTPSource", "Pinned",
            "as_source"]
@@ -87,6 +87,7 @@ class Source:
 
     location: str  # a path or a URL without credentials: what messages, keys and attrs name
     remote: bool = False
+    transport: Transport | None = None  # how a URL is read (a local file has none)
 
     def pin(self) -> Pinned:
         """What the source is now: its size and version."""
@@ -175,9 +176,7 @@ def as_source(path, transport=None) -> Source:
     if isinstance(path, Source):
         return path
     if is_url(path):
-        given = as_transport(transport)
-        url, auth = split_auth(path, given.auth)
-        return HTTPSource(url, Transport(auth, given.retry))
+        return HTTPSource(*http_location(path, as_transport(transport)))
     return LocalSource(os.path.abspath(os.fspath(path)))
 
 

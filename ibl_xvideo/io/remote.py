@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import dataclasses
 import logging
 import re
 import threading
@@ -375,14 +376,15 @@ def transport_options(storage_options: dict | None) -> Transport:
     return Transport(_as_auth(given) if given else None, _retry_from(opts))
 
 
-def http_location(url: str, storage_options: dict | None = None) -> tuple[str, Transport]:
+def http_location(url: str, storage_options: dict | Transport | None = None) -> tuple[str, Transport]:
     """An http(s) URL without its credentials, and the :class:`Transport` that reads it.
 
-    Credentials in ``storage_options`` win over ``user:password@`` in the URL.
+    ``storage_options``: a dict (:func:`transport_options`), or a Transport already made.
+    Credentials there win over ``user:password@`` in the URL.
     """
-    transport = transport_options(storage_options)
+    transport = storage_options if isinstance(storage_options, Transport) else transport_options(storage_options)
     clean, auth = split_auth(url, transport.auth)
-    return clean, Transport(auth, transport.retry)
+    return clean, dataclasses.replace(transport, auth=auth)
 
 
 _POOL = None

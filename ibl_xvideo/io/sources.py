@@ -398,12 +398,6 @@ def _is_file_source(source) -> bool:
 _DEFAULT_ONES: dict = {}
 
 
-def _configured_one_client() -> str | None:
-    """The default database of this computer's ONE settings (``ONE.setup()``), or None; writes nothing."""
-    found = _configured_one()
-    return None if found is None else found[1]
-
-
 def _configured_one() -> tuple[str, str] | None:
     """``(the settings file, its default database)`` of this computer's ONE settings, or None; writes nothing."""
     import json
@@ -427,9 +421,10 @@ def configured_data_server_auth() -> tuple[str, str] | None:
     """
     from iblutil.io import params as iopar
 
-    client = _configured_one_client()
-    if not client:
+    configured = _configured_one()
+    if configured is None:
         return None
+    client = configured[1]
     try:
         par = iopar.read(f"one/{client}")
     except (OSError, ValueError, AttributeError):
@@ -593,12 +588,11 @@ def _demo_hint(eid) -> str:
 
 def _url_transport(url: str, storage_options, default_auth=None) -> tuple[str, Transport]:
     """An http(s) URL without its credentials, and how to read it (``storage_options``, or a Transport made)."""
-    if isinstance(storage_options, Transport):
-        clean, auth = split_auth(url, storage_options.auth)
-        return clean, Transport(auth, storage_options.retry)
-    opts = dict(storage_options or {})
-    if default_auth and not {"auth", "username", "password"} & set(opts) and not split_auth(url)[1]:
-        opts["auth"] = default_auth
+    opts = storage_options
+    if not isinstance(opts, Transport):
+        opts = dict(opts or {})
+        if default_auth and not {"auth", "username", "password"} & set(opts) and not split_auth(url)[1]:
+            opts["auth"] = default_auth
     return http_location(url, opts)
 
 
