@@ -20,7 +20,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from .engine.decode import PIXEL_MODES, read_frames, release
+from .engine.decode import PIXEL_MODES, each_of, read_frames, release
 from .engine.index import VideoIndex, get_index
 from .engine.planning import frames_dask, outer_key, recorded
 from .errors import InvalidOptionError, InvalidTimestampsError, TimestampsMismatchError, check_option
@@ -146,6 +146,16 @@ class VideoBackendArray(BackendArray):
         frames, ysl, xsl, finish = outer_key((frames, ykey, xkey), self.shape)
         return finish(read_frames(self.index, frames, y=ysl, x=xsl, pixels=self.pixels, threads=self.threads,
                                   flush=True, strict=self.strict))
+
+
+    def each_planned(self, frames: np.ndarray, ykey: slice, xkey: slice, fn) -> None:
+        """``fn(i, frame)`` for each of ``frames`` (sorted, distinct), cropped, in order, as they are decoded.
+
+        ``frame`` is a buffer reused for the next frame. Each keyframe group is decoded
+        once; frames far apart flush the decoder once their group's wanted frames are in.
+        """
+        scattered = bool(frames.size) and int(frames[-1] - frames[0]) + 1 > frames.size
+        each_of(self.index, frames, fn, y=ykey, x=xkey, pixels=self.pixels, strict=self.strict, drain=scattered)
 
 
 def plan_chunks(index: VideoIndex, length: int, chunks: Any = "auto") -> tuple[int, ...]:

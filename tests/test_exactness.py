@@ -360,3 +360,36 @@ def test_closing_a_camera_closes_its_decoders(videos, sequential):
     cam.isel(time=[7]).values
     cam.close()
     assert open_fds() == before
+
+
+@pytest.mark.parametrize("chunks", ["auto", 7])
+@pytest.mark.parametrize("name", ["bframes", "chroma", "longgop"])
+def test_per_frame_reductions_are_reduced_as_the_frames_are_decoded(videos, sequential, name, chunks):
+    """``max/min/sum/mean`` over ``('y', 'x')`` of a Dask camera: one task per chunk, each reducing the frames
+    as they are decoded (no chunk of frames held), equal to the reduction of the sequential decode's frames,
+    after time slices (strided, reversed), crops, transposes and elementwise arithmetic."""
+    ref = sequential[name]
+    cam = ibl_xvideo.open_camera(videos[name], chunks=chunks)
+    forms = [
+        (lambda c: c, lambda r: r),
+        (lambda c: c.isel(time=slice(None, None, -3), y=slice(10, 200, 2), x=slice(5, None))
+         .transpose("x", "time", "y"), lambda r: r[::-1][::3, 10:200:2, 5:]),
+        (lambda c: c.isel(time=slice(7, 190)) // 3 + 1, lambda r: r[7:190] // 3 + 1),
+        (lambda c: c.isel(time=slice(40, 120)) > 100, lambda r: r[40:120] > 100),
+    ]
+    for form, expect in forms:
+        sub, want = form(cam), expect(ref)
+        for how in ("max", "min", "sum", "mean"):
+            got = getattr(sub, how)(("y", "x"))
+            assert got.dims == ("time",)
+            # one task per chunk: the frames are reduced inside the task that decodes them
+            assert len(got.data.__dask_graph__()) == got.data.numblocks[0], (name, how)
+            expected = getattr(np, how)(want, axis=(1, 2))
+            assert got.dtype == expected.dtype, (name, how)
+            np.testing.assert_array_equal(got.values, expected, err_msg=f"{name} {chunks} {how}")
+    # what a frame-by-frame reduction cannot do is Dask's own: over time, or after an assignment
+    assert len(cam.max("time").data.__dask_graph__()) > cam.data.numblocks[0]
+    assigned = cam.isel(time=slice(0, 3))
+    assigned.data[0] = 0
+    np.testing.assert_array_equal(assigned.max(("y", "x")).values,
+                                  np.r_[0, ref[1:3].max(axis=(1, 2))])

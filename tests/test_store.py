@@ -78,6 +78,12 @@ def test_store_selections_equal_the_video(videos, tmp_path, monkeypatch, reader,
         if chunks is not None:  # a list of frames (after crops too) reads those frames, never their whole shards
             for picked in (z.isel(time=[n - 1, 3, 60]).data, cropped.isel(time=[2, n - 1]).data):
                 assert not any(str(k[0]) == z.data.name for k in dict(picked.__dask_graph__()) if isinstance(k, tuple))
+            # per-frame reductions over the pixels: a shard at a time, reduced as read, the video's values
+            part = z.isel(time=slice(250, 3, -2), x=slice(3, 50))
+            for how in ("max", "sum", "mean"):
+                got = getattr(part, how)(("x", "y"))
+                assert len(got.data.__dask_graph__()) == got.data.numblocks[0]
+                np.testing.assert_array_equal(got.values, getattr(np, how)(ref[250:3:-2, :, 3:50], axis=(1, 2)))
     assert ibl_xvideo.open_store(store).chunks[0][0] == store_status(store)["shard_frames"]
     assert ibl_xvideo.open_store(store).data.name == ibl_xvideo.open_store(store).data.name  # deterministic
 

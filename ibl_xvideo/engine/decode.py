@@ -39,8 +39,8 @@ from ..errors import DecodeError, SourceChangedError, check_option
 from ..io.fileio import check_unchanged
 from .index import VideoIndex
 
-__all__ = ["read_frames", "iter_frames", "each_frame", "apply_lut", "to_grey", "PIXEL_MODES", "clear_caches", "release",
-           "STATS", "DamagedFramesWarning"]
+__all__ = ["read_frames", "iter_frames", "each_frame", "each_of", "apply_lut", "to_grey", "PIXEL_MODES",
+           "clear_caches", "release", "STATS", "DamagedFramesWarning"]
 
 PIXEL_MODES = ("ibllib", "luma")
 PixelMode = Literal["ibllib", "luma"]
@@ -704,19 +704,36 @@ def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.n
     a cropped pass); returned as ``{i: (H, W) array}``. Concealed frames: as
     :func:`read_frames` (``strict``), reported once the range is done.
     """
-    check_option("pixels", pixels, PIXEL_MODES)
     stop = min(int(stop), index.length)
+    return each_of(index, np.arange(max(int(start), 0), stop) if 0 <= start < stop else np.arange(0), fn,
+                   y=y, x=x, pixels=pixels, whole=whole, strict=strict)
+
+
+def each_of(index: VideoIndex, frames, fn: Callable[[int, np.ndarray], None], *,
+            y: slice = slice(None), x: slice = slice(None), pixels: PixelMode = "ibllib",
+            whole=(), strict: bool = False, drain: bool = False) -> dict[int, np.ndarray]:
+    """:func:`each_frame` for any sorted, distinct ``frames``: ``fn(i, frame)`` for each, in order.
+
+    Each keyframe group is decoded once, up to its last wanted frame (unwanted
+    non-reference frames before it skipped). ``drain``: flush each group's decoder once
+    its wanted frames are in (frames far apart), instead of leaving it to continue.
+    """
+    check_option("pixels", pixels, PIXEL_MODES)
+    frames = np.asarray(frames, dtype=np.int64).reshape(-1)
     kept: dict[int, np.ndarray] = {}
-    if not 0 <= start < stop:
+    if not frames.size:
         return kept
+    if frames[0] < 0 or frames[-1] >= index.length or (frames.size > 1 and np.any(np.diff(frames) <= 0)):
+        raise IndexError(f"each_of: frames must be sorted, distinct and within the {index.length} frames of "
+                         f"{index.path}")
     buf = np.empty((len(range(index.height)[y]), len(range(index.width)[x])), np.uint8)
     whole = frozenset(int(i) for i in whole)
     cr, every = index.color_range, slice(None)
-    frames = np.arange(start, stop)
     groups = index.group_of(frames)
     damaged: list = []
-    for g in np.unique(groups):
-        wanted = frames[groups == g]
+    bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        wanted = frames[a:b]
 
         def sink(j, frame, wanted=wanted):
             i = int(wanted[j])
@@ -727,7 +744,7 @@ def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.n
             else:
                 fn(i, _convert(frame, pixels, y, x, cr, out=buf))
 
-        _decode_group(index, int(g), wanted, sink, 1, None, damaged=damaged)
+        _decode_group(index, int(groups[a]), wanted, sink, 1, None, drain=drain, damaged=damaged)
     _report_damage(index, damaged, strict)
     return kept
 

@@ -4,10 +4,12 @@ Shared by the cameras (:mod:`ibl_xvideo.camera`, over a video's decoder) and the
 stores (:mod:`ibl_xvideo.store`, over its shards). A *backend* is a picklable lazy
 ``(time, y, x)`` array with ``length``, ``shape``, ``plan_groups(frames)`` (the unit
 of work of each frame: a keyframe group, a shard) and ``read_planned(frames, ykey,
-xkey)`` (sorted frames of one unit, cropped). :func:`outer_key` turns an outer key
-into the frames to read, the crops to apply while reading and a finisher;
-:func:`frames_dask` gives a Dask array of a backend's frames whose list selections
-along time read only the frames wanted.
+xkey)`` (sorted frames of one unit, cropped), and optionally ``each_planned(frames,
+ykey, xkey, fn)`` (``fn(i, frame)`` for each frame as it is read). :func:`outer_key`
+turns an outer key into the frames to read, the crops to apply while reading and a
+finisher; :func:`frames_dask` gives a Dask array of a backend's frames whose list
+selections along time read only the frames wanted, and whose ``max``, ``min``, ``sum``
+and ``mean`` over both pixel axes reduce each frame as it is read.
 """
 
 from __future__ import annotations
@@ -116,6 +118,12 @@ def _frames_dask_class():
         frames are read. Elementwise operators and NumPy ufuncs with scalar operands,
         ``astype`` and ``transpose`` keep it too: they are remembered, and applied to
         the frames read after the selection. Anything else is Dask's own indexing.
+
+        ``np.max``, ``np.min``, ``np.sum`` and ``np.mean`` over both pixel axes (xarray's
+        ``cam.max(("y", "x"))``...) take one task per time chunk that reduces each frame as
+        the backend reads it (a video's frames as they leave the decoder), instead of
+        holding the chunk's frames: the same values, in a fraction of the memory and time.
+        Sums and means whose additions could round (a float sum of floats) are Dask's.
         """
 
         def __getitem__(self, index):
@@ -162,6 +170,29 @@ def _frames_dask_class():
                 return out
             others = inputs[:mine[0]] + inputs[mine[0] + 1:]
             return self._xv_then(out, _Elementwise(ufunc, others, mine[0], kwargs))
+
+        def __array_function__(self, func, types, args, kwargs):
+            fused = self._xv_reduce(func, args, kwargs) if self._xv_backend is not None else None
+            return super().__array_function__(func, types, args, kwargs) if fused is None else fused
+
+        def _xv_reduce(self, func, args, kwargs):
+            """``np.max/min/sum/mean`` over both pixel axes, reduced frame by frame as they are read; else None."""
+            how = _REDUCTIONS.get(func)
+            kw = dict(kwargs)
+            axis, dtype = kw.pop("axis", None), kw.pop("dtype", None)
+            if (how is None or len(args) != 1 or args[0] is not self or self.ndim != 3 or kw.pop("keepdims", False)
+                    or kw or axis is None or (dtype is not None and how in ("max", "min"))):
+                return None
+            axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+            if len(axes) != 2 or {self._xv_axes[int(a) % 3] for a in axes} != {1, 2}:
+                return None
+            if not all(isinstance(c, slice) for c in self._xv_crop) or 0 in self.shape[1:]:
+                return None
+            out = getattr(np, how)(np.ones((1, 1, 1), self.dtype), axis=(1, 2), **_dtype_kw(dtype)).dtype
+            # exact whatever the order of the additions: integer sums, or float64 sums of integers
+            if how in ("sum", "mean") and not (out.kind in "biu" or (out == np.float64 and self.dtype.kind in "biu")):
+                return None
+            return _reduced(self, how, dtype, out)
 
         def _xv_plan(self, index):
             key = index if isinstance(index, tuple) else (index,)
@@ -214,6 +245,58 @@ def _add_operator(cls, dunder: str, op, pos):
 
     method.__name__ = dunder
     setattr(cls, dunder, method)
+
+
+#: the NumPy reductions a camera reduces frame by frame when they are over both pixel axes
+_REDUCTIONS = {np.max: "max", np.amax: "max", np.min: "min", np.amin: "min", np.sum: "sum", np.mean: "mean"}
+
+
+def _dtype_kw(dtype) -> dict:
+    return {} if dtype is None else {"dtype": dtype}
+
+
+def _reduced(arr, how: str, dtype, out_dtype: np.dtype):
+    """A Dask array of ``np.<how>`` of each frame of the planned ``arr``: one task per time chunk.
+
+    The task reduces each frame as it comes out of the backend (a video's decoder),
+    instead of materialising the chunk of frames and reducing that.
+    """
+    import dask.array as dsa
+    from dask.base import tokenize
+
+    t = arr._xv_axes.index(0)
+    name = f"frames-{how}-" + tokenize(arr.name, how, dtype)
+    # (the steps and crops in a partial: Dask would take a tuple of them for a task)
+    task = functools.partial(_reduce_block, crop=arr._xv_crop, steps=arr._xv_steps, how=how, dtype=dtype,
+                             out_dtype=out_dtype)
+    graph, start = {}, 0
+    for c, n in enumerate(arr.chunks[t]):
+        graph[(name, c)] = (task, arr._xv_backend, arr._xv_frames[start:start + n])
+        start += n
+    return dsa.Array(graph, name, (arr.chunks[t],), dtype=out_dtype, meta=np.empty((0,), out_dtype))
+
+
+def _reduce_block(backend, frames: np.ndarray, crop: tuple, steps: tuple, how: str, dtype, out_dtype) -> np.ndarray:
+    """``np.<how>`` of each of ``frames`` of ``backend``, cropped by ``crop``, after ``steps``."""
+    out = np.empty(frames.size, out_dtype)
+    order = np.argsort(frames, kind="stable")
+    wanted = frames[order]
+    reduce, kw = getattr(np, how), _dtype_kw(dtype)
+    each = getattr(backend, "each_planned", None)
+    if each is not None:  # frame by frame, as the decoder gives them
+        places = iter(order.tolist())
+
+        def fn(i, frame):
+            out[next(places)] = reduce(_apply(frame, steps), **kw)
+
+        each(wanted, *crop, fn)
+        return out
+    if wanted.size:  # a unit (a store's shard) at a time
+        groups = backend.plan_groups(wanted)
+        bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            out[order[a:b]] = reduce(_apply(backend.read_planned(wanted[a:b], *crop), steps), axis=(1, 2), **kw)
+    return out
 
 
 def frames_dask(data, backend, frames: np.ndarray | None = None, crop: tuple | None = None,
