@@ -732,11 +732,17 @@ def scan_breakdown(label: str = "body", seconds: float = 600.0) -> dict:
     import av
     import imageio_ffmpeg
 
-    from ibl_xvideo.engine.decode import each_frame
+    from ibl_xvideo.engine.decode import apply_lut, each_frame, to_grey
 
     path = ibl_video(label, seconds)
     index = get_index(path)
     n = index.length
+    # ibllib's grey of each luma value (neutral chroma), as every read converts it
+    ramp = av.VideoFrame(256, 2, "yuv420p")
+    ramp.planes[0].update(np.tile(np.arange(ramp.planes[0].line_size) % 256, 2).astype(np.uint8).tobytes())
+    for plane in ramp.planes[1:]:
+        plane.update(bytes([128]) * (plane.line_size * plane.height))
+    lut = to_grey(ramp, color_range=index.color_range)[0, :256].copy()
 
     def ffmpeg():
         subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-threads", "1", "-i", str(path),
@@ -749,6 +755,15 @@ def scan_breakdown(label: str = "body", seconds: float = 600.0) -> dict:
             for frame in c.decode(stream):
                 np.frombuffer(frame.planes[0], np.uint8)
 
+    def grey():  # PyAV's decoding and ibllib's grey lookup, nothing else: the floor of an ibllib-grey scan
+        with av.open(str(path)) as c:
+            stream = c.streams.video[0]
+            stream.codec_context.thread_type, stream.codec_context.thread_count = "SLICE", 1
+            out = np.empty((index.height, index.width), np.uint8)
+            for frame in c.decode(stream):
+                apply_lut(lut, np.frombuffer(frame.planes[0], np.uint8).reshape(-1, frame.planes[0].line_size)
+                          [:index.height, :index.width], out)
+
     def loop():
         clear_caches()
         each_frame(index, 0, n, lambda i, f: None)
@@ -758,8 +773,8 @@ def scan_breakdown(label: str = "body", seconds: float = 600.0) -> dict:
         cam = ibl_xvideo.open_camera(path, timestamps=False)
         cam.max(("y", "x")).compute(scheduler="threads", num_workers=1)
 
-    steps = {"ffmpeg -threads 1": ffmpeg, "PyAV decode": pyav, "each_frame (ibllib grey)": loop,
-             "camera max, one Dask thread": camera}
+    steps = {"ffmpeg -threads 1": ffmpeg, "PyAV decode": pyav, "PyAV decode + ibllib grey lookup": grey,
+             "each_frame (ibllib grey)": loop, "camera max, one Dask thread": camera}
     times = {k: statistics.median(v) for k, v in _rounds(steps, rounds=3).items()}
     return {k: {"ms": 1000 * t / n, "of_ffmpeg": times["ffmpeg -threads 1"] / t} for k, t in times.items()}
 
@@ -933,11 +948,11 @@ def qc_task_cost(label: str = "body", sessions: int = 5) -> dict:
     return out
 
 
-def batch_throughput(video, sessions: int = 8, workers: int = 2) -> dict:
+def batch_throughput(video, sessions: int = 8, workers: int = 2, modes=("keyframes", "exact")) -> dict:
     """batch_qc of ``sessions`` sessions (each with ``video`` as its body camera) on a local cluster.
 
-    Camera-sessions per minute per core, exact and keyframe samples; the seconds of a
-    task on its worker (mean).
+    Camera-sessions per minute per core, for each of ``modes`` (exact and keyframe samples);
+    the seconds of a task on its worker (mean).
     """
     import shutil
     import tempfile
@@ -951,7 +966,7 @@ def batch_throughput(video, sessions: int = 8, workers: int = 2) -> dict:
     out = {"batch_sessions": sessions, "batch_workers": workers}
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       host="127.0.0.1") as cluster, Client(cluster) as client:
-        for mode in ("keyframes", "exact"):
+        for mode in modes:
             t0 = time.perf_counter()
             table = batch_qc(paths, client=client, samples=mode, refs=False, kind="ephys", progress=False)
             dt = time.perf_counter() - t0
@@ -1274,13 +1289,17 @@ def main(argv=None) -> int:
     parser.add_argument("--scan-cameras", action="store_true",
                         help="only the whole-video scan of each camera at IBL's bitrate against the ffmpeg gray "
                              "pipe and two single-threaded decoders side by side")
-    parser.add_argument("--scan-breakdown", action="store_true",
-                        help="only where a scan's time goes, one thread, on the body camera at IBL's bitrate")
+    parser.add_argument("--scan-breakdown", nargs="*", choices=("body", "left", "right"), default=None,
+                        help="only where a scan's time goes, one thread, on these cameras (default body) at IBL's "
+                             "bitrate")
+    parser.add_argument("--batch-scaling", action="store_true",
+                        help="only batch_qc (keyframe samples) of 8, 32 and 128 body hours on two workers: time per "
+                             "task and per core")
     parser.add_argument("--qc-cost", action="store_true",
                         help="only the QC cost of an hour of each camera at IBL's bitrate: CPU seconds, HTTP bytes")
-    parser.add_argument("--qc-task", action="store_true",
-                        help="only the CPU seconds of a camera's keyframe QC task on an hour of the body camera at "
-                             "IBL's bitrate, with its phases")
+    parser.add_argument("--qc-task", nargs="*", choices=("body", "left", "right"), default=None,
+                        help="only the CPU seconds of a camera's keyframe QC task on an hour of these cameras (default "
+                             "body) at IBL's bitrate, with its phases")
     parser.add_argument("--peri-event-memory", action="store_true",
                         help="only the peak memory of the mean over 200, 2000 and 20000 events (+-0.5 s) of the "
                              "10-minute IBL-bitrate body video: peri_event_mean against Dask's own mean")
@@ -1297,13 +1316,14 @@ def main(argv=None) -> int:
     def video():
         return ibl_hour("body") if args.video == "ibl" else bench_video(args.minutes)
 
-    if args.qc_task:
-        r = qc_task_cost()
-        print(f"keyframe QC of an hour of the body camera ({r['frames']} frames), one thread: "
-              f"{r['first_open_cpu_s']:.3f} CPU-s a task opening the video for the first time, "
-              f"{r['cached_cpu_s']:.3f} with its index cached; phases (cProfile, wall):")
-        for phase, sec in r["phases"].items():
-            print(f"  {phase:<55}{sec:6.3f} s")
+    if args.qc_task is not None:
+        for label in args.qc_task or ["body"]:
+            r = qc_task_cost(label)
+            print(f"keyframe QC of an hour of the {label} camera ({r['frames']} frames), one thread: "
+                  f"{r['first_open_cpu_s']:.3f} CPU-s a task opening the video for the first time, "
+                  f"{r['cached_cpu_s']:.3f} with its index cached; phases (cProfile, wall):")
+            for phase, sec in r["phases"].items():
+                print(f"  {phase:<55}{sec:6.3f} s")
     elif args.peri_event_memory:
         res = peri_event_memory(ibl_video("body", 600.0))
         for (how, count), r in res.items():
@@ -1328,9 +1348,10 @@ def main(argv=None) -> int:
                   f"CPU-s ({r['keyframes_s']:.1f} s), {r['keyframes_http_MB']:.0f} MB over HTTP "
                   f"({r['keyframes_http_pct']:.2f}%); exact {r['exact_cpu_s']:.1f} CPU-s ({r['exact_s']:.1f} s), "
                   f"{r['exact_http_MB']:.0f} MB ({r['exact_http_pct']:.1f}%)")
-    elif args.scan_breakdown:
-        for step, r in scan_breakdown().items():
-            print(f"{step:<32}{r['ms']:6.3f} ms a frame  {r['of_ffmpeg']:5.2f} of ffmpeg -threads 1")
+    elif args.scan_breakdown is not None:
+        for label in args.scan_breakdown or ["body"]:
+            for step, r in scan_breakdown(label, 600.0 if label == "body" else 60.0).items():
+                print(f"{label} {step:<34}{r['ms']:6.3f} ms a frame  {r['of_ffmpeg']:5.2f} of ffmpeg -threads 1")
     elif args.scan_cameras:
         res = scan_cameras()
         for label, r in res.items():
@@ -1345,6 +1366,13 @@ def main(argv=None) -> int:
               + "; ".join(f"{m} samples {res[f'batch_{m}_s']:.1f} s, {res[f'batch_{m}_per_min_per_core']:.1f} "
                           f"camera-sessions/min/core ({res[f'batch_{m}_task_s']:.1f} s a task)"
                           for m in ("keyframes", "exact")))
+    elif args.batch_scaling:
+        for sessions in (8, 32, 128):
+            r = batch_throughput(ibl_hour("body"), sessions, modes=("keyframes",))
+            print(f"batch_qc of {sessions:>3} body hours, keyframe samples, 2 single-threaded workers: "
+                  f"{r['batch_keyframes_s']:6.1f} s, {r['batch_keyframes_s'] * 2 / sessions:.2f} s of a core a task "
+                  f"({r['batch_keyframes_task_s']:.2f} s on its worker), {r['batch_keyframes_per_min_per_core']:.1f} "
+                  "camera-sessions/min/core")
     elif args.peri_event:
         res = peri_event_bench(video())
         print(f"peri-event stack, {res['pe_events']} events +-1 s ({res['pe_frames']} frames): ours "
