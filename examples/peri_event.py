@@ -60,7 +60,8 @@ def main(argv=None) -> dict:
     # 3. the figure: the average frame at lags around the stimulus, and the motion against the lag
     plot_peri_event(stack, args.out)
     print(f"figure: {args.out}")
-    return {"stack": stack.shape, "motion": motion, "average": average, "peak_lag": onset, "figure": args.out}
+    return {"stack": stack.shape, "peri_event": stack, "motion": motion, "average": average, "peak_lag": onset,
+            "figure": args.out}
 
 
 if __name__ == "__main__":

@@ -75,8 +75,9 @@ def main(argv=None) -> dict:
     else:
         shutil.rmtree(out / "body.zarr")
         print(f"the camera's Zarr cache ({out / 'body.zarr'}) removed: --keep-cache keeps it")
-    return {"outcome": res.outcome, "metrics": res.metrics, "figure": out / "qc_body.png", "clip": clip.shape,
-            "frame": frame, "cache": (first.attrs["cache"], again.attrs["cache"]), "cached_qc": cached}
+    return {"qc": res, "outcome": res.outcome, "metrics": res.metrics, "figure": out / "qc_body.png",
+            "clip": clip.shape, "frame": frame, "cache": (first.attrs["cache"], again.attrs["cache"]),
+            "cached_qc": cached}
 
 
 if __name__ == "__main__":

@@ -121,6 +121,24 @@ def frame_numbers(frames: np.ndarray) -> list[int]:
     return [read_frame_number(f) for f in frames]
 
 
+def assert_drawn_again(png, draw, tmp_path) -> None:
+    """The PNG ``png`` shows, pixel for pixel, what ``draw(path)`` draws (a figure whose content its own
+    test checks: a QC result's ``plot``, ``plot_peri_event``...), and not a blank image."""
+    import imageio.v3 as iio
+
+    again = Path(tmp_path) / "the_same_figure_drawn_again.png"
+    draw(again)
+    shown, drawn = iio.imread(png), iio.imread(again)
+    assert shown.shape == drawn.shape and shown.std() > 0, png
+    np.testing.assert_array_equal(shown, drawn, err_msg=str(png))
+
+
+def assert_figure_of(png, res, tmp_path) -> None:
+    """The PNG ``png`` is the figure of the QC result ``res`` (``res.plot()``: its title, brightness lines and
+    samples are checked in ``test_qc_run.test_qc_report_figure``)."""
+    assert_drawn_again(png, res.plot, tmp_path)
+
+
 def make_camera(session_path, label, n, width=320, height=256, fps=30, gop=30, seed=0):
     """Write a camera's video, alf times and frameData into a session folder; return the video path."""
     from ibl_xvideo.demo import camera_times, write_camera_session_files
