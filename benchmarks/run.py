@@ -728,7 +728,8 @@ def two_decoders(path, n: int) -> float:
 
 def scan_breakdown(label: str = "body", seconds: float = 600.0) -> dict:
     """Milliseconds a frame, one thread, of the scan's steps on a camera at IBL's bitrate: ``ffmpeg -threads 1``,
-    PyAV decoding alone, our decode loop with ibllib's grey (``each_frame``), and the camera's Dask ``max``."""
+    PyAV decoding alone, PyAV decoding and ibllib's grey lookup alone (the floor of a scan of ibllib's values),
+    our decode loop with ibllib's grey (``each_frame``), and the camera's Dask ``max``."""
     import av
     import imageio_ffmpeg
 
