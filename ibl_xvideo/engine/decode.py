@@ -97,13 +97,14 @@ def apply_lut(lut: np.ndarray | None, src: np.ndarray, out: np.ndarray | None) -
         out = np.empty(src.shape, np.uint8)
     if lut is None:
         np.copyto(out, src)
-    elif (src.shape[-1] % 2 == 0 and src.strides[-1] == 1 and out.strides[-1] == 1
-          and src.ctypes.data % 2 == 0 and out.ctypes.data % 2 == 0
-          and all(st % 2 == 0 for st in src.strides[:-1] + out.strides[:-1])):
-        # indices are always in range: 'wrap' skips numpy's bounds check
-        np.take(_lut16(lut.tobytes()), src.view(np.uint16), out=out.view(np.uint16), mode="wrap")
-    else:
-        np.take(lut, src, out=out, mode="wrap")
+        return out
+    if src.shape[-1] % 2 == 0 and src.strides[-1] == 1 and out.strides[-1] == 1:
+        pairs, out_pairs = src.view(np.uint16), out.view(np.uint16)
+        if pairs.flags.aligned and out_pairs.flags.aligned:
+            # indices are always in range: 'wrap' skips numpy's bounds check
+            np.take(_lut16(lut.tobytes()), pairs, out=out_pairs, mode="wrap")
+            return out
+    np.take(lut, src, out=out, mode="wrap")
     return out
 
 
@@ -112,9 +113,18 @@ def _plane(frame, k: int, rows: int, cols: int) -> np.ndarray:
     return np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:rows, :cols]
 
 
+#: Eight neutral chroma samples (128) as one 64-bit word.
+_NEUTRAL8 = np.uint64(0x8080808080808080)
+
+
 def _neutral_chroma(frame) -> bool:
-    for k in (1, 2):
-        p = frame.planes[k]
+    for p in frame.planes[1:3]:
+        if p.line_size == p.width and p.buffer_size == p.width * p.height and p.buffer_size % 8 == 0:
+            # no row padding: eight samples a word
+            c = np.frombuffer(p, np.uint64)
+            if c.min() != _NEUTRAL8 or c.max() != _NEUTRAL8:
+                return False
+            continue
         c = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: p.height, : p.width]
         if c.min() != 128 or c.max() != 128:
             return False
