@@ -147,15 +147,13 @@ class VideoBackendArray(BackendArray):
         return finish(read_frames(self.index, frames, y=ysl, x=xsl, pixels=self.pixels, threads=self.threads,
                                   flush=True, strict=self.strict))
 
-
     def each_planned(self, frames: np.ndarray, ykey: slice, xkey: slice, fn) -> None:
         """``fn(i, frame)`` for each of ``frames`` (sorted, distinct), cropped, in order, as they are decoded.
 
         ``frame`` is a buffer reused for the next frame. Each keyframe group is decoded
         once; frames far apart flush the decoder once their group's wanted frames are in.
         """
-        scattered = bool(frames.size) and int(frames[-1] - frames[0]) + 1 > frames.size
-        each_of(self.index, frames, fn, y=ykey, x=xkey, pixels=self.pixels, strict=self.strict, drain=scattered)
+        each_of(self.index, frames, fn, y=ykey, x=xkey, pixels=self.pixels, strict=self.strict)
 
 
 def plan_chunks(index: VideoIndex, length: int, chunks: Any = "auto") -> tuple[int, ...]:

@@ -714,25 +714,27 @@ def each_frame(index: VideoIndex, start: int, stop: int, fn: Callable[[int, np.n
     a cropped pass); returned as ``{i: (H, W) array}``. Concealed frames: as
     :func:`read_frames` (``strict``), reported once the range is done.
     """
-    stop = min(int(stop), index.length)
-    return each_of(index, np.arange(max(int(start), 0), stop) if 0 <= start < stop else np.arange(0), fn,
-                   y=y, x=x, pixels=pixels, whole=whole, strict=strict)
+    frames = np.arange(int(start), min(int(stop), index.length)) if start >= 0 else np.arange(0)
+    return each_of(index, frames, fn, y=y, x=x, pixels=pixels, whole=whole, strict=strict, drain=False)
 
 
 def each_of(index: VideoIndex, frames, fn: Callable[[int, np.ndarray], None], *,
             y: slice = slice(None), x: slice = slice(None), pixels: PixelMode = "ibllib",
-            whole=(), strict: bool = False, drain: bool = False) -> dict[int, np.ndarray]:
+            whole=(), strict: bool = False, drain: bool | None = None) -> dict[int, np.ndarray]:
     """:func:`each_frame` for any sorted, distinct ``frames``: ``fn(i, frame)`` for each, in order.
 
     Each keyframe group is decoded once, up to its last wanted frame (unwanted
     non-reference frames before it skipped). ``drain``: flush each group's decoder once
-    its wanted frames are in (frames far apart), instead of leaving it to continue.
+    its wanted frames are in, instead of leaving it for a later read to continue; by
+    default when the frames are not one range, as :func:`read_frames`'s ``flush``.
     """
     check_option("pixels", pixels, PIXEL_MODES)
     frames = np.asarray(frames, dtype=np.int64).reshape(-1)
     kept: dict[int, np.ndarray] = {}
     if not frames.size:
         return kept
+    if drain is None:
+        drain = bool(frames[-1] - frames[0] + 1 > frames.size)
     if frames[0] < 0 or frames[-1] >= index.length or (frames.size > 1 and np.any(np.diff(frames) <= 0)):
         raise IndexError(f"each_of: frames must be sorted, distinct and within the {index.length} frames of "
                          f"{index.path}")

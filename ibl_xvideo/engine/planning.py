@@ -291,12 +291,18 @@ def _reduce_block(backend, frames: np.ndarray, crop: tuple, steps: tuple, how: s
 
         each(wanted, *crop, fn)
         return out
-    if wanted.size:  # a unit (a store's shard) at a time
-        groups = backend.plan_groups(wanted)
-        bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            out[order[a:b]] = reduce(_apply(backend.read_planned(wanted[a:b], *crop), steps), axis=(1, 2), **kw)
+    for a, b in _unit_spans(backend, wanted):  # a unit (a store's shard) at a time
+        out[order[a:b]] = reduce(_apply(backend.read_planned(wanted[a:b], *crop), steps), axis=(1, 2), **kw)
     return out
+
+
+def _unit_spans(backend, frames: np.ndarray) -> list[tuple[int, int]]:
+    """``(a, b)`` of each run of the sorted ``frames`` that is one unit of ``backend`` (a keyframe group, a shard)."""
+    if not frames.size:
+        return []
+    groups = backend.plan_groups(frames)
+    bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
 def frames_dask(data, backend, frames: np.ndarray | None = None, crop: tuple | None = None,
@@ -347,11 +353,9 @@ def _planned(backend, frames: np.ndarray, rest: tuple, parent: str):
     zeros = (0,) * len(shape)
     graph, sizes = {}, []
     if uniq.size:
-        groups = backend.plan_groups(uniq)
-        bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
-        for j, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        for j, (a, b) in enumerate(_unit_spans(backend, uniq)):
             graph[(name, j) + zeros] = (_read_planned, backend, uniq[a:b], *rest)
-            sizes.append(int(b - a))
+            sizes.append(b - a)
     else:
         graph[(name, 0) + zeros] = (np.empty, (0,) + shape, np.uint8)
         sizes.append(0)
@@ -431,9 +435,7 @@ def _take_block(backend, frames: np.ndarray, crop: tuple, fshape: tuple) -> np.n
     valid = wanted >= 0
     uniq, inverse = np.unique(wanted[valid], return_inverse=True)
     if uniq.size:
-        groups = backend.plan_groups(uniq)
-        bounds = np.flatnonzero(np.r_[True, np.diff(groups) != 0, True])
-        read = np.concatenate([backend.read_planned(uniq[a:b], *crop) for a, b in zip(bounds[:-1], bounds[1:])])
+        read = np.concatenate([backend.read_planned(uniq[a:b], *crop) for a, b in _unit_spans(backend, uniq)])
         flat[valid] = read[inverse.reshape(-1)]
     return out
 
