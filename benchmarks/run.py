@@ -29,6 +29,7 @@ from ibl_xvideo import compat
 from ibl_xvideo.demo.synth import make_video
 from ibl_xvideo.engine.decode import clear_caches
 from ibl_xvideo.engine.index import cache_dir, get_index
+from ibl_xvideo.io.container import as_source
 from ibl_xvideo.qc.run import nearest_keyframes, sample_indices
 
 #: Sensor noise of the benchmark video: about 1 kB per frame, the bitrate of IBL videos.
@@ -337,7 +338,6 @@ def _served(path):
 
 def remote_frame(path) -> dict:
     """Bytes and latency of one mid-video frame over HTTP (ours, cold and with the index cached; OpenCV)."""
-    from ibl_xvideo.io import remote
 
     out = {}
     with _served(path) as (srv, url, size):
@@ -346,7 +346,6 @@ def remote_frame(path) -> dict:
         for key in ("first_open", "index_cached"):
             if key == "index_cached":
                 get_index(url)  # put the URL's index in the on-disk cache
-            remote.BLOCKS.clear()
             clear_caches()
             before = srv.bytes_sent
             t = time.perf_counter()
@@ -373,14 +372,12 @@ def remote_frame(path) -> dict:
 
 def remote_samples(path) -> dict:
     """Bytes fetched over HTTP (loopback) for 100 QC samples: exact frames and nearest keyframes, index cached."""
-    from ibl_xvideo.io import remote
 
     out = {}
     with _served(path) as (srv, url, size):
         index = get_index(url)  # the index (from the tables) cached first: a reopen, as for a batch
         idx = np.linspace(100, index.length - 100, 100).astype(int)
         for key, frames in (("exact", idx), ("keyframes", nearest_keyframes(index.key_frames, idx))):
-            remote.BLOCKS.clear()
             clear_caches()
             before = srv.bytes_sent
             t = time.perf_counter()
@@ -486,9 +483,9 @@ def first_open(path, rounds: int = ROUNDS, disk_mbps: float = 100.0, key: str = 
             return fn()
         return run
 
-    fns = {"ours": lambda: build_index(path), "packets": lambda: build_index(path, tables=False),
+    fns = {"ours": lambda: build_index(as_source(path)), "packets": lambda: build_index(as_source(path), tables=False),
            "opencv": opencv_open}
-    index = build_index(path)
+    index = build_index(as_source(path))
     for fn in fns.values():  # libraries loaded before any disk limit
         fn()
     with _disk_limited(path, disk_mbps) as limit:
@@ -524,9 +521,9 @@ def remote_first_open(path) -> dict:
     try:
         url, out = srv.url(Path(path).name), {}
         for key, parse in (("ours", True), ("packets", False)):
-            remote.BLOCKS.clear()
+            clear_caches()
             remote.STATS.reset()
-            t, index = _timed(lambda: build_index(url, tables=parse))
+            t, index = _timed(lambda: build_index(as_source(url), tables=parse))
             out[f"remote_index_s_{key}"] = t
             out[f"remote_index_MiB_{key}"] = remote.STATS.bytes / 2**20
         out["remote_index_frames"] = index.length
@@ -846,7 +843,6 @@ def remote_qc(videos: dict) -> dict:
     """``camera_qc`` of each camera's video over loopback HTTP, exact and keyframe samples: seconds and bytes
     fetched, the index cached (a batch's reopen) and cold (the first open); for keyframes, the bytes against the
     container's tables plus the keyframe packets it decodes."""
-    from ibl_xvideo.io import remote
     from ibl_xvideo.qc import camera_qc
 
     out = {}
@@ -856,7 +852,6 @@ def remote_qc(videos: dict) -> dict:
         with _served(path) as (srv, url, size):
             for cold in (True, False):
                 for mode in ("keyframes", "exact"):
-                    remote.BLOCKS.clear()
                     clear_caches()
                     before, t = srv.bytes_sent, time.perf_counter()
                     with warnings.catch_warnings():  # a bare video: no timestamps, the samples read all the same

@@ -21,7 +21,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .engine.decode import PIXEL_MODES, each_of, read_frames, release
-from .engine.index import VideoIndex, get_index
+from .engine.index import VideoIndex, index_of
 from .engine.planning import frames_dask, outer_key, recorded
 from .errors import InvalidOptionError, InvalidTimestampsError, TimestampsMismatchError, check_option
 from .io.sources import Resolved, assert_valid_label, resolve, session_labels
@@ -409,7 +409,7 @@ def open_camera(
         return _open_cached(source, label, cache, chunks, one=one, pixels=pixels, timestamps=timestamps,
                             on_mismatch=on_mismatch, fetch=fetch, storage_options=storage_options, **opts)
     res = resolve(source, label, one=one, timestamps=timestamps, fetch=fetch, storage_options=storage_options)
-    index = get_index(res.source)
+    index = index_of(res.source)
     threads, strict = opts["threads"], opts["strict"]
     where = f"{res.label or ''} camera of {res.eid or res.location}"
     n = index.length
@@ -523,7 +523,7 @@ def video_meta(source, label: str | None = None, *, one=None, storage_options=No
     ``storage_options``: for a URL, how to read it, as :func:`open_camera` takes them.
     """
     res = resolve(source, label, one=one, timestamps=False, storage_options=storage_options)
-    index = get_index(res.source)
+    index = index_of(res.source)
     fps = index.fps
     return {
         "length": index.length,

@@ -111,7 +111,7 @@ def test_verify_reports_wrong_frames_with_the_frames_they_are(variant, monkeypat
     index = get_index(path)
     by_timestamps = dataclasses.replace(index, frame_pts=np.sort(index.frame_pts), reordered=False)
     # the camera layer is handed the old index (the one place verify does not look into)
-    monkeypatch.setattr(camera_module, "get_index", lambda p, auth=None: by_timestamps)
+    monkeypatch.setattr(camera_module, "index_of", lambda source, use_cache=True: by_timestamps)
     result = verify(path, n_samples=20, progress=False)
     assert not result.exact
     wrong = [m for m in result.mismatches if m.pattern == "single"]

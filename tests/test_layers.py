@@ -194,3 +194,77 @@ def test_the_private_attribute_check_finds_one(tmp_path):
     probe.write_text("from ibl_xvideo.qc import imgproc\n\n\ndef f(a):\n"
                      "    return imgproc._buffers, a._meta, self._own\n")
     assert [e for e, _ in _private_attributes(probe)] == ["imgproc._buffers", "a._meta"]  # self's: its own
+
+
+#: What the package keeps between calls, module by module: each bounded (its bound here, the table of
+#: docs/design.md "State kept by the process" says the same). Anything else made at module level from a call
+#: (or a module-level dict, list or set that is changed, or a name assigned through ``global``) fails the test.
+PROCESS_STATE = {
+    ("_shared", "CACHE"): "the byte cache: IBL_XVIDEO_CACHE_MB (384 MiB)",
+    ("_shared", "_POOL"): "the shared thread pool: the cores, at least 4 threads",
+    ("_shared", "_POOL_LOCK"): "the lock that makes that pool once",
+    ("_shared", "_scratch"): "each thread's scratch arrays: SCRATCH_PER_THREAD (64) a thread",
+    ("engine.decode", "DECODERS"): "each thread's open decoders: 4 a thread; one int a video closed",
+    ("engine.decode", "STATS"): "two counters",
+    ("io.remote", "_POOL"): "urllib3's connection pool: 16 hosts x 16 connections",
+    ("io.remote", "_POOL_LOCK"): "the lock that makes that pool once",
+    ("io.remote", "INFLIGHT"): "the blocks being fetched: the requests running",
+    ("io.remote", "STATS"): "counters: one int a URL read",
+    ("io.sources", "_DEFAULT_ONES"): "the ONE made for eids: one per ONE settings file and demo folder",
+}
+#: Calls whose result never changes (constants made by a call).
+_CONSTANT_CALLS = {"frozenset", "tuple", "re.compile", "logging.getLogger", "np.dtype", "np.float32", "np.uint64",
+                   "Fraction", "urllib3.Retry", "memoryview", "TypeVar"}
+_MUTATORS = {"append", "extend", "update", "pop", "popitem", "clear", "add", "setdefault", "insert", "remove",
+             "discard"}
+
+
+def _module_state(path: Path) -> dict[str, str]:
+    """The module-level names of a module that hold state, with what makes them (see :data:`PROCESS_STATE`);
+    ``functools.lru_cache`` without a size counts as state too."""
+    tree = ast.parse(path.read_text())
+    made, containers, changed = {}, set(), set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = [t for t in node.targets if isinstance(t, ast.Name)], node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for t in targets:
+            if isinstance(value, ast.Call) and ast.unparse(value.func) not in _CONSTANT_CALLS:
+                made[t.id] = f"{ast.unparse(value.func)}()"
+            elif isinstance(value, (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)):
+                containers.add(t.id)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            made.update({name: "global" for name in node.names if name not in made})
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+            changed.add(node.value.id)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS
+              and isinstance(node.func.value, ast.Name)):
+            changed.add(node.func.value.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for deco in node.decorator_list:
+                text = ast.unparse(deco)
+                if text in ("functools.cache", "cache", "functools.lru_cache") or "maxsize=None" in text:
+                    made[node.name] = f"unbounded {text}"
+    return {**made, **{name: "a changed container" for name in containers & changed}}
+
+
+def test_process_state_is_only_what_is_listed():
+    found = {(name, var): how for name, path in _modules().items() for var, how in _module_state(path).items()}
+    unlisted = [f"{m}.{v} ({how})" for (m, v), how in found.items() if (m, v) not in PROCESS_STATE]
+    assert not unlisted, "module-level state not in PROCESS_STATE (bound it, or make it a caller's): " + \
+        ", ".join(unlisted)
+    gone = set(PROCESS_STATE) - set(found)
+    assert not gone, f"listed but no longer kept: {gone}"
+
+
+def test_the_state_check_finds_each_kind(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import functools\nimport threading\n\nLOCAL = threading.local()\nSEEN = {}\nTABLE = {1: 2}\n"
+                     "NAMES = frozenset({'a'})\n\n\n@functools.cache\ndef f():\n    global COUNT\n    COUNT = 1\n"
+                     "    SEEN[1] = TABLE[1]\n")
+    assert _module_state(probe) == {"LOCAL": "threading.local()", "COUNT": "global", "f": "unbounded functools.cache",
+                                    "SEEN": "a changed container"}

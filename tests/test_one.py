@@ -11,6 +11,7 @@ import xarray as xr
 import ibl_xvideo
 from ibl_xvideo.engine.decode import iter_frames
 from ibl_xvideo.engine.index import get_index
+from ibl_xvideo.io.container import as_source
 
 from .conftest import SESSION_EID, SESSION_REL, frame_numbers
 
@@ -200,7 +201,7 @@ def test_index_from_the_tables_equals_the_packet_scan_without_reading_frames(vid
 
     path = videos[name]
     tables = index_mod.build_index(Spy(str(path)))
-    scan = index_mod.build_index(path, tables=False)
+    scan = index_mod.build_index(LocalSource(str(path)), tables=False)
     _same_index(tables, scan)
     assert len(opened) == 1 and opened[0].closed
     size = path.stat().st_size
@@ -220,8 +221,8 @@ def test_index_of_a_fragmented_mp4_equals_the_packet_scan(videos, tmp_path):
     frag = tmp_path / "frag.mp4"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(videos["bframes"]), "-c", "copy",
                     "-movflags", "frag_keyframe+empty_moov", str(frag)], check=True)
-    tables = index_mod.build_index(frag)
-    _same_index(tables, index_mod.build_index(frag, tables=False))
+    tables = index_mod.build_index(as_source(frag))
+    _same_index(tables, index_mod.build_index(as_source(frag), tables=False))
     assert tables.length == 300
     cam = ibl_xvideo.open_camera(frag, chunks=None)
     assert frame_numbers(cam.isel(time=[0, 61, 299]).values) == [0, 61, 299]
@@ -252,7 +253,7 @@ def test_timestamps_parsed_from_the_moov_equal_the_demuxers(videos, name):
     assert parsed is not None
     for a, b in zip(parsed, scan):
         np.testing.assert_array_equal(a, b)
-    _same_index(index_mod.build_index(path), index_mod.build_index(path, tables=False))
+    _same_index(index_mod.build_index(as_source(path)), index_mod.build_index(as_source(path), tables=False))
 
 
 @pytest.mark.parametrize("where", [0, 150, -3])
@@ -270,7 +271,7 @@ def test_parsed_tables_that_disagree_with_the_demuxer_are_not_used(videos, monke
 
     monkeypatch.setattr(index_mod, "_mp4_video_tables", tampered)
     assert _scan_and_parse(path)[1] is None
-    _same_index(index_mod.build_index(path), index_mod.build_index(path, tables=False))
+    _same_index(index_mod.build_index(as_source(path)), index_mod.build_index(as_source(path), tables=False))
 
 
 def test_an_unchecked_table_error_raises_instead_of_shifting_frames(videos, monkeypatch, tmp_path):

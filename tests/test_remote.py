@@ -15,6 +15,7 @@ import ibl_xvideo
 from ibl_xvideo import errors
 from ibl_xvideo.engine.decode import clear_caches
 from ibl_xvideo.io import remote
+from ibl_xvideo.io.container import as_source
 
 from .conftest import checksums, frame_numbers, needs_zarr
 from .httpserver import PASSWORD, FileServer
@@ -32,7 +33,6 @@ def server(videos):
 
 @pytest.fixture(autouse=True)
 def _fresh():
-    remote.BLOCKS.clear()
     clear_caches()
     yield
 
@@ -183,13 +183,13 @@ def test_remote_index_comes_from_the_parsed_tables(server, videos, name, monkeyp
     """Over HTTP too the timestamps come from the mp4's own tables, checked on zero-filled packets."""
     from ibl_xvideo.engine import index as index_mod
 
-    local = index_mod.build_index(videos[name], tables=False)
+    local = index_mod.build_index(as_source(videos[name]), tables=False)
 
     def no_full_demux(*args):
         raise AssertionError("every packet was demuxed")
 
     monkeypatch.setattr(index_mod, "_demux_timestamps", no_full_demux)
-    got = index_mod.build_index(server.url(f"{name}.mp4"))
+    got = index_mod.build_index(as_source(server.url(f"{name}.mp4")))
     np.testing.assert_array_equal(got.frame_pts, local.frame_pts)
     np.testing.assert_array_equal(got.key_frames, local.key_frames)
     np.testing.assert_array_equal(got.key_dts, local.key_dts)
@@ -214,7 +214,6 @@ def test_a_file_replaced_on_the_server_is_never_read_half_and_half(server, video
         _swap_same_size(video_dir / name)
         # the test video (28 kB) fits in the decoder's buffer and one block: reopen both, as a
         # long session reading a 1 GB camera does all the time
-        remote.BLOCKS.clear()
         clear_caches()
         with pytest.raises(errors.SourceChangedError, match=rf"{server.url(name)} changed on the server .*ETag"):
             cam.isel(time=[390, 399]).values
@@ -292,7 +291,6 @@ def test_concurrent_reads_of_a_block_fetch_it_once(server, videos):
     url = server.url("longgop.mp4")
     ibl_xvideo.get_index(url)  # the tables, fetched once, not counted below
     ref = ibl_xvideo.open_camera(videos["longgop"], chunks=None).isel(time=[300, 301]).values
-    remote.BLOCKS.clear()
     clear_caches()
     before = server.bytes_sent
     got, start = [], threading.Barrier(8)
@@ -309,7 +307,6 @@ def test_concurrent_reads_of_a_block_fetch_it_once(server, videos):
         t.join()
     together = server.bytes_sent - before
     assert len(got) == 8 and all(np.array_equal(g, ref) for g in got)
-    remote.BLOCKS.clear()
     clear_caches()
     before = server.bytes_sent
     ibl_xvideo.open_camera(url, chunks=None).isel(time=[300, 301]).values
@@ -335,12 +332,11 @@ def test_keyframe_reads_fetch_little_beyond_their_packets(server, video_dir):
     wanted = index.key_frames[groups]
     assert wanted.size >= 5
     packets = int(key_bytes[groups].sum())
-    remote.BLOCKS.clear()
     clear_caches()
     before = server.bytes_sent
     ibl_xvideo.io.container.open_container(url, size=index.size, version=index.mtime_ns).close()
     tables = server.bytes_sent - before  # what opening the container reads: its tables, the first packet
-    remote.BLOCKS.clear()
+    clear_caches()
     before = server.bytes_sent
     got = ibl_xvideo.read_frames(index, wanted, workers=2)
     fetched = server.bytes_sent - before

@@ -150,7 +150,6 @@ def test_changed_object_is_refused(s3, videos, reference):
     first = cam.isel(time=0).values
     s3["client"].put_object(Bucket="ibl-private", Key=key, Body=videos["longgop"].read_bytes())
     ibl_xvideo.clear_caches()
-    remote.BLOCKS.clear()
     with pytest.raises(SourceChangedError, match="changed on the server"):
         cam.isel(time=len(reference["bframes"]) - 1).values
     assert checksums(first[None]) == checksums(reference["bframes"][:1])
@@ -198,8 +197,7 @@ def test_batch_qc_of_s3_videos_counts_their_bytes(s3, client):
     table = qc.batch_qc([PRIVATE], client=client, progress=False, **opts)
     (row,) = table.itertuples()
     assert pd.isna(row.error_type) and row.label == "body" and row.frames == 300
-    remote.BLOCKS.clear()  # the same reads in this process, from nothing cached but the index
-    ibl_xvideo.clear_caches()
+    ibl_xvideo.clear_caches()  # the same reads in this process, from nothing cached but the index
     before = remote.STATS.bytes_by_source()
     res = qc.camera_qc(PRIVATE, progress=False, **opts)
     here = remote.STATS.bytes_by_source().get(res.location, 0) - before.get(res.location, 0)

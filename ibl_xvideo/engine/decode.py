@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import collections
 import functools
-import os
 import threading
 import warnings
 from typing import Callable, Literal
 
 import numpy as np
 
-from .._lru import ByteLRU
+from .._shared import CACHE, run_each
 from ..errors import DecodeError, SourceChangedError, check_option
 from ..io.fileio import check_unchanged
 from .index import VideoIndex
@@ -184,9 +183,9 @@ class _Decoder:
     are not wanted, up to the last wanted frame) are skipped instead of decoded.
     """
 
-    def __init__(self, index: VideoIndex, threads: int):
+    def __init__(self, index: VideoIndex, threads: int, released: int = 0):
         self.index = index
-        self.released = _released.get(index.token, 0)  # closed (by its camera) since: reopened
+        self.released = released  # how many times its video was closed when it opened: closed again, reopened
         self.remote = index.source.remote  # a URL is pinned by every response it gets (size, version)
         self.container = index.source.open(index.pinned)
         self.stream = self.container.streams.video[0]
@@ -279,10 +278,6 @@ def _seek_target(index: VideoIndex, g: int) -> int:
     return int(index.frame_pts[index.key_frames[g]])
 
 
-_local = threading.local()
-_MAX_OPEN = 4
-
-
 class DecodeStats:
     """Process-wide counters of decoder work (seeks, frames out of the decoder), for tests and tuning."""
 
@@ -307,41 +302,77 @@ class DecodeStats:
 STATS = DecodeStats()
 
 
-#: Bumped by :func:`clear_caches`: every thread then closes its decoders before its next read.
-_generation = 0
-#: How many times each source (by its index's token) was released by its camera: a thread's decoder opened
-#: before the last release is closed at its next use (one int a source closed).
-_released: dict = {}
-_RELEASED_LOCK = threading.Lock()
+class _Decoders:
+    """Each thread's open decoders, at most ``per_thread`` (a decoder continues where its last read stopped).
 
+    A decoder belongs to the thread that opened it. Closing a video (its camera's
+    ``close()``) or :func:`clear_caches` closes the calling thread's decoders at once,
+    and other threads' before their next read (a thread never closes another's decoder
+    while it may be reading).
+    """
 
-def _decoder(index: VideoIndex, threads: int) -> _Decoder:
-    """The calling thread's decoder for the file, reused between calls (never shared)."""
-    pool: collections.OrderedDict = getattr(_local, "pool", None)
-    if getattr(_local, "generation", None) != _generation:
-        _close_pool()
-        pool = None
-        _local.generation = _generation
-    if pool is None:
-        pool = _local.pool = collections.OrderedDict()
-    key = (index.token, threads)
-    dec = pool.pop(key, None)
-    if dec is not None and dec.released != _released.get(index.token, 0):  # its camera was closed
-        dec.close()
-        dec = None
-    if dec is not None and not dec.remote:
-        try:  # an open decoder reads the file again: it must still be the file indexed (a stat, ~2 us)
-            check_unchanged(index.path, index.size, index.mtime_ns)
-        except SourceChangedError:
+    def __init__(self, per_thread: int):
+        self.per_thread = per_thread
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.generation = 0  # bumped by clear(): every thread closes its decoders before its next read
+        self.released: dict = {}  # how many times each video (its index's token) was closed: one int a video
+
+    def _mine(self) -> collections.OrderedDict:
+        pool = getattr(self._local, "pool", None)
+        if getattr(self._local, "generation", None) != self.generation:
+            while pool:
+                pool.popitem()[1].close()
+            self._local.generation = self.generation
+            pool = None
+        if pool is None:
+            pool = self._local.pool = collections.OrderedDict()
+        return pool
+
+    def get(self, index: VideoIndex, threads: int) -> _Decoder:
+        """The calling thread's decoder of the video, reused between calls (never shared)."""
+        pool = self._mine()
+        key = (index.token, threads)
+        dec = pool.pop(key, None)
+        if dec is not None and dec.released != self.released.get(index.token, 0):  # its camera was closed
             dec.close()
-            raise
-    if dec is None:
-        dec = _Decoder(index, threads)
-    pool[key] = dec
-    while len(pool) > _MAX_OPEN:
-        _, old = pool.popitem(last=False)
-        old.close()
-    return dec
+            dec = None
+        if dec is not None and not dec.remote:
+            try:  # an open decoder reads the file again: it must still be the file indexed (a stat, ~2 us)
+                check_unchanged(index.path, index.size, index.mtime_ns)
+            except SourceChangedError:
+                dec.close()
+                raise
+        if dec is None:
+            dec = _Decoder(index, threads, self.released.get(index.token, 0))
+        pool[key] = dec
+        while len(pool) > self.per_thread:
+            pool.popitem(last=False)[1].close()
+        return dec
+
+    def drop(self, index: VideoIndex, threads: int) -> None:
+        """Close the calling thread's decoder of the video (after a failed read)."""
+        dec = self._mine().pop((index.token, threads), None)
+        if dec is not None:
+            dec.close()
+
+    def release(self, index: VideoIndex) -> None:
+        """Close the video's decoders: the calling thread's now, other threads' before their next read of it."""
+        with self._lock:
+            self.released[index.token] = self.released.get(index.token, 0) + 1
+        pool = self._mine()
+        for key in [k for k in pool if k[0] == index.token]:
+            pool.pop(key).close()
+
+    def clear(self) -> None:
+        """Close every decoder: the calling thread's now, other threads' before their next read."""
+        with self._lock:
+            self.generation += 1
+        self._mine()
+
+
+#: The open decoders of this process (four a thread).
+DECODERS = _Decoders(per_thread=4)
 
 
 def release(index: VideoIndex) -> None:
@@ -350,45 +381,17 @@ def release(index: VideoIndex) -> None:
     What a camera's ``close()`` (and ``with open_camera(...) as cam:``) does; a later read
     opens the video again.
     """
-    with _RELEASED_LOCK:
-        _released[index.token] = _released.get(index.token, 0) + 1
-    pool = getattr(_local, "pool", None)
-    for key in [k for k in (pool or {}) if k[0] == index.token]:
-        pool.pop(key).close()
-
-
-def _drop_decoder(index: VideoIndex, threads: int) -> None:
-    pool = getattr(_local, "pool", None)
-    if pool is not None:
-        dec = pool.pop((index.token, threads), None)
-        if dec is not None:
-            dec.close()
-
-
-# ------------------------------------------------------------------ frame cache
-#: Recently decoded frames (raw luma plane and lookup table) for interactive access.
-_CACHE = ByteLRU(int(float(os.environ.get("IBL_XVIDEO_FRAME_CACHE_MB", "256")) * 2**20),
-                 size_of=lambda entry: entry[1].nbytes)
-
-
-def _close_pool() -> None:
-    pool = getattr(_local, "pool", None)
-    while pool:
-        _, dec = pool.popitem()
-        dec.close()
+    DECODERS.release(index)
 
 
 def clear_caches() -> None:
-    """Forget cached decoded frames and close the open decoders.
+    """Forget cached decoded frames and fetched blocks, and close the open decoders.
 
     The calling thread's decoders are closed now, other threads' (a thread pool's)
     before their next read.
     """
-    global _generation
-    _CACHE.clear()
-    _generation += 1
-    _close_pool()
-    _local.generation = _generation
+    CACHE.clear()
+    DECODERS.clear()
 
 
 # ---------------------------------------------------------------------- reading
@@ -496,7 +499,7 @@ def _decode_group(
 
     first = int(wanted[0])
     pts = index.frame_pts
-    dec = _decoder(index, threads)
+    dec = DECODERS.get(index, threads)
     last_wanted = int(wanted[-1])
     # non-reference frames that are not wanted, up to the last wanted one, need not be decoded;
     # scattered frames: flush once the wanted ones are in (a range is left open to continue)
@@ -554,27 +557,13 @@ def _decode_group(
             seek_g -= 1
             dec.seek_group(seek_g)
     except av.FFmpegError as exc:
-        _drop_decoder(index, threads)
+        DECODERS.drop(index, threads)
         raise DecodeError(f"{index.path}: decoding failed near frame {dec.last + 1}: {exc}") from exc
     except BaseException:
-        _drop_decoder(index, threads)
+        DECODERS.drop(index, threads)
         raise
     finally:
         STATS.add(frames=order.decoded)
-
-
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool():
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="ibl_xvideo")
-        return _POOL
 
 
 def read_frames(
@@ -648,9 +637,9 @@ def read_frames(
     out = np.empty((uniq.size, hh, ww), dtype=np.uint8)
     token = (index.token, pixels)
     todo = np.ones(uniq.size, dtype=bool)
-    if _CACHE.nbytes:
+    if CACHE.nbytes:
         for k, i in enumerate(uniq):
-            hit = _CACHE.get((token, int(i)))
+            hit = CACHE.get(("frame", token, int(i)))
             if hit is not None:
                 apply_lut(hit[0], hit[1][y, x], out[k])
                 todo[k] = False
@@ -672,7 +661,7 @@ def read_frames(
         keep = None
         if remember:
             def keep(i, frame):
-                _CACHE.put((token, i), _remember(frame, pixels, cr))
+                CACHE.put(("frame", token, i), _remember(frame, pixels, cr))
 
         def sink(j, frame):
             _convert(frame, pixels, y, x, cr, out=out[pos[j]])
@@ -686,13 +675,7 @@ def read_frames(
         # longest work first (frames from the keyframe to the last wanted) balances the workers
         last = np.array([uniq[pending[groups == g]].max() for g in todo_groups])
         order = np.argsort(-(last - index.key_frames[todo_groups]), kind="stable")
-        futures = [_pool().submit(work, g) for g in todo_groups[order]]
-        try:
-            for fut in futures:
-                fut.result()
-        finally:
-            for fut in futures:
-                fut.cancel()
+        run_each(work, todo_groups[order], workers)
     else:
         for g in todo_groups:
             work(g)

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CorruptVideoError, FrameIdentityError
-from ..io.container import Pinned, Source, as_source, open_file_object
+from ..io.container import Pinned, Source, as_source
 from ..io.fileio import cache_dir, mp4_boxes
 from ..io.remote import Transport
 
-__all__ = ["VideoIndex", "get_index", "build_index", "cache_dir"]
+__all__ = ["VideoIndex", "get_index", "index_of", "build_index", "cache_dir"]
 
 _log = logging.getLogger(__name__)
 
@@ -42,8 +42,10 @@ class VideoIndex:
 
     Attributes
     ----------
-    path : str
-        Location of the file the index was built from.
+    source : Source
+        The handle of the video the index was built from (:class:`~ibl_xvideo.io.container.LocalSource`
+        or :class:`~ibl_xvideo.io.container.HTTPSource`, with how a URL is read): every read of
+        the frames goes through it, pinned to ``size``, ``mtime_ns`` and ``fingerprint``.
     size, mtime_ns : int
         File identity at indexing time.
     codec, pix_fmt : str
@@ -76,7 +78,7 @@ class VideoIndex:
         such a decode when the file was indexed.
     """
 
-    path: str
+    source: Source = dataclasses.field(repr=False, compare=False)
     size: int
     mtime_ns: int
     codec: str
@@ -92,8 +94,6 @@ class VideoIndex:
     fingerprint: str = ""
     x264_build: int = -1
     reordered: bool = False
-    #: How a remote file is read (credentials, retry policy): travels with tasks, never shown or saved.
-    transport: Transport | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def _pts_order(self) -> tuple[np.ndarray, np.ndarray]:
         """``(sorted pts, frame number of each)``: made on first use, never pickled."""
@@ -137,9 +137,18 @@ class VideoIndex:
         return found
 
     @property
-    def source(self) -> Source:
-        """The source this index describes, as it is read (a URL with its transport)."""
-        return as_source(self.path, self.transport)
+    def path(self) -> str:
+        """Where the video is: a path, or a URL without credentials (what messages and keys name)."""
+        return self.source.location
+
+    @property
+    def transport(self) -> Transport | None:
+        """How a remote video is read (credentials, retry policy): travels with tasks, never shown or saved."""
+        return self.source.transport
+
+    def __repr__(self) -> str:
+        return (f"VideoIndex(path={self.path!r}, {self.length} frames, {self.width}x{self.height} {self.codec} "
+                f"{self.pix_fmt}, {self.fps:g} fps)")
 
     @property
     def pinned(self) -> Pinned:
@@ -152,8 +161,8 @@ class VideoIndex:
 
     def facts(self) -> dict:
         """The scalar facts as a JSON-friendly dict."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name in ("frame_pts", "key_frames", "key_dts", "transport"):
+        out = {"path": self.path, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
+        for name in ("source", "frame_pts", "key_frames", "key_dts"):
             out.pop(name)
         out["time_base"] = list(self.time_base)
         return out
@@ -338,18 +347,18 @@ def _moov_timestamps(source: Source, pinned: Pinned, stream):
             f"but the file has {size} bytes. Re-download the file.")
     # the checks demux with the frame data served as zeros: nothing but the tables is read
     try:
-        return _checked(where, source.raw(pinned, holes), pts, dts, key)
+        return _checked(source, pinned, holes, pts, dts, key)
     except (av.FFmpegError, CorruptVideoError, IndexError):
         return None
 
 
-def _checked(path: str, raw, pts: np.ndarray, dts: np.ndarray, key: np.ndarray):
+def _checked(source: Source, pinned: Pinned, holes: np.ndarray, pts: np.ndarray, dts: np.ndarray, key: np.ndarray):
     """The tables' timestamps shifted as the demuxer's, if they agree wherever they are checked; else None.
 
-    ``raw``: the file, its frame data served as zeros (closed here).
+    The demuxer reads the source with ``holes`` (the frame data) served as zeros.
     """
     n = dts.size
-    with raw, open_file_object(raw, path) as container:
+    with source.open(pinned, holes) as container:
         head = _packets(container, VERIFY_PACKETS)
         if head is None or len(head[0]) != min(n, VERIFY_PACKETS):
             return None
@@ -433,7 +442,7 @@ def _tables_only_timestamps(source: Source, pinned: Pinned, stream):
         raise CorruptVideoError(
             f"{where} is truncated: its index announces {announced} frames whose data end at "
             f"byte {int(holes[-1, 1])}, but the file has {pinned.size} bytes. Re-download the file.")
-    with source.raw(pinned, holes) as raw, open_file_object(raw, where) as tables_only:
+    with source.open(pinned, holes) as tables_only:
         pts, dts, _ = _demux_timestamps(tables_only, where)
     if pts.size != announced:
         return None
@@ -442,14 +451,13 @@ def _tables_only_timestamps(source: Source, pinned: Pinned, stream):
     return pts, dts, np.isin(dts, np.asarray(key_dts, np.int64))
 
 
-def build_index(source: Source | str | os.PathLike, *, tables: bool = True, pinned: Pinned | None = None
-                ) -> VideoIndex:
+def build_index(source: Source, *, tables: bool = True, pinned: Pinned | None = None) -> VideoIndex:
     """Build the index of a video, local or remote, by demuxing its packets (no decoding).
 
     Parameters
     ----------
-    source : Source, str or PathLike
-        A video file, an http(s) URL, or their :class:`~ibl_xvideo.io.container.Source`.
+    source : Source
+        The video's handle (:func:`ibl_xvideo.io.container.as_source` makes it of a path or URL).
     tables : bool
         For mp4/mov files, take the timestamps from the file's own sample tables,
         checked against the demuxer (see :func:`_moov_timestamps`), or else demux with
@@ -473,7 +481,6 @@ def build_index(source: Source | str | os.PathLike, *, tables: bool = True, pinn
     FrameIdentityError
         For a URL whose frames can be identified only by decoding it whole.
     """
-    source = as_source(source)
     pinned = pinned or source.pin()
     where = source.location
     if pinned.size == 0:
@@ -503,7 +510,7 @@ def build_index(source: Source | str | os.PathLike, *, tables: bool = True, pinn
         presented = _decoded_order(source, pinned, pts_a, build)
     frame_pts, key_frames, key_dts = _frame_tables(pts_a, dts_a, key_a, where, presented)
     return VideoIndex(
-        path=where,
+        source=source,
         size=pinned.size,
         mtime_ns=pinned.version,
         **facts,
@@ -513,7 +520,6 @@ def build_index(source: Source | str | os.PathLike, *, tables: bool = True, pinn
         fingerprint=pinned.fingerprint,
         x264_build=build,
         reordered=presented is not None,
-        transport=source.transport,
     )
 
 
@@ -684,22 +690,24 @@ def _save(index: VideoIndex, file: Path) -> None:
     os.replace(tmp, file)  # atomic: a reader never sees a half-written index
 
 
-def _load(file: Path) -> VideoIndex:
+def _load(file: Path, source: Source) -> VideoIndex:
+    """The index stored in ``file``, of ``source`` as it is named and read now."""
     with np.load(file) as z:
         facts = json.loads(z["facts"].tobytes().decode())
+        facts.pop("path")  # where it was when indexed: it is read through the handle given now
         facts["time_base"] = tuple(facts["time_base"])
         return VideoIndex(
-            **facts, frame_pts=z["frame_pts"], key_frames=z["key_frames"], key_dts=z["key_dts"]
+            source=source, **facts, frame_pts=z["frame_pts"], key_frames=z["key_frames"], key_dts=z["key_dts"]
         )
 
 
-def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> VideoIndex:
+def get_index(path: Source | str | os.PathLike, *, use_cache: bool = True, auth=None) -> VideoIndex:
     """Return the index of a video, from the on-disk cache when it is current.
 
     Parameters
     ----------
-    path : str or PathLike
-        A local video file or an http(s) URL (credentials in the URL or ``auth``).
+    path : Source, str or PathLike
+        A local video file or an http(s) URL (credentials in the URL or ``auth``), or its handle.
     use_cache : bool
         Read and write the index cache in :func:`cache_dir` (default True).
     auth : (str, str) or Transport, optional
@@ -710,21 +718,26 @@ def get_index(path: str | os.PathLike, *, use_cache: bool = True, auth=None) -> 
     -------
     VideoIndex
     """
-    source = as_source(path, auth)
+    return index_of(as_source(path, auth), use_cache=use_cache)
+
+
+def index_of(source: Source, *, use_cache: bool = True) -> VideoIndex:
+    """The index of the video behind a source handle (what :func:`get_index` does once it has one).
+
+    The handle is asked what the video is now (``pin()``); the index is looked up in the
+    disk cache under that identity, else built from the handle's bytes (:func:`build_index`).
+    """
     pinned = source.pin()
     key = _key(source.location, pinned.size, pinned.version, pinned.fingerprint)
-    index = _cached(key, lambda: build_index(source, pinned=pinned), use_cache)
-    # the source as named now (an index cached under a relative name must not be opened from elsewhere), and
-    # how it is read now (a transport is never cached)
-    return dataclasses.replace(index, path=source.location, transport=source.transport)
+    return _cached(key, source, lambda: build_index(source, pinned=pinned), use_cache)
 
 
-def _cached(key: str, build, use_cache: bool) -> VideoIndex:
-    """The index stored under ``key`` in the cache, else ``build()`` (then stored)."""
+def _cached(key: str, source: Source, build, use_cache: bool) -> VideoIndex:
+    """The index stored under ``key`` in the cache (of ``source`` as named and read now), else ``build()``."""
     file = cache_dir() / "index" / f"{key}.npz"
     if use_cache and file.exists():
         try:
-            return _load(file)
+            return _load(file, source)
         except Exception as exc:  # a damaged cache file is rebuilt, never trusted
             _log.warning("Ignoring unreadable index cache %s (%s)", file, exc)
     index = build()

@@ -101,7 +101,7 @@ def _scalar(x) -> bool:
     return isinstance(x, (bool, int, float, complex, np.generic)) or (isinstance(x, np.ndarray) and x.ndim == 0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=1)
 def _frames_dask_class():
     """The Dask array subclass of cameras and stores (made on first use: Dask is imported only then)."""
     import dask.array as dsa

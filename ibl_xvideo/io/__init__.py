@@ -6,7 +6,7 @@
 - :mod:`~ibl_xvideo.io.container`: source handles (local, HTTP(S), S3), pinned to a version,
   and the one place videos are opened with PyAV;
 - :mod:`~ibl_xvideo.io.remote`: Range reads over HTTP(S) and S3, retries, credentials
-  (:class:`~ibl_xvideo.io.remote.Transport`), the shared block cache;
+  (:class:`~ibl_xvideo.io.remote.Transport`), fetched blocks kept in the package's byte cache;
 - :mod:`~ibl_xvideo.io.fileio`: raw files with zero-filled holes, mp4 boxes, fingerprints,
   the cache folder.
 """

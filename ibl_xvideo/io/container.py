@@ -98,7 +98,10 @@ class Source:
         raise NotImplementedError
 
     def open(self, pinned: Pinned | None = None, holes=None):
-        """The source as a PyAV container for demuxing and decoding (see :func:`open_container`)."""
+        """The source as a PyAV container for demuxing and decoding (see :func:`open_container`).
+
+        ``holes``: ``(n, 2)`` byte ranges served as zeros (the index demuxes the tables alone).
+        """
         raise NotImplementedError
 
 
@@ -166,9 +169,38 @@ class HTTPSource(Source):
         return HTTPRangeFile(self.url, self.transport, size=pinned.size, version=pinned.version, holes=holes)
 
     def open(self, pinned: Pinned | None = None, holes=None):
-        """FFmpeg reads the URL through an :class:`HTTPRangeFile`, asking for 1 KiB blocks at a time."""
+        """FFmpeg reads the URL through an :class:`HTTPRangeFile`.
+
+        To decode, it asks for 1 KiB blocks at a time (no byte of a frame it does not
+        want is fetched); with ``holes`` (the index's demux, its frame data zeros) for
+        PyAV's 32 KiB, since only the tables are fetched anyway.
+        """
         raw = self.raw(pinned or self.pin(), holes)
+        if holes is not None:
+            return open_file_object(raw, self.url)
         return _opened(lambda: open_input(raw, buffer_size=raw.block_size), self.url)
+
+
+class _Closing:
+    """A container that closes the file object it reads when it is closed (PyAV leaves it open)."""
+
+    def __init__(self, container, raw):
+        self._container, self._raw = container, raw
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+    def close(self) -> None:
+        try:
+            self._container.close()
+        finally:
+            self._raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def as_source(path, transport=None) -> Source:
@@ -242,14 +274,15 @@ def open_container(path: str, transport=None, holes=None, size=None, version=Non
 def open_file_object(raw, where: str):
     """Open a file object (e.g. a :class:`~ibl_xvideo.io.fileio.LocalFile` with holes) with PyAV.
 
+    Closing the container closes the file object.
+
     Raises
     ------
     CorruptVideoError
-        Naming ``where``, when FFmpeg cannot read it.
+        Naming ``where``, when FFmpeg cannot read it as a video.
     """
-    import av
-
     try:
-        return open_input(raw)
-    except av.FFmpegError as exc:
-        raise CorruptVideoError(f"{where} cannot be opened as a video ({exc}); the file is damaged.") from exc
+        return _Closing(_opened(lambda: open_input(raw), where), raw)
+    except BaseException:
+        raw.close()
+        raise

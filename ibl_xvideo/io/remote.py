@@ -8,7 +8,7 @@ resets, timeouts, 5xx); a read that cannot complete raises
 
 How a URL is read (its credentials, timeouts and retry policy) is a :class:`Transport`:
 a small frozen record that travels with the index to the Dask workers. Nothing about
-a URL is remembered by the process beyond the shared block cache.
+a URL is remembered by the process beyond its fetched blocks (in the package's byte cache, :mod:`ibl_xvideo._shared`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import urllib3
 
-from .._lru import ByteLRU
+from .._shared import CACHE
 from ..errors import InvalidOptionError, RemoteError, SourceChangedError, VideoNotFoundError, XVideoError
 from .fileio import SeekableRaw
 
@@ -539,10 +539,6 @@ def probe(url: str, transport: Transport | None = None) -> RemoteFacts:
     raise RemoteError(f"{url}: no answer after retries ({last}).")
 
 
-#: Fetched blocks, shared by every reader of the same file version in this process.
-BLOCKS = ByteLRU(128 * 2**20)
-
-
 class _InFlight:
     """The blocks being fetched now: a reader wanting one waits for the fetch in flight instead of a second."""
 
@@ -665,7 +661,7 @@ class HTTPRangeFile(SeekableRaw):
         return f"HTTPRangeFile({self.url!r}, size={self.size})"
 
     def _key(self, k: int) -> tuple:
-        return (self.url, self.version, self.block_size, k)
+        return ("block", self.url, self.version, self.block_size, k)
 
     def _fetch_run(self, a: int, b: int) -> list:
         """Fetch blocks [a, b) (claimed by this reader) and cache them; the bytes of each block."""
@@ -673,7 +669,7 @@ class HTTPRangeFile(SeekableRaw):
         run = _fetch(self.url, self.transport, a * bs, min(self.size, b * bs), size=self.size, version=self.version)
         blocks = [run[i:i + bs] for i in range(0, (b - a) * bs, bs)]
         for j, block in enumerate(blocks, a):
-            BLOCKS.put(self._key(j), block)
+            CACHE.put(self._key(j), block)
         return blocks
 
     def _blocks(self, a: int, b: int) -> dict:
@@ -689,7 +685,7 @@ class HTTPRangeFile(SeekableRaw):
         while True:
             for k in range(a, b):
                 if k not in got:
-                    data = BLOCKS.get(self._key(k))
+                    data = CACHE.get(self._key(k))
                     if data is not None:
                         got[k] = data
             want = [k for k in range(a, b) if k not in got]
@@ -704,7 +700,7 @@ class HTTPRangeFile(SeekableRaw):
             mine, theirs = INFLIGHT.claim([self._key(k) for k in want])
             if mine and mine[-1][-1] == b - 1:  # read ahead after the last block, while not cached
                 ahead = b
-                while ahead < end and BLOCKS.get(self._key(ahead)) is None:
+                while ahead < end and CACHE.get(self._key(ahead)) is None:
                     ahead += 1
                 more, _ = INFLIGHT.claim([self._key(k) for k in range(b, ahead)])
                 n = next((i for i, key in enumerate(more) if key[-1] != b + i), len(more))

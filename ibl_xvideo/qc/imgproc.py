@@ -7,10 +7,9 @@ without OpenCV. The tests compare each one with OpenCV.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
+from .._shared import thread_scratch
 from ..engine import decode
 
 __all__ = ["equalize_hist", "equalize_lut", "hist256", "apply_lut", "equalized", "laplacian", "calc_hist",
@@ -253,20 +252,13 @@ def _highpass_magnitude(f: np.ndarray, s: int) -> np.ndarray:
     return np.sqrt(re, out=re)
 
 
-_tls = threading.local()
-
-
 def _buffers(shape: tuple, dtype, key) -> np.ndarray:
     """The calling thread's zero-initialised scratch array ``key`` of ``shape`` and ``dtype`` (kept for reuse)."""
-    bufs = getattr(_tls, "bufs", None)
-    if bufs is None:
-        bufs = _tls.bufs = {}
-    k = (shape, np.dtype(dtype).str, key)
-    if k not in bufs:
-        if len(bufs) > 48:  # frames of many sizes: start over
-            bufs.clear()
-        bufs[k] = np.zeros(shape, dtype)
-    return bufs[k]
+    return thread_scratch(("imgproc", shape, np.dtype(dtype).str, key), _always, lambda: np.zeros(shape, dtype))
+
+
+def _always(_) -> bool:
+    return True
 
 
 def equalized(frame: np.ndarray, lut: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from one.alf.spec import QC
 
 from ..camera import open_camera
 from ..engine.decode import each_frame, read_frames
-from ..engine.index import cache_dir, get_index
+from ..engine.index import cache_dir, index_of
 from ..engine.planning import nearest
 from ..errors import InvalidTimestampsError, TimestampsError, XVideoError, check_count, check_option
 from ..io.remote import STATS as HTTP_STATS
@@ -268,7 +268,7 @@ def _brightness_pass(res, label: str, idx: np.ndarray, progress: bool):
 
 
     cam = open_camera(res.location, label, timestamps=False, storage_options=res.transport)
-    index = get_index(res.source)
+    index = index_of(res.source)
     bounds = np.cumsum((0,) + cam.data.chunks[0])
     want = np.unique(idx)
     tasks = [dask.delayed(_brightness_task, pure=True)(
@@ -416,7 +416,7 @@ def _load_inputs(source, label, one, n_samples, refs, kind, audio, timestamps, s
         raise XVideoError(f"Give the camera label for {source}.")
     if one is not None and res.eid:  # an online ONE: what the checks read, fetched once into its cache
         fetch_qc_inputs(one, res.eid, res.label)
-    index = get_index(res.source)
+    index = index_of(res.source)
     sp = res.session_path
     kind = kind or session_type(sp)
     idx = sample_indices(index.length, n_samples)

@@ -11,24 +11,16 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 
+from .._shared import run_each, thread_scratch
 from ..errors import StoreCorruptError
 from .layout import AUTO_BLOSC, NO_CHUNK, damaged_message, is_local
 
 #: Threads reading the shards or runs of one request (reads wait on the disk; blosc releases the GIL).
 READ_THREADS = 4
-
-
-def clear_scratch() -> None:
-    """Free this thread's scratch buffers (a long-lived worker thread need not keep a shard's memory)."""
-    getattr(_tls, "scratch", {}).clear()
-
-
-_tls = threading.local()
 
 
 #: Block size for O_DIRECT writes (a multiple of every common logical block size).
@@ -42,19 +34,20 @@ def scratch(nbytes: int, buffer: int = 0) -> np.ndarray:
     on virtual machines is as slow as compressing the page. Two buffers let a shard
     be built while the previous one is being written.
     """
-    bufs = getattr(_tls, "scratch", None)
-    if bufs is None:
-        bufs = _tls.scratch = {}
-    arr = bufs.get(buffer)
-    if arr is None or arr.size < nbytes:
+
+    def fits(arr) -> bool:
+        return arr.size >= nbytes
+
+    def make() -> np.ndarray:
         buf = mmap.mmap(-1, -(-nbytes // 2**21) * 2**21)
         if hasattr(mmap, "MADV_HUGEPAGE"):
             try:
                 buf.madvise(mmap.MADV_HUGEPAGE)
             except OSError:  # pragma: no cover - kernels without transparent huge pages
                 pass
-        arr = bufs[buffer] = np.frombuffer(buf, np.uint8)
-    return arr
+        return np.frombuffer(buf, np.uint8)
+
+    return thread_scratch(("direct", buffer), fits, make)
 
 
 class ShardBuilder:
@@ -265,18 +258,6 @@ class LocalShards:
             os.close(fd)
 
 
-#: Reader threads, one pool per thread count asked for (the store's readers ask for :data:`READ_THREADS`).
-_RUN_POOLS: dict = {}
-_RUN_POOL_LOCK = threading.Lock()
-
-
 def read_runs(read, runs: list, threads: int) -> list:
-    """``[read(r) for r in runs]``, ``threads`` at a time, on a pool shared by the calls asking for as many."""
-    with _RUN_POOL_LOCK:  # two first readers at once must not make two pools
-        pool = _RUN_POOLS.get(threads)
-        if pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            pool = _RUN_POOLS[threads] = ThreadPoolExecutor(max_workers=threads,
-                                                            thread_name_prefix="ibl_xvideo_zarr")
-    return list(pool.map(read, runs))
+    """``[read(r) for r in runs]``, at most ``threads`` at a time (on the package's shared pool)."""
+    return run_each(read, runs, threads)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._shared import clear_scratch
 from ..engine.decode import each_frame, read_frames
 from ..engine.index import VideoIndex
 from ..engine.planning import compose, recorded
@@ -329,7 +330,7 @@ def _write_run(index: VideoIndex, shards: list[Shard]) -> int:
             if not done[shard.k]:
                 _write_shard(index, shard)
     finally:  # a long-lived worker thread does not keep a shard's worth of memory between tasks
-        direct.clear_scratch()
+        clear_scratch()
     return sum(shard.frames for shard in shards)
 
 

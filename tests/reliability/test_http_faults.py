@@ -33,7 +33,6 @@ def server(videos, tmp_path_factory):
 ])
 def test_a_hostile_server_gives_exact_frames_or_a_typed_error(server, videos, kind, expect):
     srv, root = server
-    remote.BLOCKS.clear()
     clear_caches()
     ref = ibl_xvideo.open_camera(videos["bframes"], chunks=None).values
     area = "files" if kind == "changed" else f"fault/{kind}"
@@ -45,7 +44,6 @@ def test_a_hostile_server_gives_exact_frames_or_a_typed_error(server, videos, ki
             data = bytearray((root / "v.mp4").read_bytes())
             data[len(data) // 2:len(data) // 2 + 1000] = bytes(1000)
             (root / "v.mp4").write_bytes(bytes(data))
-            remote.BLOCKS.clear()
             clear_caches()
         got = np.concatenate([got, cam.isel(time=slice(100, None)).values])
         observed = "exact frames" if np.array_equal(got, ref) else "wrong frames"
@@ -62,7 +60,6 @@ def test_a_failed_response_is_drained_before_its_connection_is_reused(server, vi
     """Every second request answered 503 with a body, on keep-alive connections: each retry is a new request
     that reads its own answer, so the whole video comes back exact with one retry per 503."""
     srv, _ = server
-    remote.BLOCKS.clear()
     clear_caches()
     ref = ibl_xvideo.open_camera(videos["bframes"], chunks=None).values
     before = remote.STATS.retries
