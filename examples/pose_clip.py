@@ -45,7 +45,8 @@ def main(argv=None) -> dict:
     clip = cam.video.to_mp4(out / "licks.mp4", time=slice(reward - 0.2, reward + 1.0), roi="0:640,0:640",
                             pose=pose, burn_time=True, progress=False)
     print(f"clip: {clip} and {clip.with_suffix('.times.npy')}")
-    return {"reward": reward, "montage": out / "pose_montage.png", "clip": clip}
+    return {"reward": reward, "montage": out / "pose_montage.png", "clip": clip, "camera": cam, "times": times,
+            "pose": pose}
 
 
 if __name__ == "__main__":
