@@ -11,7 +11,8 @@
 
 The open decoders are the other bounded state (:mod:`ibl_xvideo.engine.decode`: four a
 thread), with the HTTP connection pool and the ONE instances made for eids
-(``docs/design.md`` lists them all).
+(``docs/design.md`` lists them all). A forked child starts each afresh (its parent's
+pool threads, decoders and connections are not its own).
 """
 
 from __future__ import annotations
@@ -143,3 +144,17 @@ def thread_scratch(key, fits: Callable[[Any], bool], make: Callable[[], Any]):
 def clear_scratch() -> None:
     """Free the calling thread's scratch arrays (a long-lived worker thread need not keep a shard's memory)."""
     getattr(_scratch, "bufs", {}).clear()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has its parent's memory but not its other threads: what they held starts afresh.
+
+    (The parent's pool threads do not exist in the child, so its pool would never run a
+    task; a lock another thread held at the fork would never be released.)
+    """
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+    CACHE.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -121,22 +121,28 @@ def test_video_meta_has_ibllib_keys(one, one_cache, videos):
     assert meta["eid"] == SESSION_EID and meta["codec"] == "h264"
 
 
-def test_index_cache_makes_reopen_cheap(videos, _isolated_cache, monkeypatch):
-    from ibl_xvideo.engine import index as index_mod
+def test_index_cache_makes_reopen_cheap(videos, _isolated_cache):
+    import dataclasses
+
+    from ibl_xvideo.io.container import LocalSource
 
     path = videos["bframes"]
     get_index(path)  # warm
     files = list((_isolated_cache / "index").glob("*.npz"))
     assert files, "the index is cached on disk"
 
-    def no_demux(*args, **kwargs):
-        raise AssertionError("the cached index must be used without opening the video")
+    @dataclasses.dataclass(frozen=True)
+    class Sealed(LocalSource):  # a handle that says what the file is, but never lets it be read
+        def raw(self, pinned, holes=None):
+            raise AssertionError("the cached index must be used without reading the video")
 
-    with monkeypatch.context() as m:  # a reopen reads the cache file and never demuxes the video
-        m.setattr(index_mod, "build_index", no_demux)
-        a = get_index(path)
-        with pytest.raises(AssertionError, match="cached index"):
-            get_index(path, use_cache=False)
+        def open(self, pinned=None, holes=None):
+            raise AssertionError("the cached index must be used without opening the video")
+
+    a = get_index(Sealed(str(path)))  # a reopen reads the cache file and never demuxes the video
+    assert isinstance(a.source, Sealed)  # and reads the frames through the handle given now
+    with pytest.raises(AssertionError, match="cached index"):
+        get_index(Sealed(str(path)), use_cache=False)
     b = get_index(path, use_cache=False)
     np.testing.assert_array_equal(a.frame_pts, b.frame_pts)
     np.testing.assert_array_equal(a.key_frames, b.key_frames)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import os
 import threading
 import warnings
 from typing import Callable, Literal
@@ -35,6 +36,7 @@ import numpy as np
 
 from .._shared import CACHE, run_each
 from ..errors import DecodeError, SourceChangedError, check_option
+from ..io.container import to_format
 from ..io.fileio import check_unchanged
 from .index import VideoIndex
 
@@ -69,7 +71,7 @@ def _lut(fmt: str, color_range: int, mode: str, width: int) -> np.ndarray | None
     frame.planes[0].update(np.tile(ramp, frame.planes[0].height).tobytes())
     for plane in frame.planes[1:]:
         plane.update(bytes([128]) * (plane.line_size * plane.height))
-    b = frame.to_ndarray(format="bgr24")[0, :256, 0]
+    b = to_format(frame, "bgr24")[0, :256, 0]
     lut = np.ascontiguousarray(b, dtype=np.uint8)
     if np.array_equal(lut, np.arange(256)):
         return None
@@ -148,7 +150,7 @@ def _convert(frame, mode: str, ysl: slice, xsl: slice, color_range: int,
     if by_lut:
         y = _plane(frame, 0, frame.height, frame.width)[ysl, xsl]
         return apply_lut(lut, y, out)
-    arr = frame.to_ndarray(format="gray" if mode == "luma" else "bgr24")
+    arr = to_format(frame, "gray" if mode == "luma" else "bgr24")
     arr = arr if arr.ndim == 2 else arr[:, :, 0]
     if out is None:
         return np.ascontiguousarray(arr[ysl, xsl])
@@ -370,9 +372,21 @@ class _Decoders:
             self.generation += 1
         self._mine()
 
+    def forget(self) -> None:
+        """Start afresh in a forked child: the parent's decoders share its file offsets and connections."""
+        self._local, self._lock = threading.local(), threading.Lock()
+
 
 #: The open decoders of this process (four a thread).
 DECODERS = _Decoders(per_thread=4)
+
+
+def _after_fork_in_child() -> None:
+    DECODERS.forget()
+    STATS._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def release(index: VideoIndex) -> None:

@@ -33,7 +33,7 @@ from .fileio import LocalFile, SeekableRaw, check_unchanged, file_fingerprint
 from .remote import HTTPRangeFile, Transport, as_transport, http_location, is_url, probe
 
 __all__ = ["open_input", "open_container", "open_file_object", "Source", "LocalSource", "HTTPSource", "Pinned",
-           "as_source"]
+           "as_source", "to_format"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,6 +48,28 @@ def _open_kwargs() -> dict:
     except Exception:  # TypeError on PyAV >= 19 (no such argument; metadata never fails to decode)
         pass
     return {}
+
+
+@functools.lru_cache(maxsize=1)
+def _reformat_kwargs() -> dict:
+    """Keyword arguments for ``VideoFrame.reformat`` that keep swscale on the calling thread."""
+    import av
+
+    try:  # PyAV 17 made swscale start threads of its own (by default, as many as the cores)
+        av.VideoFrame(16, 16, "yuv420p").reformat(format="gray", threads=1)
+    except TypeError:  # a release without the option: swscale runs on the calling thread
+        return {}
+    return {"threads": 1}
+
+
+def to_format(frame, fmt: str):
+    """``frame`` as an ndarray in pixel format ``fmt`` (``'bgr24'``, ``'gray'``), converted on the calling thread.
+
+    swscale's own threads would cost more than they save on one camera frame, and a
+    process whose threads ever started them cannot be forked (the child hangs in
+    ``fork()``, PyAV 19).
+    """
+    return frame.reformat(format=fmt, **_reformat_kwargs()).to_ndarray()
 
 
 def open_input(file, buffer_size: int | None = None):

@@ -17,6 +17,7 @@ import base64
 import collections
 import dataclasses
 import logging
+import os
 import re
 import threading
 import time
@@ -583,6 +584,16 @@ class _InFlight:
 
 #: Blocks in flight in this process (bounded by the requests running at once).
 INFLIGHT = _InFlight()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child opens its own connections (its parent's sockets are shared with it) and fetches afresh."""
+    global _POOL, _POOL_LOCK, INFLIGHT
+    _POOL, _POOL_LOCK, INFLIGHT = None, threading.Lock(), _InFlight()
+    STATS.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 #: Bytes of a cached block, and at most of one read-ahead request (see :class:`HTTPRangeFile`). Small
 #: blocks keep a scattered read (a keyframe packet) near its own bytes.
 BLOCK_SIZE, READAHEAD = 1 << 10, 1 << 20

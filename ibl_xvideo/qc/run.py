@@ -23,9 +23,9 @@ from ..io.remote import Retry, Transport, download
 from ..io.sources import resolve, session_labels
 from ..progress import progress as progress_bar
 from . import checks
+from .figure import plot_qc
 from .inputs import fetch_qc_inputs
 from .raw import load_audio_ttls, load_camera_rig_data, read_description
-from .report import plot_qc
 from .wheel import active_wheel_period, align_motion
 
 __all__ = ["QCResult", "camera_qc", "session_qc", "sample_indices", "nearest_keyframes", "load_reference_frames",
@@ -96,7 +96,7 @@ class QCResult:
         return self.summary()
 
     def plot(self, out=None, refs=None):
-        """The QC report figure (see :func:`ibl_xvideo.qc.report.plot_qc`)."""
+        """The QC report figure (see :func:`ibl_xvideo.qc.figure.plot_qc`)."""
         return plot_qc(self, self.samples, refs, out)
 
     def to_dict(self) -> dict:
