@@ -91,7 +91,9 @@ def _pool():
 def run_each(fn: Callable[[Any], Any], items, limit: int) -> list:
     """``[fn(item) for item in items]``, at most ``limit`` at once on the shared pool, items taken in order.
 
-    The first failure is raised once the running items end; no item starts after it.
+    The first failure is raised once the running items end; no item starts after it (nor
+    after an interrupt of the waiting thread). ``fn`` must not call :func:`run_each` itself:
+    the pool's threads would wait on each other.
     """
     items = list(items)
     out: list = [None] * len(items)
@@ -113,8 +115,11 @@ def run_each(fn: Callable[[Any], Any], items, limit: int) -> list:
                 raise
 
     lanes = [_pool().submit(lane) for _ in range(min(limit, len(items)))]
-    for fut in lanes:
-        fut.exception()  # wait for every lane: none still runs when this returns or raises
+    try:
+        for fut in lanes:
+            fut.exception()  # wait for every lane: none still runs when this returns or raises
+    finally:
+        state["failed"] = True  # (done, or interrupted: no lane takes another item)
     for fut in lanes:
         fut.result()
     return out
@@ -157,4 +162,5 @@ def _after_fork_in_child() -> None:
     CACHE.lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX: fork() exists (not on Windows)
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -204,12 +204,12 @@ PROCESS_STATE = {
     ("_shared", "_POOL"): "the shared thread pool: the cores, at least 4 threads",
     ("_shared", "_POOL_LOCK"): "the lock that makes that pool once",
     ("_shared", "_scratch"): "each thread's scratch arrays: SCRATCH_PER_THREAD (64) a thread",
-    ("engine.decode", "DECODERS"): "each thread's open decoders: 4 a thread; one int a video closed",
+    ("engine.decode", "DECODERS"): "each thread's open decoders: 4 a thread; the last 4096 videos closed",
     ("engine.decode", "STATS"): "two counters",
     ("io.remote", "_POOL"): "urllib3's connection pool: 16 hosts x 16 connections",
     ("io.remote", "_POOL_LOCK"): "the lock that makes that pool once",
     ("io.remote", "INFLIGHT"): "the blocks being fetched: the requests running",
-    ("io.remote", "STATS"): "counters: one int a URL read",
+    ("io.remote", "STATS"): "counters: the bytes of the last 4096 URLs read (SOURCES_COUNTED)",
     ("io.sources", "_DEFAULT_ONES"): "the ONE made for eids: one per ONE settings file and demo folder",
 }
 #: Calls whose result never changes (constants made by a call).

@@ -313,6 +313,9 @@ class _Decoders:
     while it may be reading).
     """
 
+    #: Videos whose closing is remembered (a decoder of a video closed longer ago has long been evicted).
+    VIDEOS_REMEMBERED = 4096
+
     def __init__(self, per_thread: int):
         self.per_thread = per_thread
         self._local = threading.local()
@@ -360,8 +363,10 @@ class _Decoders:
 
     def release(self, index: VideoIndex) -> None:
         """Close the video's decoders: the calling thread's now, other threads' before their next read of it."""
-        with self._lock:
-            self.released[index.token] = self.released.get(index.token, 0) + 1
+        with self._lock:  # the video closed last, last; the oldest forgotten past the bound
+            self.released[index.token] = self.released.pop(index.token, 0) + 1
+            if len(self.released) > self.VIDEOS_REMEMBERED:
+                self.released.pop(next(iter(self.released)))
         pool = self._mine()
         for key in [k for k in pool if k[0] == index.token]:
             pool.pop(key).close()
@@ -382,11 +387,13 @@ DECODERS = _Decoders(per_thread=4)
 
 
 def _after_fork_in_child() -> None:
+    """A forked child has none of its parent's other threads: its decoders and counters start afresh."""
     DECODERS.forget()
     STATS._lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX: fork() exists (not on Windows)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def release(index: VideoIndex) -> None:

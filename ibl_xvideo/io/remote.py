@@ -14,7 +14,6 @@ a URL is remembered by the process beyond its fetched blocks (in the package's b
 from __future__ import annotations
 
 import base64
-import collections
 import dataclasses
 import logging
 import os
@@ -231,6 +230,10 @@ def _chain_credentials(profile: str | None):
     return frozen.access_key, frozen.secret_key, frozen.token
 
 
+#: URLs whose bytes :data:`STATS` counts: the ones read most recently.
+SOURCES_COUNTED = 4096
+
+
 class _Stats:
     def __init__(self):
         self.lock = threading.Lock()
@@ -241,15 +244,17 @@ class _Stats:
             self.bytes = 0
             self.requests = 0
             self.retries = 0
-            self.by_source = collections.Counter()  # bytes by URL
+            self.by_source: dict = {}  # bytes by URL, in the order they were last read
 
     def add(self, nbytes=0, requests=0, retries=0, source=None):
         with self.lock:
             self.bytes += nbytes
             self.requests += requests
             self.retries += retries
-            if nbytes and source is not None:
-                self.by_source[source] += nbytes
+            if nbytes and source is not None:  # the URL read last, last; the oldest forgotten past the bound
+                self.by_source[source] = self.by_source.pop(source, 0) + nbytes
+                if len(self.by_source) > SOURCES_COUNTED:
+                    self.by_source.pop(next(iter(self.by_source)))
 
     def bytes_by_source(self) -> dict:
         """A copy of the bytes fetched so far by URL (taken under the lock: other threads may be fetching)."""
@@ -593,7 +598,9 @@ def _after_fork_in_child() -> None:
     STATS.lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX: fork() exists (not on Windows)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 #: Bytes of a cached block, and at most of one read-ahead request (see :class:`HTTPRangeFile`). Small
 #: blocks keep a scattered read (a keyframe packet) near its own bytes.
 BLOCK_SIZE, READAHEAD = 1 << 10, 1 << 20
