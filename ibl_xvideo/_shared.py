@@ -22,7 +22,8 @@ import os
 import threading
 from typing import Any, Callable
 
-__all__ = ["ByteLRU", "CACHE", "run_each", "thread_scratch", "clear_scratch", "SCRATCH_PER_THREAD"]
+__all__ = ["ByteLRU", "CACHE", "run_each", "thread_scratch", "clear_scratch", "SCRATCH_PER_THREAD",
+           "after_fork_in_child"]
 
 
 class ByteLRU:
@@ -96,9 +97,9 @@ def run_each(fn: Callable[[Any], Any], items, limit: int) -> list:
     the pool's threads would wait on each other.
     """
     items = list(items)
-    out: list = [None] * len(items)
     if limit <= 1 or len(items) <= 1:
         return [fn(item) for item in items]
+    out: list = [None] * len(items)
     lock, state = threading.Lock(), {"next": 0, "failed": False}
 
     def lane():
@@ -130,8 +131,8 @@ SCRATCH_PER_THREAD = 64
 _scratch = threading.local()
 
 
-def thread_scratch(key, fits: Callable[[Any], bool], make: Callable[[], Any]):
-    """The calling thread's scratch object ``key`` while ``fits(it)``, else a new ``make()`` kept under ``key``.
+def thread_scratch(key, make: Callable[[], Any], fits: Callable[[Any], bool] | None = None):
+    """The calling thread's scratch object ``key`` (while ``fits(it)``, if given), else a new ``make()`` kept.
 
     Valid until the thread's next call for the same key.
     """
@@ -139,7 +140,7 @@ def thread_scratch(key, fits: Callable[[Any], bool], make: Callable[[], Any]):
     if bufs is None:
         bufs = _scratch.bufs = {}
     found = bufs.get(key)
-    if found is None or not fits(found):
+    if found is None or (fits is not None and not fits(found)):
         if len(bufs) >= SCRATCH_PER_THREAD:
             bufs.clear()
         found = bufs[key] = make()
@@ -151,16 +152,22 @@ def clear_scratch() -> None:
     getattr(_scratch, "bufs", {}).clear()
 
 
-def _after_fork_in_child() -> None:
-    """A forked child has its parent's memory but not its other threads: what they held starts afresh.
+def after_fork_in_child(reset: Callable[[], None]) -> None:
+    """Call ``reset()`` in every forked child of this process (where ``fork()`` exists: not on Windows).
 
-    (The parent's pool threads do not exist in the child, so its pool would never run a
-    task; a lock another thread held at the fork would never be released.)
+    A child has its parent's memory but not its other threads: whatever those threads
+    held (a pool's workers, open decoders, connections, locks) must start afresh there.
     """
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=reset)
+
+
+def _reset_in_child() -> None:
+    # the parent's pool threads do not exist in the child (its pool would never run a task); a lock
+    # another thread held at the fork would never be released
     global _POOL, _POOL_LOCK
     _POOL, _POOL_LOCK = None, threading.Lock()
     CACHE.lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):  # POSIX: fork() exists (not on Windows)
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_reset_in_child)

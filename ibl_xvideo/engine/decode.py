@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import collections
 import functools
-import os
 import threading
 import warnings
 from typing import Callable, Literal
 
 import numpy as np
 
-from .._shared import CACHE, run_each
+from .._shared import CACHE, after_fork_in_child, run_each
 from ..errors import DecodeError, SourceChangedError, check_option
 from ..io.container import to_format
 from ..io.fileio import check_unchanged
@@ -185,7 +184,7 @@ class _Decoder:
     are not wanted, up to the last wanted frame) are skipped instead of decoded.
     """
 
-    def __init__(self, index: VideoIndex, threads: int, released: int = 0):
+    def __init__(self, index: VideoIndex, threads: int, released: int):
         self.index = index
         self.released = released  # how many times its video was closed when it opened: closed again, reopened
         self.remote = index.source.remote  # a URL is pinned by every response it gets (size, version)
@@ -392,8 +391,7 @@ def _after_fork_in_child() -> None:
     STATS._lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):  # POSIX: fork() exists (not on Windows)
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)
 
 
 def release(index: VideoIndex) -> None:

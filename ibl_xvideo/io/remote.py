@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import urllib3
 
-from .._shared import CACHE
+from .._shared import CACHE, after_fork_in_child
 from ..errors import InvalidOptionError, RemoteError, SourceChangedError, VideoNotFoundError, XVideoError
 from .fileio import SeekableRaw
 
@@ -164,8 +164,6 @@ def s3_location(url: str, storage_options: dict | None = None) -> tuple[str, Tra
     container's or an instance's role); without any, requests are anonymous (a public
     bucket, as IBL's).
     """
-    import os
-
     opts = dict(storage_options or {})
     client = dict(opts.pop("client_kwargs", None) or {})
     unknown = set(opts) - {*S3_OPTIONS, *RETRY_OPTIONS} - {"client_kwargs"}
@@ -205,8 +203,6 @@ def _chain_credentials(profile: str | None):
     assumed roles, SSO and credential processes, then a container's or an EC2 instance's
     role (``AWS_EC2_METADATA_DISABLED=true`` skips the instance metadata query).
     """
-    import os
-
     try:
         import botocore.session
         from botocore.exceptions import BotoCoreError, ProfileNotFound
@@ -598,8 +594,7 @@ def _after_fork_in_child() -> None:
     STATS.lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):  # POSIX: fork() exists (not on Windows)
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)
 
 #: Bytes of a cached block, and at most of one read-ahead request (see :class:`HTTPRangeFile`). Small
 #: blocks keep a scattered read (a keyframe packet) near its own bytes.

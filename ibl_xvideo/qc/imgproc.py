@@ -254,11 +254,7 @@ def _highpass_magnitude(f: np.ndarray, s: int) -> np.ndarray:
 
 def _buffers(shape: tuple, dtype, key) -> np.ndarray:
     """The calling thread's zero-initialised scratch array ``key`` of ``shape`` and ``dtype`` (kept for reuse)."""
-    return thread_scratch(("imgproc", shape, np.dtype(dtype).str, key), _always, lambda: np.zeros(shape, dtype))
-
-
-def _always(_) -> bool:
-    return True
+    return thread_scratch(("imgproc", shape, np.dtype(dtype).str, key), lambda: np.zeros(shape, dtype))
 
 
 def equalized(frame: np.ndarray, lut: np.ndarray) -> np.ndarray:

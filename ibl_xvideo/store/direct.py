@@ -47,7 +47,7 @@ def scratch(nbytes: int, buffer: int = 0) -> np.ndarray:
                 pass
         return np.frombuffer(buf, np.uint8)
 
-    return thread_scratch(("direct", buffer), fits, make)
+    return thread_scratch(("direct", buffer), make, fits)
 
 
 class ShardBuilder:
@@ -191,10 +191,7 @@ class LocalShards:
             k, rows = item
             self._read_shard(k, frames[rows] - k * self.S, out, rows, ysl, xsl)
 
-        if len(jobs) > 1:
-            read_runs(job, jobs, READ_THREADS)
-        elif jobs:
-            job(jobs[0])
+        run_each(job, jobs, READ_THREADS)
         return out
 
     def _read_shard(self, k: int, slots: np.ndarray, out: np.ndarray, rows: np.ndarray, ysl: slice, xsl: slice):
@@ -257,7 +254,3 @@ class LocalShards:
         finally:
             os.close(fd)
 
-
-def read_runs(read, runs: list, threads: int) -> list:
-    """``[read(r) for r in runs]``, at most ``threads`` at a time (on the package's shared pool)."""
-    return run_each(read, runs, threads)

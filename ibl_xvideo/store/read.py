@@ -13,9 +13,10 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from .._shared import run_each
 from ..engine.planning import frames_dask, outer_key
 from ..errors import StoreCorruptError, XVideoError
-from .direct import READ_THREADS, LocalShards, read_runs
+from .direct import READ_THREADS, LocalShards
 from .layout import damaged_message, is_local, store_status
 from .values import open_values
 
@@ -106,7 +107,7 @@ class StoreFrames(BackendArray):
             except ValueError as exc:  # zarr-python's checksum mismatch
                 raise StoreCorruptError(damaged_message(self.store, run[0] // self.shard_frames, str(exc))) from exc
 
-        parts = read_runs(read, runs, self.THREADS) if len(runs) > 1 else [read(runs[0])]
+        parts = run_each(read, runs, self.THREADS)
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
